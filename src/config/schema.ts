@@ -1,0 +1,96 @@
+import { Type, type Static } from '@sinclair/typebox';
+
+/**
+ * The one schema for every setting. Each key is read from the environment (or the optional JSON
+ * config file named by SCRIP_CONFIG_FILE; the environment wins), converted, then validated as a
+ * whole. A bad value stops the start with a message naming the key. Secure defaults throughout.
+ */
+export const ConfigSchema = Type.Object(
+  {
+    SCRIP_ENV: Type.Union(
+      [Type.Literal('development'), Type.Literal('test'), Type.Literal('production')],
+      { default: 'development', description: 'Deployment kind; production refuses demo data.' },
+    ),
+    SCRIP_DATA_DIR: Type.String({
+      minLength: 1,
+      default: './data',
+      description: 'Private state: embedded database, TLS material, local keys (mode 0700).',
+    }),
+    DATABASE_URL: Type.Optional(
+      Type.String({
+        pattern: '^postgres(ql)?://',
+        description:
+          'External PostgreSQL 15+ (owner role: runs migrations). Unset: embedded PostgreSQL.',
+      }),
+    ),
+    DATABASE_APP_URL: Type.Optional(
+      Type.String({
+        pattern: '^postgres(ql)?://',
+        description:
+          'Connection for the application role. Default: DATABASE_URL with SCRIP_DB_APP_USER.',
+      }),
+    ),
+    SCRIP_DB_APP_USER: Type.String({
+      pattern: '^[a-z_][a-z0-9_]{0,62}$',
+      default: 'scrip_server',
+      description: 'Login role the server uses; it owns no table and is subject to RLS.',
+    }),
+    SCRIP_DB_APP_PASSWORD: Type.Optional(
+      Type.String({ minLength: 1, description: 'Password of SCRIP_DB_APP_USER (external DB).' }),
+    ),
+    SCRIP_DB_POOL_MAX: Type.Integer({ minimum: 1, maximum: 200, default: 10 }),
+    SCRIP_DB_STATEMENT_TIMEOUT_MS: Type.Integer({ minimum: 100, maximum: 600_000, default: 30_000 }),
+    SCRIP_HOST: Type.String({
+      minLength: 1,
+      default: 'localhost',
+      description: 'Address the HTTPS listener binds to (localhost binds 127.0.0.1 and ::1).',
+    }),
+    SCRIP_PORT: Type.Integer({ minimum: 0, maximum: 65535, default: 8443 }),
+    SCRIP_PUBLIC_ORIGIN: Type.Optional(
+      Type.String({ pattern: '^https://', description: 'External origin, e.g. for links.' }),
+    ),
+    SCRIP_TLS_CERT_FILE: Type.Optional(
+      Type.String({ minLength: 1, description: "Operator's certificate chain (PEM)." }),
+    ),
+    SCRIP_TLS_KEY_FILE: Type.Optional(
+      Type.String({ minLength: 1, description: "Operator's private key (PEM)." }),
+    ),
+    SCRIP_INSECURE_HTTP: Type.Boolean({
+      default: false,
+      description:
+        'Serve plain HTTP for a TLS-terminating proxy in front. Never expose it directly.',
+    }),
+    SCRIP_TRUST_PROXY: Type.Optional(
+      Type.String({
+        minLength: 1,
+        description: 'Proxy addresses/CIDRs whose X-Forwarded-For is trusted (comma list).',
+      }),
+    ),
+    SCRIP_METRICS_PORT: Type.Integer({
+      minimum: 0,
+      maximum: 65535,
+      default: 9464,
+      description: 'Prometheus metrics on 127.0.0.1 only; 0 disables the listener.',
+    }),
+    SCRIP_BODY_LIMIT_BYTES: Type.Integer({ minimum: 1024, maximum: 50 * 1024 * 1024, default: 1_048_576 }),
+    SCRIP_REQUEST_TIMEOUT_MS: Type.Integer({ minimum: 1000, maximum: 600_000, default: 30_000 }),
+    SCRIP_LOG_LEVEL: Type.Union(
+      ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map((l) => Type.Literal(l)),
+      { default: 'info' },
+    ),
+  },
+  { additionalProperties: false },
+);
+
+export type Config = Static<typeof ConfigSchema>;
+
+/** Keys whose values are secrets: masked by `scrip config`, never logged. */
+export const SECRET_KEYS: ReadonlySet<keyof Config> = new Set<keyof Config>([
+  'SCRIP_DB_APP_PASSWORD',
+]);
+
+/** Keys that hold connection strings: their password part is masked. */
+export const URL_KEYS: ReadonlySet<keyof Config> = new Set<keyof Config>([
+  'DATABASE_URL',
+  'DATABASE_APP_URL',
+]);

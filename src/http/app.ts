@@ -1,0 +1,179 @@
+import { randomUUID } from 'node:crypto';
+import Fastify, { LogController, type FastifyInstance, type FastifyServerOptions } from 'fastify';
+import swagger from '@fastify/swagger';
+import type { Config, Logger } from '../config/index.js';
+import type { Database } from '../db/index.js';
+import { AppError } from '../core/index.js';
+import { noAuthentication, type Authenticator } from './auth.js';
+import { createHttpMetrics, type HttpMetrics } from './metrics.js';
+import { notFound, sendProblem, toProblem } from './problem.js';
+import type { RouteDef } from './route.js';
+import { applySecurityHeaders } from './security-headers.js';
+import { healthRoutes } from './routes/health.routes.js';
+import { metaRoutes } from './routes/meta.routes.js';
+
+export interface AppDeps {
+  readonly config: Config;
+  readonly logger: Logger;
+  readonly db: Database;
+  readonly authenticator?: Authenticator;
+  readonly metrics?: HttpMetrics;
+  /** TLS key and certificate; absent only for `app.inject()` tests or SCRIP_INSECURE_HTTP. */
+  readonly tls?: { readonly key: string; readonly cert: string };
+  /** Routes beyond the built-in ones (domains add theirs here). */
+  readonly routes?: readonly RouteDef[];
+}
+
+export const API_PREFIX = '/api/v1';
+
+/**
+ * TLS policy: 1.3 and 1.2 only; 1.2 restricted to ECDHE key exchange with AEAD ciphers (no CBC,
+ * so no LUCKY13/BEAST class findings), server preference, no renegotiation-era options.
+ */
+export const TLS_CIPHERS = [
+  'TLS_AES_256_GCM_SHA384',
+  'TLS_CHACHA20_POLY1305_SHA256',
+  'TLS_AES_128_GCM_SHA256',
+  'ECDHE-ECDSA-AES256-GCM-SHA384',
+  'ECDHE-RSA-AES256-GCM-SHA384',
+  'ECDHE-ECDSA-CHACHA20-POLY1305',
+  'ECDHE-RSA-CHACHA20-POLY1305',
+  'ECDHE-ECDSA-AES128-GCM-SHA256',
+  'ECDHE-RSA-AES128-GCM-SHA256',
+].join(':');
+
+function trustProxy(config: Config): FastifyServerOptions['trustProxy'] {
+  const list = config.SCRIP_TRUST_PROXY?.split(',').map((s) => s.trim()).filter((s) => s !== '');
+  return list === undefined || list.length === 0 ? false : list;
+}
+
+function baseOptions(deps: AppDeps): FastifyServerOptions {
+  const { config } = deps;
+  return {
+    loggerInstance: deps.logger,
+    // Our own request line (route template only, never the URL or headers) replaces Fastify's.
+    logController: new LogController({ disableRequestLogging: true, requestIdLogLabel: 'requestId' }),
+    genReqId: () => randomUUID(),
+    requestIdHeader: false,
+    bodyLimit: config.SCRIP_BODY_LIMIT_BYTES,
+    requestTimeout: config.SCRIP_REQUEST_TIMEOUT_MS,
+    connectionTimeout: config.SCRIP_REQUEST_TIMEOUT_MS,
+    keepAliveTimeout: 5_000,
+    return503OnClosing: true,
+    forceCloseConnections: 'idle',
+    trustProxy: trustProxy(config),
+    onProtoPoisoning: 'error',
+    onConstructorPoisoning: 'error',
+    exposeHeadRoutes: false,
+    ajv: { customOptions: { removeAdditional: true, useDefaults: true, coerceTypes: 'array', allErrors: false } },
+  };
+}
+
+/** Builds the application without listening (tests use `inject`; src/http/server.ts listens). */
+export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
+  const options = baseOptions(deps);
+  const app =
+    deps.tls === undefined
+      ? Fastify(options)
+      : Fastify({
+          ...options,
+          https: {
+            key: deps.tls.key,
+            cert: deps.tls.cert,
+            minVersion: 'TLSv1.2',
+            maxVersion: 'TLSv1.3',
+            ciphers: TLS_CIPHERS,
+            honorCipherOrder: true,
+            ecdhCurve: 'X25519:P-256:P-384',
+          },
+        } as FastifyServerOptions);
+  const authenticator = deps.authenticator ?? noAuthentication;
+  const metrics = deps.metrics ?? createHttpMetrics(false);
+  const hsts = deps.tls !== undefined || deps.config.SCRIP_INSECURE_HTTP;
+
+  app.removeContentTypeParser('text/plain');
+  app.decorateRequest('principal', undefined);
+
+  const table: RouteInfo[] = [];
+  app.decorate('scripRoutes', table);
+  // Default deny: a route without a declared permission or response schema stops the start.
+  app.addHook('onRoute', (route) => {
+    const permission = route.config?.permission;
+    if (permission === undefined) {
+      throw new TypeError(`route ${String(route.method)} ${route.url} declares no permission`);
+    }
+    if (route.schema?.response === undefined) {
+      throw new TypeError(`route ${String(route.method)} ${route.url} declares no response schema`);
+    }
+    table.push({ method: String(route.method), url: route.url, permission });
+  });
+
+  app.addHook('onRequest', async (request, reply) => {
+    reply.header('X-Request-Id', request.id);
+    const permission = request.routeOptions.config.permission;
+    if (permission === undefined || permission === 'public') return;
+    const principal = await authenticator.authenticate(request);
+    if (principal === undefined) throw new AppError('unauthenticated', 'no valid session');
+    if (permission !== 'authenticated' && !principal.permissions.has(permission)) {
+      throw new AppError('forbidden', 'permission denied');
+    }
+    request.principal = principal;
+  });
+
+  app.addHook('onSend', async (_request, reply, payload) => {
+    applySecurityHeaders(reply, hsts);
+    return payload;
+  });
+
+  app.addHook('onResponse', async (request, reply) => {
+    const route = request.routeOptions.url ?? 'unmatched';
+    const seconds = reply.elapsedTime / 1000;
+    metrics.observe(request.method, route, reply.statusCode, seconds);
+    request.log.info(
+      { method: request.method, route, statusCode: reply.statusCode, ms: Math.round(reply.elapsedTime) },
+      'request',
+    );
+  });
+
+  app.setErrorHandler((err, request, reply) => {
+    const { body, internalError } = toProblem(err, request.id);
+    if (internalError) request.log.error({ err }, 'request failed');
+    else request.log.info({ code: body.code, status: body.status }, 'request rejected');
+    return sendProblem(reply, body);
+  });
+  app.setNotFoundHandler(notFound);
+
+  await app.register(swagger, {
+    openapi: {
+      openapi: '3.1.0',
+      info: { title: 'Scrip API', version: '1', description: 'Scrip e-prescribing API' },
+      components: {},
+    },
+  });
+
+  const routes: RouteDef[] = [...healthRoutes(deps.db), ...metaRoutes(() => app.swagger()), ...(deps.routes ?? [])];
+  for (const r of routes) {
+    app.route({
+      method: r.method,
+      url: r.url,
+      config: { permission: r.permission },
+      schema: { ...r.schema, summary: r.summary, tags: [...r.tags], 'x-permission': r.permission } as never,
+      handler: r.handler,
+    });
+  }
+  await app.ready();
+  return app;
+}
+
+/** A registered route and its declared permission (`scrip routes`, the authorization matrix). */
+export interface RouteInfo {
+  readonly method: string;
+  readonly url: string;
+  readonly permission: string;
+}
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    scripRoutes: readonly RouteInfo[];
+  }
+}
