@@ -21,7 +21,8 @@ export default tseslint.config(
       'no-restricted-syntax': [
         'error',
         {
-          selector: "CallExpression[callee.object.name='crypto'][callee.property.name='createCipher']",
+          selector:
+            "CallExpression[callee.object.name='crypto'][callee.property.name='createCipher']",
           message: 'createCipher derives keys insecurely; use createCipheriv with authTagLength.',
         },
       ],

@@ -2,9 +2,22 @@
 import { parseArgs } from 'node:util';
 import { readFileSync } from 'node:fs';
 import pg from 'pg';
-import { describeConfig, loadConfig, createLogger, ensurePrivateDir, acquireInstanceLock, type Config } from './config/index.js';
+import {
+  describeConfig,
+  loadConfig,
+  createLogger,
+  ensurePrivateDir,
+  acquireInstanceLock,
+  type Config,
+} from './config/index.js';
 import { isAppError } from './core/index.js';
-import { Database, migrateTarget, openAppDatabase, resolveDatabase, packagePath } from './db/index.js';
+import {
+  Database,
+  migrateTarget,
+  openAppDatabase,
+  resolveDatabase,
+  packagePath,
+} from './db/index.js';
 import { ensureLocalTls } from './crypto/local-tls.js';
 import { buildApp } from './http/app.js';
 import { createHttpMetrics } from './http/metrics.js';
@@ -23,16 +36,24 @@ Commands:
 Configuration comes from environment variables (and SCRIP_CONFIG_FILE); see README.md.`;
 
 function version(): string {
-  return (JSON.parse(readFileSync(packagePath('package.json'), 'utf8')) as { version: string }).version;
+  return (JSON.parse(readFileSync(packagePath('package.json'), 'utf8')) as { version: string })
+    .version;
 }
 
 async function serve(config: Config): Promise<void> {
   const logger = createLogger(config.SCRIP_LOG_LEVEL);
   const dataDir = ensurePrivateDir(config.SCRIP_DATA_DIR);
   const lock = acquireInstanceLock(dataDir);
-  const cleanup: (() => Promise<void>)[] = [async () => { lock.release(); }];
+  const cleanup: (() => Promise<void>)[] = [
+    async () => {
+      lock.release();
+    },
+  ];
   const runCleanup = async (): Promise<void> => {
-    for (const step of cleanup.reverse()) await step().catch((err: unknown) => { logger.error({ err }, 'shutdown step failed'); });
+    for (const step of cleanup.reverse())
+      await step().catch((err: unknown) => {
+        logger.error({ err }, 'shutdown step failed');
+      });
     cleanup.length = 0;
   };
   try {
@@ -51,17 +72,33 @@ async function serve(config: Config): Promise<void> {
 
     let tls: { key: string; cert: string } | undefined;
     if (config.SCRIP_INSECURE_HTTP) {
-      logger.warn('SCRIP_INSECURE_HTTP is set: serving plain HTTP for a TLS-terminating proxy; never expose this listener directly');
-    } else if (config.SCRIP_TLS_CERT_FILE !== undefined && config.SCRIP_TLS_KEY_FILE !== undefined) {
-      tls = { cert: readFileSync(config.SCRIP_TLS_CERT_FILE, 'utf8'), key: readFileSync(config.SCRIP_TLS_KEY_FILE, 'utf8') };
+      logger.warn(
+        'SCRIP_INSECURE_HTTP is set: serving plain HTTP for a TLS-terminating proxy; never expose this listener directly',
+      );
+    } else if (
+      config.SCRIP_TLS_CERT_FILE !== undefined &&
+      config.SCRIP_TLS_KEY_FILE !== undefined
+    ) {
+      tls = {
+        cert: readFileSync(config.SCRIP_TLS_CERT_FILE, 'utf8'),
+        key: readFileSync(config.SCRIP_TLS_KEY_FILE, 'utf8'),
+      };
     } else {
       const local = await ensureLocalTls(dataDir);
       tls = { cert: local.certPem, key: local.keyPem };
-      process.stdout.write(`Local CA certificate (trust it, or pass --cacert to curl): ${local.caPath}\n`);
+      process.stdout.write(
+        `Local CA certificate (trust it, or pass --cacert to curl): ${local.caPath}\n`,
+      );
     }
 
     const metrics = createHttpMetrics();
-    const app = await buildApp({ config, logger, db, metrics, ...(tls === undefined ? {} : { tls }) });
+    const app = await buildApp({
+      config,
+      logger,
+      db,
+      metrics,
+      ...(tls === undefined ? {} : { tls }),
+    });
     cleanup.push(() => app.close());
     const addresses = await listen(app, config.SCRIP_HOST, config.SCRIP_PORT);
     if (config.SCRIP_METRICS_PORT !== 0) {
@@ -72,7 +109,9 @@ async function serve(config: Config): Promise<void> {
     const first = app.addresses()[0];
     const port = typeof first === 'object' ? first.port : config.SCRIP_PORT;
     logger.info({ addresses, database: target.kind }, 'scrip listening');
-    process.stdout.write(`Scrip is listening on ${scheme}://${config.SCRIP_HOST}:${String(port)}\n`);
+    process.stdout.write(
+      `Scrip is listening on ${scheme}://${config.SCRIP_HOST}:${String(port)}\n`,
+    );
   } catch (err) {
     await runCleanup();
     throw err;
@@ -93,18 +132,25 @@ async function serve(config: Config): Promise<void> {
       })
       .catch(() => process.exit(1));
   };
-  process.on('SIGINT', () => { stop('SIGINT'); });
-  process.on('SIGTERM', () => { stop('SIGTERM'); });
+  process.on('SIGINT', () => {
+    stop('SIGINT');
+  });
+  process.on('SIGTERM', () => {
+    stop('SIGTERM');
+  });
 }
 
 async function migrateCommand(config: Config): Promise<void> {
   const logger = createLogger(config.SCRIP_LOG_LEVEL);
   const dataDir = ensurePrivateDir(config.SCRIP_DATA_DIR);
-  const lock = config.DATABASE_URL === undefined ? acquireInstanceLock(dataDir, 'scrip process') : undefined;
+  const lock =
+    config.DATABASE_URL === undefined ? acquireInstanceLock(dataDir, 'scrip process') : undefined;
   const target = await resolveDatabase(config, dataDir, logger);
   try {
     const applied = await migrateTarget(target);
-    process.stdout.write(applied.length === 0 ? 'No pending migrations.\n' : `Applied: ${applied.join(', ')}\n`);
+    process.stdout.write(
+      applied.length === 0 ? 'No pending migrations.\n' : `Applied: ${applied.join(', ')}\n`,
+    );
   } finally {
     await target.embedded?.stop();
     lock?.release();
@@ -115,7 +161,9 @@ async function routesCommand(config: Config, json: boolean): Promise<void> {
   // A pool that is never used: listing routes needs no database.
   const db = new Database(new pg.Pool({ max: 1 }));
   const app = await buildApp({ config, logger: createLogger('silent'), db });
-  const rows = app.scripRoutes.map((r) => ({ ...r })).sort((a, b) => a.url.localeCompare(b.url) || a.method.localeCompare(b.method));
+  const rows = app.scripRoutes
+    .map((r) => ({ ...r }))
+    .sort((a, b) => a.url.localeCompare(b.url) || a.method.localeCompare(b.method));
   await app.close();
   await db.close();
   if (json) printJson(rows);
@@ -127,7 +175,11 @@ export async function main(argv: string[]): Promise<number> {
     args: argv,
     allowPositionals: true,
     strict: false,
-    options: { json: { type: 'boolean' }, version: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } },
+    options: {
+      json: { type: 'boolean' },
+      version: { type: 'boolean' },
+      help: { type: 'boolean', short: 'h' },
+    },
   });
   const command = positionals[0] ?? (values.version === true ? 'version' : 'help');
   if (command === 'help' || values.help === true) {

@@ -34,7 +34,9 @@ export default async function setup(project: TestProject): Promise<() => Promise
     const name = `scrip_test_${randomBytes(6).toString('hex')}`;
     const admin = new pg.Client({ connectionString: external });
     await admin.connect().catch((err: unknown) => {
-      throw new Error(`DATABASE_URL is set but PostgreSQL is unreachable: ${(err as Error).message}`);
+      throw new Error(
+        `DATABASE_URL is set but PostgreSQL is unreachable: ${(err as Error).message}`,
+      );
     });
     await admin.query(`CREATE DATABASE ${admin.escapeIdentifier(name)}`);
     await admin.end();
@@ -44,9 +46,23 @@ export default async function setup(project: TestProject): Promise<() => Promise
     const appUrl = new URL(ownerUrl);
     appUrl.username = APP_USER;
     appUrl.password = '';
-    const target: DatabaseTarget = { kind: 'external', ownerUrl, appUrl: appUrl.toString(), appUser: APP_USER, appPassword: undefined, embedded: undefined };
+    const target: DatabaseTarget = {
+      kind: 'external',
+      ownerUrl,
+      appUrl: appUrl.toString(),
+      appUser: APP_USER,
+      appPassword: undefined,
+      embedded: undefined,
+    };
     await migrateTarget(target);
-    project.provide('db', { kind: 'external', ownerUrl, appUrl: target.appUrl, adminUrl: external, appUser: APP_USER, appPassword: null });
+    project.provide('db', {
+      kind: 'external',
+      ownerUrl,
+      appUrl: target.appUrl,
+      adminUrl: external,
+      appUser: APP_USER,
+      appPassword: null,
+    });
     return async () => {
       const c = new pg.Client({ connectionString: external });
       await c.connect();

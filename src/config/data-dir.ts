@@ -1,4 +1,14 @@
-import { closeSync, fsyncSync, mkdirSync, openSync, readFileSync, statSync, chmodSync, unlinkSync, writeSync } from 'node:fs';
+import {
+  closeSync,
+  fsyncSync,
+  mkdirSync,
+  openSync,
+  readFileSync,
+  statSync,
+  chmodSync,
+  unlinkSync,
+  writeSync,
+} from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { AppError } from '../core/index.js';
 
@@ -40,7 +50,10 @@ export function fsyncDir(path: string): void {
 export function assertPrivateFile(path: string): void {
   const st = statSync(path);
   if ((st.mode & 0o077) !== 0) {
-    throw new AppError('config_invalid', `${path} must not be accessible to group or others (chmod 600)`);
+    throw new AppError(
+      'config_invalid',
+      `${path} must not be accessible to group or others (chmod 600)`,
+    );
   }
 }
 

@@ -27,6 +27,7 @@ function convert(key: string, raw: unknown): unknown {
       if (v === 'false' || v === '0' || v === '') return false;
       throw invalid(key, 'must be true or false');
     }
+    case undefined:
     default:
       return raw;
   }

@@ -69,7 +69,10 @@ export function loggerOptions(level: string): LoggerOptions {
 export function safeError(err: unknown): Record<string, unknown> {
   if (!(err instanceof Error)) return { type: typeof err };
   const e = err as Error & { code?: unknown; statusCode?: unknown };
-  const frames = (e.stack ?? '').split('\n').filter((l) => l.trimStart().startsWith('at ')).slice(0, 15);
+  const frames = (e.stack ?? '')
+    .split('\n')
+    .filter((l) => l.trimStart().startsWith('at '))
+    .slice(0, 15);
   const out: Record<string, unknown> = { type: e.name, stack: frames.join('\n') };
   if (typeof e.code === 'string') out.code = e.code;
   if (e.name === 'AppError') out.message = e.message; // ours: PHI-free by contract
@@ -77,7 +80,9 @@ export function safeError(err: unknown): Record<string, unknown> {
 }
 
 export function createLogger(level: string, destination?: DestinationStream): Logger {
-  return destination === undefined ? pino(loggerOptions(level)) : pino(loggerOptions(level), destination);
+  return destination === undefined
+    ? pino(loggerOptions(level))
+    : pino(loggerOptions(level), destination);
 }
 
 export type { Logger };

@@ -39,7 +39,11 @@ export const ConfigSchema = Type.Object(
       Type.String({ minLength: 1, description: 'Password of SCRIP_DB_APP_USER (external DB).' }),
     ),
     SCRIP_DB_POOL_MAX: Type.Integer({ minimum: 1, maximum: 200, default: 10 }),
-    SCRIP_DB_STATEMENT_TIMEOUT_MS: Type.Integer({ minimum: 100, maximum: 600_000, default: 30_000 }),
+    SCRIP_DB_STATEMENT_TIMEOUT_MS: Type.Integer({
+      minimum: 100,
+      maximum: 600_000,
+      default: 30_000,
+    }),
     SCRIP_HOST: Type.String({
       minLength: 1,
       default: 'localhost',
@@ -72,7 +76,11 @@ export const ConfigSchema = Type.Object(
       default: 9464,
       description: 'Prometheus metrics on 127.0.0.1 only; 0 disables the listener.',
     }),
-    SCRIP_BODY_LIMIT_BYTES: Type.Integer({ minimum: 1024, maximum: 50 * 1024 * 1024, default: 1_048_576 }),
+    SCRIP_BODY_LIMIT_BYTES: Type.Integer({
+      minimum: 1024,
+      maximum: 50 * 1024 * 1024,
+      default: 1_048_576,
+    }),
     SCRIP_REQUEST_TIMEOUT_MS: Type.Integer({ minimum: 1000, maximum: 600_000, default: 30_000 }),
     SCRIP_LOG_LEVEL: Type.Union(
       ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map((l) => Type.Literal(l)),

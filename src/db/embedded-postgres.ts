@@ -8,6 +8,7 @@ import {
   mkdirSync,
   readFileSync,
   rmSync,
+  statSync,
   symlinkSync,
   writeFileSync,
 } from 'node:fs';
@@ -109,8 +110,38 @@ export function databaseUser(): RunAs | undefined {
   try {
     return { uid: idOf('postgres', '-u'), gid: idOf('postgres', '-g') };
   } catch {
-    execFileSync('useradd', ['--system', '--user-group', '--no-create-home', '--shell', '/usr/sbin/nologin', 'postgres']);
+    execFileSync('useradd', [
+      '--system',
+      '--user-group',
+      '--no-create-home',
+      '--shell',
+      '/usr/sbin/nologin',
+      'postgres',
+    ]);
     return { uid: idOf('postgres', '-u'), gid: idOf('postgres', '-g') };
+  }
+}
+
+/**
+ * The database user must be able to traverse every directory above `./data` (it gets 0710 on
+ * `./data` itself). A clone under /root, for example, is not: say so instead of failing later.
+ */
+function assertSearchable(dir: string, runAs: RunAs): void {
+  for (let d = dir; ; d = dirname(d)) {
+    const st = statSync(d);
+    const ok =
+      st.uid === runAs.uid
+        ? (st.mode & 0o100) !== 0
+        : st.gid === runAs.gid
+          ? (st.mode & 0o010) !== 0
+          : (st.mode & 0o001) !== 0;
+    if (!ok) {
+      throw new AppError(
+        'config_invalid',
+        `the embedded database runs as the unprivileged user "postgres", which cannot reach ${dir}: ${d} is not searchable by it. Run Scrip as a non-root user, allow traversal (chmod o+x ${d}), or set SCRIP_DATA_DIR elsewhere`,
+      );
+    }
+    if (dirname(d) === d) return;
   }
 }
 
@@ -152,7 +183,10 @@ export class EmbeddedPostgres {
   #log: Logger;
   #output: string[] = [];
 
-  constructor(readonly dataDir: string, log: Logger) {
+  constructor(
+    readonly dataDir: string,
+    log: Logger,
+  ) {
     this.pgDir = join(resolve(dataDir), 'pg');
     this.credentialsFile = join(resolve(dataDir), 'db-credentials.json');
     this.#log = log;
@@ -176,6 +210,7 @@ export class EmbeddedPostgres {
       chownSync(this.dataDir, 0, runAs.gid);
       chmodSync(this.dataDir, 0o710);
     }
+    if (runAs !== undefined) assertSearchable(dirname(resolve(this.dataDir)), runAs);
     const fresh = !existsSync(join(this.pgDir, 'PG_VERSION'));
     if (fresh) await this.#initdb(bins, runAs);
     this.#credentials = readCredentials(this.credentialsFile);
@@ -206,15 +241,19 @@ export class EmbeddedPostgres {
     writeFileSync(pwfile, `${creds.superuserPassword}\n`, { mode: 0o600, flag: 'wx' });
     if (runAs !== undefined) chownSync(pwfile, runAs.uid, runAs.gid);
     try {
-      await this.#run(bins.initdb, [
-        `--pgdata=${this.pgDir}`,
-        `--username=${EMBEDDED_SUPERUSER}`,
-        `--pwfile=${pwfile}`,
-        '--auth=scram-sha-256',
-        '--encoding=UTF8',
-        '--no-locale',
-        '--data-checksums',
-      ], runAs);
+      await this.#run(
+        bins.initdb,
+        [
+          `--pgdata=${this.pgDir}`,
+          `--username=${EMBEDDED_SUPERUSER}`,
+          `--pwfile=${pwfile}`,
+          '--auth=scram-sha-256',
+          '--encoding=UTF8',
+          '--no-locale',
+          '--data-checksums',
+        ],
+        runAs,
+      );
     } finally {
       rmSync(scratch, { recursive: true, force: true });
     }
@@ -222,14 +261,24 @@ export class EmbeddedPostgres {
 
   #run(file: string, args: string[], runAs: RunAs | undefined): Promise<void> {
     return new Promise((done, fail) => {
-      const child = spawn(file, args, { env: childEnv(), stdio: ['ignore', 'pipe', 'pipe'], ...runAs });
+      const child = spawn(file, args, {
+        env: childEnv(),
+        stdio: ['ignore', 'pipe', 'pipe'],
+        ...runAs,
+      });
       let out = '';
       child.stdout.on('data', (c: Buffer) => (out += c.toString()));
       child.stderr.on('data', (c: Buffer) => (out += c.toString()));
       child.on('error', fail);
       child.on('close', (code) => {
         if (code === 0) done();
-        else fail(new AppError('unavailable', `initdb failed (exit ${String(code)}): ${out.slice(-2000)}`));
+        else
+          fail(
+            new AppError(
+              'unavailable',
+              `initdb failed (exit ${String(code)}): ${out.slice(-2000)}`,
+            ),
+          );
       });
     });
   }
@@ -255,7 +304,10 @@ export class EmbeddedPostgres {
     const deadline = Date.now() + 30_000;
     while (existsSync(`/proc/${String(pid)}`)) {
       if (Date.now() > deadline) {
-        throw new AppError('unavailable', `an earlier embedded PostgreSQL (pid ${String(pid)}) did not stop`);
+        throw new AppError(
+          'unavailable',
+          `an earlier embedded PostgreSQL (pid ${String(pid)}) did not stop`,
+        );
       }
       await new Promise((r) => setTimeout(r, 100));
     }
@@ -263,18 +315,30 @@ export class EmbeddedPostgres {
 
   async #spawnServer(bins: Binaries, runAs: RunAs | undefined): Promise<void> {
     const args = [
-      '-D', this.pgDir,
-      '-p', String(this.#port),
-      '-c', 'listen_addresses=127.0.0.1',
-      '-c', "unix_socket_directories=",
-      '-c', 'password_encryption=scram-sha-256',
-      '-c', 'fsync=on',
-      '-c', 'synchronous_commit=on',
-      '-c', 'full_page_writes=on',
-      '-c', 'max_connections=200',
-      '-c', 'log_min_messages=warning',
-      '-c', 'log_statement=none',
-      '-c', 'log_min_error_statement=panic',
+      '-D',
+      this.pgDir,
+      '-p',
+      String(this.#port),
+      '-c',
+      'listen_addresses=127.0.0.1',
+      '-c',
+      'unix_socket_directories=',
+      '-c',
+      'password_encryption=scram-sha-256',
+      '-c',
+      'fsync=on',
+      '-c',
+      'synchronous_commit=on',
+      '-c',
+      'full_page_writes=on',
+      '-c',
+      'max_connections=200',
+      '-c',
+      'log_min_messages=warning',
+      '-c',
+      'log_statement=none',
+      '-c',
+      'log_min_error_statement=panic',
     ];
     // Own process group: Ctrl-C reaches Scrip only, which drains requests before stopping us.
     const child = spawn(bins.postgres, args, {
@@ -288,11 +352,16 @@ export class EmbeddedPostgres {
       this.#output.push(c.toString());
       if (this.#output.length > 50) this.#output.shift();
     };
-    child.stdout?.on('data', remember);
-    child.stderr?.on('data', remember);
+    child.stdout.on('data', remember);
+    child.stderr.on('data', remember);
     const exited = new Promise<never>((_, fail) => {
       child.once('exit', (code) => {
-        fail(new AppError('unavailable', `embedded PostgreSQL exited during start (code ${String(code)}): ${this.#output.join('').slice(-2000)}`));
+        fail(
+          new AppError(
+            'unavailable',
+            `embedded PostgreSQL exited during start (code ${String(code)}): ${this.#output.join('').slice(-2000)}`,
+          ),
+        );
       });
     });
     await Promise.race([this.#waitReady(), exited]);
@@ -308,7 +377,11 @@ export class EmbeddedPostgres {
   async #waitReady(): Promise<void> {
     const deadline = Date.now() + 60_000;
     for (;;) {
-      const client = this.client('postgres', EMBEDDED_SUPERUSER, this.credentials.superuserPassword);
+      const client = this.client(
+        'postgres',
+        EMBEDDED_SUPERUSER,
+        this.credentials.superuserPassword,
+      );
       try {
         await client.connect();
         await client.query('SELECT 1');
@@ -316,7 +389,10 @@ export class EmbeddedPostgres {
         return;
       } catch (err) {
         await client.end().catch(() => undefined);
-        if (Date.now() > deadline) throw new AppError('unavailable', 'embedded PostgreSQL did not become ready', { cause: err });
+        if (Date.now() > deadline)
+          throw new AppError('unavailable', 'embedded PostgreSQL did not become ready', {
+            cause: err,
+          });
         await new Promise((r) => setTimeout(r, 100));
       }
     }
@@ -336,9 +412,15 @@ export class EmbeddedPostgres {
     await su.connect();
     try {
       const owner = su.escapeIdentifier(EMBEDDED_OWNER);
-      await su.query(`CREATE ROLE ${owner} LOGIN NOSUPERUSER NOCREATEDB CREATEROLE NOBYPASSRLS PASSWORD ${su.escapeLiteral(creds.ownerPassword)}`);
-      await su.query(`CREATE DATABASE ${su.escapeIdentifier(EMBEDDED_DATABASE)} OWNER ${owner} ENCODING 'UTF8' TEMPLATE template0`);
-      await su.query(`REVOKE ALL ON DATABASE ${su.escapeIdentifier(EMBEDDED_DATABASE)} FROM PUBLIC`);
+      await su.query(
+        `CREATE ROLE ${owner} LOGIN NOSUPERUSER NOCREATEDB CREATEROLE NOBYPASSRLS PASSWORD ${su.escapeLiteral(creds.ownerPassword)}`,
+      );
+      await su.query(
+        `CREATE DATABASE ${su.escapeIdentifier(EMBEDDED_DATABASE)} OWNER ${owner} ENCODING 'UTF8' TEMPLATE template0`,
+      );
+      await su.query(
+        `REVOKE ALL ON DATABASE ${su.escapeIdentifier(EMBEDDED_DATABASE)} FROM PUBLIC`,
+      );
     } finally {
       await su.end();
     }

@@ -33,13 +33,20 @@ export function defaultMigrationsDir(): string {
 }
 
 export function readMigrations(dir = defaultMigrationsDir()): MigrationFile[] {
-  const files = readdirSync(dir).filter((f) => f.endsWith('.sql')).sort();
+  const files = readdirSync(dir)
+    .filter((f) => f.endsWith('.sql'))
+    .sort();
   const seen = new Set<number>();
   return files.map((file) => {
     const match = FILE_RE.exec(file);
-    if (match === null) throw new AppError('config_invalid', `migration file name ${file} must look like 0001_name.sql`);
+    if (match === null)
+      throw new AppError(
+        'config_invalid',
+        `migration file name ${file} must look like 0001_name.sql`,
+      );
     const version = Number(match[1]);
-    if (seen.has(version)) throw new AppError('config_invalid', `two migrations numbered ${String(version)}`);
+    if (seen.has(version))
+      throw new AppError('config_invalid', `two migrations numbered ${String(version)}`);
     seen.add(version);
     const sql = readFileSync(join(dir, file), 'utf8');
     const checksum = createHash('sha256').update(sql).digest('hex');
@@ -60,15 +67,24 @@ async function appliedMigrations(client: pg.ClientBase): Promise<AppliedRow[]> {
   return rows;
 }
 
-function checkHistory(files: readonly MigrationFile[], applied: readonly AppliedRow[]): MigrationFile[] {
+function checkHistory(
+  files: readonly MigrationFile[],
+  applied: readonly AppliedRow[],
+): MigrationFile[] {
   const byVersion = new Map(files.map((f) => [f.version, f]));
   for (const row of applied) {
     const file = byVersion.get(row.version);
     if (file === undefined) {
-      throw new AppError('config_invalid', `applied migration ${String(row.version).padStart(4, '0')}_${row.name}.sql is missing from the migrations directory`);
+      throw new AppError(
+        'config_invalid',
+        `applied migration ${String(row.version).padStart(4, '0')}_${row.name}.sql is missing from the migrations directory`,
+      );
     }
     if (file.checksum !== row.checksum) {
-      throw new AppError('config_invalid', `migration ${file.file} was edited after it was applied (checksum mismatch); add a new migration instead`);
+      throw new AppError(
+        'config_invalid',
+        `migration ${file.file} was edited after it was applied (checksum mismatch); add a new migration instead`,
+      );
     }
   }
   const appliedSet = new Set(applied.map((r) => r.version));
@@ -95,9 +111,14 @@ export async function migrate(client: pg.ClientBase, dir?: string): Promise<stri
       try {
         await client.query(m.sql);
       } catch (err) {
-        throw new AppError('internal', `migration ${m.file} failed: ${(err as Error).message}`, { cause: err });
+        throw new AppError('internal', `migration ${m.file} failed: ${(err as Error).message}`, {
+          cause: err,
+        });
       }
-      await client.query('INSERT INTO scrip_migrations (version, name, checksum) VALUES ($1, $2, $3)', [m.version, m.name, m.checksum]);
+      await client.query(
+        'INSERT INTO scrip_migrations (version, name, checksum) VALUES ($1, $2, $3)',
+        [m.version, m.name, m.checksum],
+      );
     }
     await client.query('COMMIT');
     return pending.map((m) => m.file);
@@ -110,7 +131,9 @@ export async function migrate(client: pg.ClientBase, dir?: string): Promise<stri
 /** Read-only check used by /readyz: applied history intact and nothing pending. */
 export async function migrationStatus(client: Tx, dir?: string): Promise<MigrationStatus> {
   const files = readMigrations(dir);
-  const { rows } = await client.query<AppliedRow>('SELECT version, name, checksum FROM scrip_migration_history()');
+  const { rows } = await client.query<AppliedRow>(
+    'SELECT version, name, checksum FROM scrip_migration_history()',
+  );
   const pending = checkHistory(files, rows);
   return { applied: rows.length, pending: pending.map((m) => m.file) };
 }

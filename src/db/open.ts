@@ -24,9 +24,15 @@ function withUser(url: string, user: string, password: string | undefined): stri
 }
 
 /** Starts the embedded server when DATABASE_URL is unset; otherwise uses the external one. */
-export async function resolveDatabase(config: Config, dataDir: string, log: Logger): Promise<DatabaseTarget> {
+export async function resolveDatabase(
+  config: Config,
+  dataDir: string,
+  log: Logger,
+): Promise<DatabaseTarget> {
   if (config.DATABASE_URL !== undefined) {
-    const appUrl = config.DATABASE_APP_URL ?? withUser(config.DATABASE_URL, config.SCRIP_DB_APP_USER, config.SCRIP_DB_APP_PASSWORD);
+    const appUrl =
+      config.DATABASE_APP_URL ??
+      withUser(config.DATABASE_URL, config.SCRIP_DB_APP_USER, config.SCRIP_DB_APP_PASSWORD);
     const appUser = decodeURIComponent(new URL(appUrl).username);
     return {
       kind: 'external',
@@ -39,7 +45,10 @@ export async function resolveDatabase(config: Config, dataDir: string, log: Logg
   }
   const embedded = new EmbeddedPostgres(dataDir, log);
   const fresh = await embedded.start();
-  log.info({ port: embedded.port, fresh }, fresh ? 'embedded PostgreSQL initialised' : 'embedded PostgreSQL started');
+  log.info(
+    { port: embedded.port, fresh },
+    fresh ? 'embedded PostgreSQL initialised' : 'embedded PostgreSQL started',
+  );
   const creds = embedded.credentials;
   return {
     kind: 'embedded',
@@ -53,7 +62,10 @@ export async function resolveDatabase(config: Config, dataDir: string, log: Logg
 
 /** Ensures roles and applies pending migrations as the owner. Returns the files applied. */
 export async function migrateTarget(target: DatabaseTarget): Promise<string[]> {
-  const owner = new pg.Client({ connectionString: target.ownerUrl, application_name: 'scrip-migrate' });
+  const owner = new pg.Client({
+    connectionString: target.ownerUrl,
+    application_name: 'scrip-migrate',
+  });
   await owner.connect();
   try {
     await ensureRoles(owner, target.appUser, target.appPassword);
@@ -70,7 +82,10 @@ export interface PoolOptions {
 }
 
 /** The application pool: connects as the confined app role and verifies that it is confined. */
-export async function openAppDatabase(target: DatabaseTarget, options: PoolOptions): Promise<Database> {
+export async function openAppDatabase(
+  target: DatabaseTarget,
+  options: PoolOptions,
+): Promise<Database> {
   const pool = new pg.Pool({
     connectionString: target.appUrl,
     max: options.max,
@@ -82,7 +97,9 @@ export async function openAppDatabase(target: DatabaseTarget, options: PoolOptio
   // An idle client's error (e.g. the server restarting) must not crash the process.
   pool.on('error', () => undefined);
   const client = await pool.connect().catch((err: unknown) => {
-    throw new AppError('unavailable', 'cannot connect to the database as the application role', { cause: err });
+    throw new AppError('unavailable', 'cannot connect to the database as the application role', {
+      cause: err,
+    });
   });
   try {
     await assertAppRoleIsConfined(client);

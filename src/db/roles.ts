@@ -19,22 +19,34 @@ async function ignoreDuplicate(run: () => Promise<unknown>): Promise<void> {
  * The login role inherits the group's privileges, owns nothing, and can neither bypass RLS nor
  * switch to the owner (it is not a member of it), so `SET ROLE` cannot escape the policies.
  */
-export async function ensureRoles(owner: pg.ClientBase, appUser: string, appPassword?: string): Promise<void> {
+export async function ensureRoles(
+  owner: pg.ClientBase,
+  appUser: string,
+  appPassword?: string,
+): Promise<void> {
   const group = owner.escapeIdentifier(APP_GROUP_ROLE);
   const user = owner.escapeIdentifier(appUser);
   const exists = async (name: string): Promise<boolean> =>
     (await owner.query('SELECT 1 FROM pg_roles WHERE rolname = $1', [name])).rowCount === 1;
   if (!(await exists(APP_GROUP_ROLE))) {
-    await ignoreDuplicate(() => owner.query(`CREATE ROLE ${group} NOLOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOBYPASSRLS`));
+    await ignoreDuplicate(() =>
+      owner.query(`CREATE ROLE ${group} NOLOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOBYPASSRLS`),
+    );
   }
   if (!(await exists(appUser))) {
-    await ignoreDuplicate(() => owner.query(`CREATE ROLE ${user} LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOBYPASSRLS INHERIT`));
+    await ignoreDuplicate(() =>
+      owner.query(
+        `CREATE ROLE ${user} LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOBYPASSRLS INHERIT`,
+      ),
+    );
   }
   if (appPassword !== undefined) {
     await owner.query(`ALTER ROLE ${user} PASSWORD ${owner.escapeLiteral(appPassword)}`);
   }
   await owner.query(`GRANT ${group} TO ${user}`);
-  const db = owner.escapeIdentifier((await owner.query<{ db: string }>('SELECT current_database() AS db')).rows[0]?.db ?? '');
+  const db = owner.escapeIdentifier(
+    (await owner.query<{ db: string }>('SELECT current_database() AS db')).rows[0]?.db ?? '',
+  );
   await owner.query(`GRANT CONNECT ON DATABASE ${db} TO ${user}`);
 }
 
@@ -51,6 +63,9 @@ export async function assertAppRoleIsConfined(app: pg.ClientBase): Promise<void>
     FROM pg_roles r WHERE r.rolname = current_user`);
   const row = rows[0];
   if (row === undefined || row.rolsuper || row.rolbypassrls || row.owns > 0) {
-    throw new AppError('config_invalid', 'the application database role must not be a superuser, bypass RLS, or own tables (check DATABASE_APP_URL / SCRIP_DB_APP_USER)');
+    throw new AppError(
+      'config_invalid',
+      'the application database role must not be a superuser, bypass RLS, or own tables (check DATABASE_APP_URL / SCRIP_DB_APP_USER)',
+    );
   }
 }

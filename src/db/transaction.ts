@@ -1,4 +1,4 @@
-import pg from 'pg';
+import type pg from 'pg';
 import type { TenantId } from '../core/index.js';
 
 /** The narrow query surface domains get inside a transaction. */

@@ -9,6 +9,7 @@ import { createHttpMetrics, type HttpMetrics } from './metrics.js';
 import { notFound, sendProblem, toProblem } from './problem.js';
 import type { RouteDef } from './route.js';
 import { applySecurityHeaders } from './security-headers.js';
+import { validatorCompiler } from './validation.js';
 import { healthRoutes } from './routes/health.routes.js';
 import { metaRoutes } from './routes/meta.routes.js';
 
@@ -25,6 +26,9 @@ export interface AppDeps {
 }
 
 export const API_PREFIX = '/api/v1';
+
+/** Permissions every signed-in principal holds by being signed in. */
+const IMPLIED_BY_SIGN_IN: ReadonlySet<string> = new Set(['authenticated']);
 
 /**
  * TLS policy: 1.3 and 1.2 only; 1.2 restricted to ECDHE key exchange with AEAD ciphers (no CBC,
@@ -43,7 +47,9 @@ export const TLS_CIPHERS = [
 ].join(':');
 
 function trustProxy(config: Config): FastifyServerOptions['trustProxy'] {
-  const list = config.SCRIP_TRUST_PROXY?.split(',').map((s) => s.trim()).filter((s) => s !== '');
+  const list = config.SCRIP_TRUST_PROXY?.split(',')
+    .map((s) => s.trim())
+    .filter((s) => s !== '');
   return list === undefined || list.length === 0 ? false : list;
 }
 
@@ -52,7 +58,10 @@ function baseOptions(deps: AppDeps): FastifyServerOptions {
   return {
     loggerInstance: deps.logger,
     // Our own request line (route template only, never the URL or headers) replaces Fastify's.
-    logController: new LogController({ disableRequestLogging: true, requestIdLogLabel: 'requestId' }),
+    logController: new LogController({
+      disableRequestLogging: true,
+      requestIdLogLabel: 'requestId',
+    }),
     genReqId: () => randomUUID(),
     requestIdHeader: false,
     bodyLimit: config.SCRIP_BODY_LIMIT_BYTES,
@@ -65,7 +74,6 @@ function baseOptions(deps: AppDeps): FastifyServerOptions {
     onProtoPoisoning: 'error',
     onConstructorPoisoning: 'error',
     exposeHeadRoutes: false,
-    ajv: { customOptions: { removeAdditional: true, useDefaults: true, coerceTypes: 'array', allErrors: false } },
   };
 }
 
@@ -92,6 +100,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   const hsts = deps.tls !== undefined || deps.config.SCRIP_INSECURE_HTTP;
 
   app.removeContentTypeParser('text/plain');
+  app.setValidatorCompiler(validatorCompiler);
   app.decorateRequest('principal', undefined);
 
   const table: RouteInfo[] = [];
@@ -114,7 +123,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     if (permission === undefined || permission === 'public') return;
     const principal = await authenticator.authenticate(request);
     if (principal === undefined) throw new AppError('unauthenticated', 'no valid session');
-    if (permission !== 'authenticated' && !principal.permissions.has(permission)) {
+    if (!IMPLIED_BY_SIGN_IN.has(permission) && !principal.permissions.has(permission)) {
       throw new AppError('forbidden', 'permission denied');
     }
     request.principal = principal;
@@ -130,7 +139,12 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     const seconds = reply.elapsedTime / 1000;
     metrics.observe(request.method, route, reply.statusCode, seconds);
     request.log.info(
-      { method: request.method, route, statusCode: reply.statusCode, ms: Math.round(reply.elapsedTime) },
+      {
+        method: request.method,
+        route,
+        statusCode: reply.statusCode,
+        ms: Math.round(reply.elapsedTime),
+      },
       'request',
     );
   });
@@ -151,13 +165,22 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     },
   });
 
-  const routes: RouteDef[] = [...healthRoutes(deps.db), ...metaRoutes(() => app.swagger()), ...(deps.routes ?? [])];
+  const routes: RouteDef[] = [
+    ...healthRoutes(deps.db),
+    ...metaRoutes(() => app.swagger()),
+    ...(deps.routes ?? []),
+  ];
   for (const r of routes) {
     app.route({
       method: r.method,
       url: r.url,
       config: { permission: r.permission },
-      schema: { ...r.schema, summary: r.summary, tags: [...r.tags], 'x-permission': r.permission } as never,
+      schema: {
+        ...r.schema,
+        summary: r.summary,
+        tags: [...r.tags],
+        'x-permission': r.permission,
+      } as never,
       handler: r.handler,
     });
   }

@@ -1,13 +1,12 @@
 import type { FastifyRequest } from 'fastify';
 import type { TenantId } from '../core/index.js';
-import type { Permission } from './route.js';
 
 /** Who is calling. Identity (sessions, MFA) fills this in; until then nobody is signed in. */
 export interface Principal {
   readonly userId: string;
   readonly tenantId: TenantId;
   readonly sessionId: string;
-  readonly permissions: ReadonlySet<Permission>;
+  readonly permissions: ReadonlySet<string>;
 }
 
 /** The authentication port: resolves a request to a principal, or undefined. */

@@ -97,7 +97,10 @@ function frameworkCode(err: FastifyError): ErrorCode | undefined {
 }
 
 /** Maps any thrown value to a problem; `internalError` is true when it must be logged as a 5xx. */
-export function toProblem(err: unknown, requestId: string): { body: Problem; internalError: boolean } {
+export function toProblem(
+  err: unknown,
+  requestId: string,
+): { body: Problem; internalError: boolean } {
   if (isAppError(err)) {
     const status = STATUS[err.code];
     const detail = status < 500 && err.detail !== undefined ? { detail: err.detail } : {};
@@ -114,7 +117,10 @@ export function toProblem(err: unknown, requestId: string): { body: Problem; int
     return { body: problem('validation_failed', requestId, { errors }), internalError: false };
   }
   if (fe instanceof SyntaxError || fe.code === 'FST_ERR_CTP_INVALID_JSON_BODY') {
-    return { body: problem('bad_request', requestId, { detail: 'malformed JSON body' }), internalError: false };
+    return {
+      body: problem('bad_request', requestId, { detail: 'malformed JSON body' }),
+      internalError: false,
+    };
   }
   const code = frameworkCode(fe);
   if (code !== undefined) return { body: problem(code, requestId), internalError: false };

@@ -9,9 +9,15 @@ import type { HttpMetrics } from './metrics.js';
  */
 export async function listen(app: FastifyInstance, host: string, port: number): Promise<string[]> {
   await app.listen({ host, port });
-  return app.addresses().map((a) =>
-    typeof a === 'string' ? a : a.family === 'IPv6' ? `[${a.address}]:${String(a.port)}` : `${a.address}:${String(a.port)}`,
-  );
+  return app
+    .addresses()
+    .map((a) =>
+      typeof a === 'string'
+        ? a
+        : a.family === 'IPv6'
+          ? `[${a.address}]:${String(a.port)}`
+          : `${a.address}:${String(a.port)}`,
+    );
 }
 
 /** Prometheus scrape endpoint on loopback only; plain HTTP because it never leaves the host. */

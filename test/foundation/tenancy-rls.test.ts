@@ -18,72 +18,153 @@ describe('tenant isolation (RLS)', () => {
     db = await openTestDatabase();
     a = await freshTenant(db, 'Clinic A');
     b = await freshTenant(db, 'Clinic B');
-    await db.withTenant(a, (tx) => tx.query(`INSERT INTO tenant_settings (tenant_id, key, value) VALUES ($1, 'x.one', '1'), ($1, 'x.two', '2')`, [a]));
-    await db.withTenant(b, (tx) => tx.query(`INSERT INTO tenant_settings (tenant_id, key, value) VALUES ($1, 'x.one', '10')`, [b]));
+    await db.withTenant(a, (tx) =>
+      tx.query(
+        `INSERT INTO tenant_settings (tenant_id, key, value) VALUES ($1, 'x.one', '1'), ($1, 'x.two', '2')`,
+        [a],
+      ),
+    );
+    await db.withTenant(b, (tx) =>
+      tx.query(`INSERT INTO tenant_settings (tenant_id, key, value) VALUES ($1, 'x.one', '10')`, [
+        b,
+      ]),
+    );
   });
   afterAll(async () => {
     await db.close();
   });
 
   it('a transaction for tenant A reads and counts only its own rows', async () => {
-    const rows = await db.withTenant(a, async (tx) => (await tx.query<{ tenant_id: string }>('SELECT tenant_id FROM tenant_settings')).rows);
+    const rows = await db.withTenant(
+      a,
+      async (tx) =>
+        (await tx.query<{ tenant_id: string }>('SELECT tenant_id FROM tenant_settings')).rows,
+    );
     expect(rows.length).toBe(2);
     expect(rows.every((r) => r.tenant_id === a)).toBe(true);
-    const count = await db.withTenant(a, async (tx) => (await tx.query<{ n: number }>('SELECT count(*)::int AS n FROM tenant_settings WHERE tenant_id = $1', [b])).rows[0]?.n);
+    const count = await db.withTenant(
+      a,
+      async (tx) =>
+        (
+          await tx.query<{ n: number }>(
+            'SELECT count(*)::int AS n FROM tenant_settings WHERE tenant_id = $1',
+            [b],
+          )
+        ).rows[0]?.n,
+    );
     expect(count).toBe(0);
-    const tenants = await db.withTenant(a, async (tx) => (await tx.query<{ id: string }>('SELECT id FROM tenants')).rows);
+    const tenants = await db.withTenant(
+      a,
+      async (tx) => (await tx.query<{ id: string }>('SELECT id FROM tenants')).rows,
+    );
     expect(tenants).toEqual([{ id: a }]);
   });
 
   it("cannot update or delete tenant B's rows without a tenant filter", async () => {
-    const updated = await db.withTenant(a, (tx) => tx.query(`UPDATE tenant_settings SET value = '"pwned"' WHERE key = 'x.one'`));
+    const updated = await db.withTenant(a, (tx) =>
+      tx.query(`UPDATE tenant_settings SET value = '"pwned"' WHERE key = 'x.one'`),
+    );
     expect(updated.rowCount).toBe(1); // only A's own row
-    const deleted = await db.withTenant(a, (tx) => tx.query('DELETE FROM tenant_settings WHERE tenant_id = $1', [b]));
+    const deleted = await db.withTenant(a, (tx) =>
+      tx.query('DELETE FROM tenant_settings WHERE tenant_id = $1', [b]),
+    );
     expect(deleted.rowCount).toBe(0);
-    const renamed = await db.withTenant(a, (tx) => tx.query(`UPDATE tenants SET name = 'pwned' WHERE id = $1`, [b]));
+    const renamed = await db.withTenant(a, (tx) =>
+      tx.query(`UPDATE tenants SET name = 'pwned' WHERE id = $1`, [b]),
+    );
     expect(renamed.rowCount).toBe(0);
-    const bRows = await db.withTenant(b, async (tx) => (await tx.query<{ value: unknown }>('SELECT value FROM tenant_settings')).rows);
+    const bRows = await db.withTenant(
+      b,
+      async (tx) => (await tx.query<{ value: unknown }>('SELECT value FROM tenant_settings')).rows,
+    );
     expect(bRows).toEqual([{ value: 10 }]);
   });
 
-  it("cannot insert a row into tenant B or move a row there", async () => {
-    await expect(db.withTenant(a, (tx) => tx.query(`INSERT INTO tenant_settings (tenant_id, key, value) VALUES ($1, 'x.evil', '1')`, [b]))).rejects.toMatchObject({ code: '42501' });
-    await expect(db.withTenant(a, (tx) => tx.query(`UPDATE tenant_settings SET tenant_id = $1 WHERE tenant_id = $2`, [b, a]))).rejects.toMatchObject({ code: '42501' });
+  it('cannot insert a row into tenant B or move a row there', async () => {
+    await expect(
+      db.withTenant(a, (tx) =>
+        tx.query(`INSERT INTO tenant_settings (tenant_id, key, value) VALUES ($1, 'x.evil', '1')`, [
+          b,
+        ]),
+      ),
+    ).rejects.toMatchObject({ code: '42501' });
+    await expect(
+      db.withTenant(a, (tx) =>
+        tx.query(`UPDATE tenant_settings SET tenant_id = $1 WHERE tenant_id = $2`, [b, a]),
+      ),
+    ).rejects.toMatchObject({ code: '42501' });
   });
 
   it('sees no tenant-owned rows at all without a tenant context', async () => {
-    const n = await db.withoutTenant(async (tx) => (await tx.query<{ n: number }>('SELECT (SELECT count(*) FROM tenant_settings) + (SELECT count(*) FROM tenants) AS n')).rows[0]?.n);
+    const n = await db.withoutTenant(
+      async (tx) =>
+        (
+          await tx.query<{ n: number }>(
+            'SELECT (SELECT count(*) FROM tenant_settings) + (SELECT count(*) FROM tenants) AS n',
+          )
+        ).rows[0]?.n,
+    );
     expect(Number(n)).toBe(0);
   });
 
   it('cannot escape with SET ROLE or RESET ROLE', async () => {
     const owner = decodeURIComponent(new URL(testTarget().ownerUrl).username);
-    await expect(db.withTenant(a, (tx) => tx.query(`SET ROLE ${owner}`))).rejects.toMatchObject({ code: '42501' });
-    await expect(db.withTenant(a, (tx) => tx.query('SET ROLE postgres'))).rejects.toMatchObject({ code: '42501' });
+    await expect(db.withTenant(a, (tx) => tx.query(`SET ROLE ${owner}`))).rejects.toMatchObject({
+      code: '42501',
+    });
+    await expect(db.withTenant(a, (tx) => tx.query('SET ROLE postgres'))).rejects.toMatchObject({
+      code: '42501',
+    });
     const afterReset = await db.withTenant(a, async (tx) => {
       await tx.query('RESET ROLE');
       await tx.query('SET ROLE scrip_app');
-      const viaGroup = (await tx.query<{ n: number }>('SELECT count(*)::int AS n FROM tenant_settings WHERE tenant_id = $1', [b])).rows[0]?.n;
+      const viaGroup = (
+        await tx.query<{ n: number }>(
+          'SELECT count(*)::int AS n FROM tenant_settings WHERE tenant_id = $1',
+          [b],
+        )
+      ).rows[0]?.n;
       await tx.query('RESET ROLE');
       await tx.query('SET SESSION AUTHORIZATION DEFAULT');
-      const viaReset = (await tx.query<{ n: number }>('SELECT count(*)::int AS n FROM tenant_settings WHERE tenant_id = $1', [b])).rows[0]?.n;
+      const viaReset = (
+        await tx.query<{ n: number }>(
+          'SELECT count(*)::int AS n FROM tenant_settings WHERE tenant_id = $1',
+          [b],
+        )
+      ).rows[0]?.n;
       return [viaGroup, viaReset];
     });
     expect(afterReset).toEqual([0, 0]);
-    await expect(db.withTenant(a, (tx) => tx.query('ALTER TABLE tenant_settings DISABLE ROW LEVEL SECURITY'))).rejects.toMatchObject({ code: '42501' });
-    await expect(db.withTenant(a, (tx) => tx.query('SET row_security = off; SELECT * FROM tenant_settings'))).rejects.toBeDefined();
+    await expect(
+      db.withTenant(a, (tx) => tx.query('ALTER TABLE tenant_settings DISABLE ROW LEVEL SECURITY')),
+    ).rejects.toMatchObject({ code: '42501' });
+    await expect(
+      db.withTenant(a, (tx) => tx.query('SET row_security = off; SELECT * FROM tenant_settings')),
+    ).rejects.toBeDefined();
   });
 
   it('the tenant setting does not leak to the next transaction on a pooled connection', async () => {
     await db.withTenant(a, (tx) => tx.query('SELECT 1'));
-    const seen = await db.withoutTenant(async (tx) => (await tx.query<{ t: string | null }>("SELECT current_setting('scrip.tenant_id', true) AS t")).rows[0]?.t);
+    const seen = await db.withoutTenant(
+      async (tx) =>
+        (
+          await tx.query<{ t: string | null }>(
+            "SELECT current_setting('scrip.tenant_id', true) AS t",
+          )
+        ).rows[0]?.t,
+    );
     expect(seen === null || seen === '').toBe(true);
   });
 
   it('every table with tenant_id has RLS enabled, forced, and a policy', async () => {
     const c = await ownerClient();
     try {
-      const { rows } = await c.query<{ table: string; enabled: boolean; forced: boolean; policies: number }>(`
+      const { rows } = await c.query<{
+        table: string;
+        enabled: boolean;
+        forced: boolean;
+        policies: number;
+      }>(`
         SELECT c.relname AS table, c.relrowsecurity AS enabled, c.relforcerowsecurity AS forced,
                (SELECT count(*)::int FROM pg_policy p WHERE p.polrelid = c.oid) AS policies
         FROM pg_class c JOIN pg_attribute a ON a.attrelid = c.oid AND a.attname = 'tenant_id' AND NOT a.attisdropped
@@ -111,7 +192,9 @@ describe('tenant isolation (RLS)', () => {
     const owner = new pg.Client({ connectionString: testTarget().ownerUrl });
     await owner.connect();
     try {
-      await expect(assertAppRoleIsConfined(owner)).rejects.toMatchObject({ code: 'config_invalid' });
+      await expect(assertAppRoleIsConfined(owner)).rejects.toMatchObject({
+        code: 'config_invalid',
+      });
     } finally {
       await owner.end();
     }

@@ -41,16 +41,23 @@ export function healthRoutes(db: Database): RouteDef[] {
         },
       },
       handler: async (request, reply) => {
+        let pending: readonly string[];
         try {
-          const status = await db.withoutTenant((tx) => migrationStatus(tx));
-          if (status.pending.length > 0) {
-            return sendProblem(reply, problem('unavailable', request.id, { detail: 'migrations pending' }));
-          }
-          return { status: 'ready' as const, checks: { database: 'ok', migrations: 'current' } };
+          pending = (await db.withoutTenant(async (tx) => migrationStatus(tx))).pending;
         } catch (err) {
           request.log.warn({ err }, 'readiness check failed');
-          return sendProblem(reply, problem('unavailable', request.id, { detail: 'database not ready' }));
+          return sendProblem(
+            reply,
+            problem('unavailable', request.id, { detail: 'database not ready' }),
+          );
         }
+        if (pending.length > 0) {
+          return sendProblem(
+            reply,
+            problem('unavailable', request.id, { detail: 'migrations pending' }),
+          );
+        }
+        return { status: 'ready' as const, checks: { database: 'ok', migrations: 'current' } };
       },
     }),
   ];

@@ -21,12 +21,17 @@ export function metaRoutes(document: () => unknown): RouteDef[] {
       tags: ['meta'],
       schema: {
         response: {
-          200: Type.Object({ userId: Type.String(), tenantId: Type.String(), sessionId: Type.String() }),
+          200: Type.Object({
+            userId: Type.String(),
+            tenantId: Type.String(),
+            sessionId: Type.String(),
+          }),
         },
       },
       handler: async (request) => {
         const p = request.principal;
-        if (p === undefined) throw new TypeError('permission hook let an anonymous request through');
+        if (p === undefined)
+          throw new TypeError('permission hook let an anonymous request through');
         return { userId: p.userId, tenantId: p.tenantId, sessionId: p.sessionId };
       },
     }),

@@ -1,0 +1,99 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { inject } from 'vitest';
+import { packagePath } from '../src/db/index.js';
+
+/** A real `scrip serve` child process (built bin, own data dir), for end-to-end tests. */
+export interface ServeProcess {
+  readonly child: ChildProcess;
+  readonly port: number;
+  output(): string;
+  /** Sends a signal and resolves with the exit code. */
+  stop(signal?: NodeJS.Signals): Promise<number | null>;
+}
+
+export function scripBin(): string {
+  const bin = packagePath('dist', 'main.js');
+  if (!existsSync(bin))
+    throw new Error('dist/main.js is missing: run npm run build (npm test does)');
+  return bin;
+}
+
+/** Environment for a child: the run's database when external, the embedded one otherwise. */
+export function childEnv(dataDir: string, extra: Record<string, string> = {}): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = {
+    PATH: process.env.PATH,
+    HOME: process.env.HOME,
+    SCRIP_DATA_DIR: dataDir,
+    SCRIP_PORT: '0',
+    SCRIP_METRICS_PORT: '0',
+    SCRIP_LOG_LEVEL: 'info',
+    ...extra,
+  };
+  const db = inject('db');
+  if (db.kind === 'external') env.DATABASE_URL = db.ownerUrl;
+  return env;
+}
+
+export function runScrip(
+  args: string[],
+  env: NodeJS.ProcessEnv,
+): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [scripBin(), ...args], {
+      env,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
+    child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
+    child.on('close', (code) => {
+      resolve({ code, stdout, stderr });
+    });
+  });
+}
+
+export async function startServe(
+  env: NodeJS.ProcessEnv,
+  timeoutMs = 90_000,
+): Promise<ServeProcess> {
+  const child = spawn(process.execPath, [scripBin(), 'serve'], {
+    env,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  child.stdout.on('data', (c: Buffer) => (out += c.toString()));
+  child.stderr.on('data', (c: Buffer) => (out += c.toString()));
+  const exited = new Promise<number | null>((resolve) =>
+    child.once('exit', (code) => {
+      resolve(code);
+    }),
+  );
+  const port = await new Promise<number>((resolve, reject) => {
+    const timer = setTimeout(() => {
+      reject(new Error(`scrip serve did not start:\n${out}`));
+    }, timeoutMs);
+    const check = (): void => {
+      const m = /listening on https?:\/\/[^:\s]+:(\d+)/.exec(out);
+      if (m?.[1] !== undefined) {
+        clearTimeout(timer);
+        resolve(Number(m[1]));
+      }
+    };
+    child.stdout.on('data', check);
+    void exited.then((code) => {
+      clearTimeout(timer);
+      reject(new Error(`scrip serve exited (${String(code)}):\n${out}`));
+    });
+  });
+  return {
+    child,
+    port,
+    output: () => out,
+    stop: async (signal = 'SIGTERM') => {
+      if (child.exitCode === null) child.kill(signal);
+      return exited;
+    },
+  };
+}
