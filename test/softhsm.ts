@@ -67,11 +67,12 @@ export async function createSoftHsmToken(options: SoftHsmTokenOptions = {}): Pro
   const args = ['--init-token', '--free', '--label', tokenLabel, '--pin', pin, '--so-pin', soPin];
   try {
     await promisify(execFile)('softhsm2-util', args, { env });
-  } catch (cause) {
+  } catch (err) {
     await rm(dir, { recursive: true, force: true });
-    const missing = (cause as NodeJS.ErrnoException).code === 'ENOENT';
-    const why = missing ? 'softhsm2-util is not on PATH; install softhsm2' : 'init-token failed';
-    throw new Error(`SoftHSM2 token setup: ${why}`, { cause });
+    // The error's argv holds the PINs, so only its code and stderr are passed on.
+    const { code, stderr } = err as NodeJS.ErrnoException & { stderr?: string };
+    const why = code === 'ENOENT' ? 'softhsm2-util is not on PATH; install softhsm2' : stderr;
+    throw new Error(`SoftHSM2 token setup failed: ${why ?? String(code)}`);
   }
   const previous = process.env['SOFTHSM2_CONF'];
   if (options.setEnv !== false) process.env['SOFTHSM2_CONF'] = confPath;
