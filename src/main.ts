@@ -1,37 +1,38 @@
 #!/usr/bin/env node
 import { parseArgs } from 'node:util';
+import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import pg from 'pg';
-import {
-  describeConfig,
-  loadConfig,
-  createLogger,
-  ensurePrivateDir,
-  acquireInstanceLock,
-  type Config,
-} from './config/index.js';
-import { isAppError } from './core/index.js';
-import {
-  Database,
-  migrateTarget,
-  openAppDatabase,
-  resolveDatabase,
-  packagePath,
-} from './db/index.js';
+import { describeConfig, loadConfig, createLogger, type Config } from './config/index.js';
+import { AppError, asTenantId, isAppError, systemClock } from './core/index.js';
+import { Database, packagePath } from './db/index.js';
 import { ensureLocalTls } from './crypto/local-tls.js';
+import { unusedProvider } from './crypto/unused-provider.js';
 import { buildApp } from './http/app.js';
+import type { RouteDef } from './http/route.js';
+import { keyRoutes } from './http/routes/keys.routes.js';
 import { createHttpMetrics } from './http/metrics.js';
 import { closeServer, listen, startMetricsServer } from './http/server.js';
 import { printJson, printTable } from './cli/output.js';
+import { keysCommand, shredCommand } from './cli/keys.command.js';
+import { compose, openPlatform, type Platform } from './platform.js';
 
 const USAGE = `Usage: scrip <command> [options]
 
 Commands:
-  serve              run the HTTPS server (embedded PostgreSQL unless DATABASE_URL is set)
-  migrate            apply pending database migrations and exit
-  routes [--json]    list every HTTP route with the permission it requires
-  config             print the effective configuration (secrets masked)
-  help               this text
+  serve                          run the HTTPS server (embedded PostgreSQL unless DATABASE_URL is set)
+  migrate                        apply pending database migrations and exit
+  routes [--json]                list every HTTP route with the permission it requires
+  config                         print the effective configuration (secrets masked)
+  tenants create --name N [--kind clinic|pharmacy]
+  tenants shred T --actor A      request crypto-shredding of tenant T (dual control)
+  keys status [--json]           key versions, ages, rows per version, warnings
+  keys rotate-dek --tenant T     new data key for T; re-encrypt rows (resumable)
+  keys rotate-kek --actor A      request a KEK rotation (dual control)
+  keys destroy-kek --version N --actor A
+  keys requests | approve ID --actor B | reject ID --actor B
+  keys rotate-signing            new platform signing key (JWKS keeps the old ones)
+  help                           this text
 
 Configuration comes from environment variables (and SCRIP_CONFIG_FILE); see README.md.`;
 
@@ -42,34 +43,16 @@ function version(): string {
 
 async function serve(config: Config): Promise<void> {
   const logger = createLogger(config.SCRIP_LOG_LEVEL);
-  const dataDir = ensurePrivateDir(config.SCRIP_DATA_DIR);
-  const lock = acquireInstanceLock(dataDir);
-  const cleanup: (() => Promise<void>)[] = [
-    async () => {
-      lock.release();
-    },
-  ];
+  const platform = await openPlatform(config, { logger, lock: true, lockOwner: 'scrip serve' });
+  const cleanup: (() => Promise<void>)[] = [() => platform.close()];
   const runCleanup = async (): Promise<void> => {
-    for (const step of cleanup.reverse())
+    for (const step of cleanup.splice(0).reverse()) {
       await step().catch((err: unknown) => {
         logger.error({ err }, 'shutdown step failed');
       });
-    cleanup.length = 0;
+    }
   };
   try {
-    const target = await resolveDatabase(config, dataDir, logger);
-    if (target.embedded !== undefined) {
-      const embedded = target.embedded;
-      cleanup.push(() => embedded.stop());
-    }
-    const applied = await migrateTarget(target);
-    if (applied.length > 0) logger.info({ applied }, 'migrations applied');
-    const db = await openAppDatabase(target, {
-      max: config.SCRIP_DB_POOL_MAX,
-      statementTimeoutMs: config.SCRIP_DB_STATEMENT_TIMEOUT_MS,
-    });
-    cleanup.push(() => db.close());
-
     let tls: { key: string; cert: string } | undefined;
     if (config.SCRIP_INSECURE_HTTP) {
       logger.warn(
@@ -84,19 +67,20 @@ async function serve(config: Config): Promise<void> {
         key: readFileSync(config.SCRIP_TLS_KEY_FILE, 'utf8'),
       };
     } else {
-      const local = await ensureLocalTls(dataDir);
+      const local = await ensureLocalTls(platform.dataDir);
       tls = { cert: local.certPem, key: local.keyPem };
       process.stdout.write(
         `Local CA certificate (trust it, or pass --cacert to curl): ${local.caPath}\n`,
       );
     }
-
+    await platform.signingKeys.active();
     const metrics = createHttpMetrics();
     const app = await buildApp({
       config,
       logger,
-      db,
+      db: platform.db,
       metrics,
+      routes: domainRoutes(platform),
       ...(tls === undefined ? {} : { tls }),
     });
     cleanup.push(() => app.close());
@@ -105,12 +89,14 @@ async function serve(config: Config): Promise<void> {
       const metricsServer = await startMetricsServer(metrics, config.SCRIP_METRICS_PORT);
       cleanup.push(() => closeServer(metricsServer));
     }
-    const scheme = tls === undefined ? 'http' : 'https';
     const first = app.addresses()[0];
     const port = typeof first === 'object' ? first.port : config.SCRIP_PORT;
-    logger.info({ addresses, database: target.kind }, 'scrip listening');
+    logger.info(
+      { addresses, database: platform.target.kind, keyProvider: platform.provider.kind },
+      'scrip listening',
+    );
     process.stdout.write(
-      `Scrip is listening on ${scheme}://${config.SCRIP_HOST}:${String(port)}\n`,
+      `Scrip is listening on ${tls === undefined ? 'http' : 'https'}://${config.SCRIP_HOST}:${String(port)}\n`,
     );
   } catch (err) {
     await runCleanup();
@@ -140,27 +126,17 @@ async function serve(config: Config): Promise<void> {
   });
 }
 
-async function migrateCommand(config: Config): Promise<void> {
-  const logger = createLogger(config.SCRIP_LOG_LEVEL);
-  const dataDir = ensurePrivateDir(config.SCRIP_DATA_DIR);
-  const lock =
-    config.DATABASE_URL === undefined ? acquireInstanceLock(dataDir, 'scrip process') : undefined;
-  const target = await resolveDatabase(config, dataDir, logger);
-  try {
-    const applied = await migrateTarget(target);
-    process.stdout.write(
-      applied.length === 0 ? 'No pending migrations.\n' : `Applied: ${applied.join(', ')}\n`,
-    );
-  } finally {
-    await target.embedded?.stop();
-    lock?.release();
-  }
+/** Every domain's routes, composed once (serve, and `scrip routes`). */
+function domainRoutes(platform: Pick<Platform, 'signingKeys' | 'keyAdmin'>): RouteDef[] {
+  return [...keyRoutes(platform.signingKeys, platform.keyAdmin)];
 }
 
 async function routesCommand(config: Config, json: boolean): Promise<void> {
-  // A pool that is never used: listing routes needs no database.
+  // Listing routes needs no database: a pool that is never used, services that are never called.
+  const logger = createLogger('silent');
   const db = new Database(new pg.Pool({ max: 1 }));
-  const app = await buildApp({ config, logger: createLogger('silent'), db });
+  const unused = compose(config, logger, db, unusedProvider(), systemClock);
+  const app = await buildApp({ config, logger, db, routes: domainRoutes(unused) });
   const rows = app.scripRoutes
     .map((r) => ({ ...r }))
     .sort((a, b) => a.url.localeCompare(b.url) || a.method.localeCompare(b.method));
@@ -170,6 +146,51 @@ async function routesCommand(config: Config, json: boolean): Promise<void> {
   else printTable(rows, ['method', 'url', 'permission']);
 }
 
+async function withPlatform(config: Config, fn: (p: Platform) => Promise<number>): Promise<number> {
+  const platform = await openPlatform(config, {
+    logger: createLogger(config.SCRIP_LOG_LEVEL === 'info' ? 'warn' : config.SCRIP_LOG_LEVEL),
+    lock: false,
+    lockOwner: 'scrip process',
+  });
+  try {
+    return await fn(platform);
+  } finally {
+    await platform.close();
+  }
+}
+
+async function tenantsCommand(
+  p: Platform,
+  sub: string | undefined,
+  values: Record<string, unknown>,
+  rest: string[],
+): Promise<number> {
+  switch (sub ?? '') {
+    case 'create': {
+      const name = typeof values.name === 'string' ? values.name : '';
+      const kind = values.kind === 'pharmacy' ? 'pharmacy' : 'clinic';
+      if (name === '') throw new AppError('validation_failed', '--name is required');
+      const id = asTenantId(randomUUID());
+      await p.db.withTenant(id, (tx) =>
+        tx.query('INSERT INTO tenants (id, name, kind) VALUES ($1, $2, $3)', [id, name, kind]),
+      );
+      process.stdout.write(`${id}\n`);
+      return 0;
+    }
+    case 'shred':
+      return shredCommand(p, rest[0] ?? str(values.tenant), str(values.actor));
+    default:
+      process.stderr.write(
+        'usage: scrip tenants create --name N [--kind clinic|pharmacy] | tenants shred T --actor A\n',
+      );
+      return 2;
+  }
+}
+
+function str(v: unknown): string | undefined {
+  return typeof v === 'string' ? v : undefined;
+}
+
 export async function main(argv: string[]): Promise<number> {
   const { positionals, values } = parseArgs({
     args: argv,
@@ -177,16 +198,21 @@ export async function main(argv: string[]): Promise<number> {
     strict: false,
     options: {
       json: { type: 'boolean' },
-      version: { type: 'boolean' },
+      version: { type: 'string' },
       help: { type: 'boolean', short: 'h' },
+      actor: { type: 'string' },
+      tenant: { type: 'string' },
+      name: { type: 'string' },
+      kind: { type: 'string' },
+      batch: { type: 'string' },
     },
   });
-  const command = positionals[0] ?? (values.version === true ? 'version' : 'help');
-  if (command === 'help' || values.help === true) {
+  const [command, sub, ...rest] = positionals;
+  if (command === undefined || command === 'help' || values.help === true) {
     process.stdout.write(`${USAGE}\n`);
     return 0;
   }
-  if (command === 'version') {
+  if (command === 'version' || command === '--version') {
     process.stdout.write(`${version()}\n`);
     return 0;
   }
@@ -196,14 +222,30 @@ export async function main(argv: string[]): Promise<number> {
       await serve(config);
       return -1; // keep running
     case 'migrate':
-      await migrateCommand(config);
-      return 0;
+      return withPlatform(config, async () => {
+        process.stdout.write('Migrations are current.\n');
+        return 0;
+      });
     case 'routes':
       await routesCommand(config, values.json === true);
       return 0;
     case 'config':
       printJson(describeConfig(config));
       return 0;
+    case 'keys':
+      return withPlatform(config, (p) =>
+        keysCommand(p, {
+          sub,
+          rest,
+          json: values.json === true,
+          actor: str(values.actor),
+          tenant: str(values.tenant),
+          version: str(values.version),
+          batch: str(values.batch),
+        }),
+      );
+    case 'tenants':
+      return withPlatform(config, (p) => tenantsCommand(p, sub, values, rest));
     default:
       process.stderr.write(`scrip: unknown command "${command}"\n\n${USAGE}\n`);
       return 2;

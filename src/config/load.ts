@@ -82,6 +82,21 @@ export function loadConfig(env: Source = process.env): Config {
   if ((config.SCRIP_TLS_CERT_FILE === undefined) !== (config.SCRIP_TLS_KEY_FILE === undefined)) {
     throw invalid('SCRIP_TLS_KEY_FILE', 'SCRIP_TLS_CERT_FILE and SCRIP_TLS_KEY_FILE go together');
   }
+  if (config.SCRIP_KEY_PROVIDER === 'pkcs11') {
+    for (const key of ['SCRIP_PKCS11_MODULE', 'SCRIP_PKCS11_TOKEN_LABEL'] as const) {
+      if (config[key] === undefined)
+        throw invalid(key, 'is required when SCRIP_KEY_PROVIDER=pkcs11');
+    }
+    if (config.SCRIP_PKCS11_PIN === undefined && config.SCRIP_PKCS11_PIN_FILE === undefined) {
+      throw invalid(
+        'SCRIP_PKCS11_PIN',
+        'SCRIP_PKCS11_PIN or SCRIP_PKCS11_PIN_FILE is required when SCRIP_KEY_PROVIDER=pkcs11',
+      );
+    }
+  }
+  if (config.SCRIP_KEK_FILE !== undefined && config.SCRIP_KEK_BASE64 !== undefined) {
+    throw invalid('SCRIP_KEK_BASE64', 'give SCRIP_KEK_FILE or SCRIP_KEK_BASE64, not both');
+  }
   if (config.DATABASE_APP_URL !== undefined && config.DATABASE_URL === undefined) {
     throw invalid('DATABASE_APP_URL', 'requires DATABASE_URL');
   }

@@ -82,6 +82,52 @@ export const ConfigSchema = Type.Object(
       default: 1_048_576,
     }),
     SCRIP_REQUEST_TIMEOUT_MS: Type.Integer({ minimum: 1000, maximum: 600_000, default: 30_000 }),
+    SCRIP_KEY_PROVIDER: Type.Union([Type.Literal('local'), Type.Literal('pkcs11')], {
+      default: 'local',
+      description: 'Where the key-encryption key lives: local key files or a PKCS#11 HSM.',
+    }),
+    SCRIP_KEY_DIR: Type.Optional(
+      Type.String({ minLength: 1, description: 'Local key directory (default <data dir>/keys).' }),
+    ),
+    SCRIP_KEK_FILE: Type.Optional(
+      Type.String({
+        minLength: 1,
+        description: 'Operator-supplied KEK file (base64 of 32 bytes, 0600).',
+      }),
+    ),
+    SCRIP_KEK_BASE64: Type.Optional(
+      Type.String({ minLength: 1, description: 'Operator-supplied KEK (base64 of 32 bytes).' }),
+    ),
+    SCRIP_KEK_VERSION: Type.Integer({
+      minimum: 1,
+      default: 1,
+      description: 'Version of the supplied KEK.',
+    }),
+    SCRIP_PKCS11_MODULE: Type.Optional(
+      Type.String({
+        minLength: 1,
+        description: 'PKCS#11 module path, e.g. /usr/lib/softhsm/libsofthsm2.so.',
+      }),
+    ),
+    SCRIP_PKCS11_TOKEN_LABEL: Type.Optional(Type.String({ minLength: 1, maxLength: 32 })),
+    SCRIP_PKCS11_PIN: Type.Optional(
+      Type.String({ minLength: 1, description: 'User PIN (secret).' }),
+    ),
+    SCRIP_PKCS11_PIN_FILE: Type.Optional(
+      Type.String({ minLength: 1, description: 'File holding the user PIN (0600).' }),
+    ),
+    SCRIP_KEY_MAX_AGE_DAYS: Type.Integer({
+      minimum: 1,
+      maximum: 3650,
+      default: 365,
+      description: 'Data keys older than this raise a rotation warning.',
+    }),
+    SCRIP_DEK_CACHE_TTL_MS: Type.Integer({ minimum: 1000, maximum: 3_600_000, default: 300_000 }),
+    SCRIP_KEY_REQUEST_TTL_HOURS: Type.Integer({ minimum: 1, maximum: 168, default: 24 }),
+    SCRIP_REQUIRE_FIPS: Type.Boolean({
+      default: false,
+      description: 'Refuse to start without a working OpenSSL FIPS provider.',
+    }),
     SCRIP_LOG_LEVEL: Type.Union(
       ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map((l) => Type.Literal(l)),
       { default: 'info' },
@@ -95,6 +141,8 @@ export type Config = Static<typeof ConfigSchema>;
 /** Keys whose values are secrets: masked by `scrip config`, never logged. */
 export const SECRET_KEYS: ReadonlySet<keyof Config> = new Set<keyof Config>([
   'SCRIP_DB_APP_PASSWORD',
+  'SCRIP_KEK_BASE64',
+  'SCRIP_PKCS11_PIN',
 ]);
 
 /** Keys that hold connection strings: their password part is masked. */

@@ -174,6 +174,18 @@ function secret(): string {
   return randomBytes(24).toString('base64url');
 }
 
+/** The port and credentials of a running embedded server on `dataDir`, if there is one. */
+export function readRunningEmbedded(
+  dataDir: string,
+): { port: number; credentials: DbCredentials } | undefined {
+  const portFile = join(resolve(dataDir), 'db-port');
+  const credentialsFile = join(resolve(dataDir), 'db-credentials.json');
+  if (!existsSync(portFile) || !existsSync(credentialsFile)) return undefined;
+  const port = Number.parseInt(readFileSync(portFile, 'utf8'), 10);
+  if (!Number.isInteger(port) || port <= 0) return undefined;
+  return { port, credentials: readCredentials(credentialsFile) };
+}
+
 export class EmbeddedPostgres {
   readonly pgDir: string;
   readonly credentialsFile: string;
@@ -190,6 +202,10 @@ export class EmbeddedPostgres {
     this.pgDir = join(resolve(dataDir), 'pg');
     this.credentialsFile = join(resolve(dataDir), 'db-credentials.json');
     this.#log = log;
+  }
+
+  get #portFile(): string {
+    return join(resolve(this.dataDir), 'db-port');
   }
 
   get port(): number {
@@ -218,6 +234,8 @@ export class EmbeddedPostgres {
     this.#port = await freeLoopbackPort();
     await this.#spawnServer(bins, runAs);
     if (fresh) await this.#createRolesAndDatabase();
+    rmSync(this.#portFile, { force: true });
+    writePrivateFile(this.#portFile, String(this.#port));
     return fresh;
   }
 
@@ -431,6 +449,7 @@ export class EmbeddedPostgres {
     const child = this.#child;
     if (child === undefined) return;
     this.#child = undefined;
+    rmSync(this.#portFile, { force: true });
     if (child.exitCode !== null) return;
     await new Promise<void>((done) => {
       child.once('exit', () => {

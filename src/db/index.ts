@@ -3,6 +3,7 @@ export {
   resolveDatabase,
   migrateTarget,
   openAppDatabase,
+  attachEmbedded,
   type DatabaseTarget,
   type PoolOptions,
 } from './open.js';

@@ -1,7 +1,13 @@
 import pg from 'pg';
 import type { Config } from '../config/index.js';
 import { AppError } from '../core/index.js';
-import { EmbeddedPostgres, EMBEDDED_OWNER, type Logger } from './embedded-postgres.js';
+import {
+  EmbeddedPostgres,
+  EMBEDDED_DATABASE,
+  EMBEDDED_OWNER,
+  readRunningEmbedded,
+  type Logger,
+} from './embedded-postgres.js';
 import { migrate } from './migrate.js';
 import { assertAppRoleIsConfined, ensureRoles } from './roles.js';
 import { Database } from './transaction.js';
@@ -57,6 +63,25 @@ export async function resolveDatabase(
     appUser: config.SCRIP_DB_APP_USER,
     appPassword: creds.appPassword,
     embedded,
+  };
+}
+
+/**
+ * The embedded database of a running `scrip serve` (which owns the data directory): its port is
+ * in `<dataDir>/db-port`. Returns undefined when there is none to attach to.
+ */
+export function attachEmbedded(config: Config, dataDir: string): DatabaseTarget | undefined {
+  const info = readRunningEmbedded(dataDir);
+  if (info === undefined) return undefined;
+  const url = (user: string, password: string): string =>
+    `postgres://${encodeURIComponent(user)}:${encodeURIComponent(password)}@127.0.0.1:${String(info.port)}/${EMBEDDED_DATABASE}`;
+  return {
+    kind: 'embedded',
+    ownerUrl: url(EMBEDDED_OWNER, info.credentials.ownerPassword),
+    appUrl: url(config.SCRIP_DB_APP_USER, info.credentials.appPassword),
+    appUser: config.SCRIP_DB_APP_USER,
+    appPassword: info.credentials.appPassword,
+    embedded: undefined,
   };
 }
 

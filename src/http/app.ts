@@ -166,7 +166,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   });
 
   const routes: RouteDef[] = [
-    ...healthRoutes(deps.db),
+    ...healthRoutes(deps.db, deps.config.SCRIP_KEY_MAX_AGE_DAYS),
     ...metaRoutes(() => app.swagger()),
     ...(deps.routes ?? []),
   ];

@@ -5,7 +5,7 @@ import type { FastifyReply, FastifyRequest, HTTPMethods } from 'fastify';
  * Permissions a route can declare. The catalog grows with the access-control issue; until then
  * `authenticated` means "any signed-in principal". `public` must be chosen explicitly.
  */
-export type Permission = 'authenticated';
+export type Permission = 'authenticated' | 'keys.admin';
 export type RoutePermission = Permission | 'public';
 
 export interface RouteSchema {

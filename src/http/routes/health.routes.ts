@@ -14,7 +14,7 @@ const Problem = Type.Object({
 });
 
 /** Liveness and readiness for orchestrators; neither says anything about data. */
-export function healthRoutes(db: Database): RouteDef[] {
+export function healthRoutes(db: Database, maxKeyAgeDays: number): RouteDef[] {
   return [
     defineRoute({
       method: 'GET',
@@ -35,15 +35,28 @@ export function healthRoutes(db: Database): RouteDef[] {
         response: {
           200: Type.Object({
             status: Type.Literal('ready'),
-            checks: Type.Object({ database: Type.String(), migrations: Type.String() }),
+            checks: Type.Object({
+              database: Type.String(),
+              migrations: Type.String(),
+              keys: Type.String(),
+            }),
+            warnings: Type.Array(Type.String()),
           }),
           503: Problem,
         },
       },
       handler: async (request, reply) => {
         let pending: readonly string[];
+        let overdue: number;
         try {
-          pending = (await db.withoutTenant(async (tx) => migrationStatus(tx))).pending;
+          [pending, overdue] = await db.withoutTenant(async (tx) => {
+            const status = await migrationStatus(tx);
+            if (status.pending.length > 0) return [status.pending, 0] as const;
+            const keys = await tx.query<{ n: number }>('SELECT scrip_overdue_data_keys($1) AS n', [
+              maxKeyAgeDays,
+            ]);
+            return [status.pending, keys.rows[0]?.n ?? 0] as const;
+          });
         } catch (err) {
           request.log.warn({ err }, 'readiness check failed');
           return sendProblem(
@@ -57,7 +70,19 @@ export function healthRoutes(db: Database): RouteDef[] {
             problem('unavailable', request.id, { detail: 'migrations pending' }),
           );
         }
-        return { status: 'ready' as const, checks: { database: 'ok', migrations: 'current' } };
+        // An old key is a warning for operators (scrip keys status), not a reason to stop serving.
+        return {
+          status: 'ready' as const,
+          checks: {
+            database: 'ok',
+            migrations: 'current',
+            keys: overdue > 0 ? 'rotation_due' : 'ok',
+          },
+          warnings:
+            overdue > 0
+              ? [`${String(overdue)} data keys are older than ${String(maxKeyAgeDays)} days`]
+              : [],
+        };
       },
     }),
   ];

@@ -1,0 +1,133 @@
+import type { Config, Logger } from './config/index.js';
+import { acquireInstanceLock, createLogger, ensurePrivateDir } from './config/index.js';
+import { systemClock, type Clock } from './core/index.js';
+import {
+  attachEmbedded,
+  migrateTarget,
+  openAppDatabase,
+  resolveDatabase,
+  type Database,
+  type DatabaseTarget,
+} from './db/index.js';
+import type { KeyProvider } from './crypto/key-provider.js';
+import { openKeyProvider } from './crypto/open-provider.js';
+import { Keyring } from './crypto/keyring.js';
+import { KeyAdmin } from './crypto/key-admin.js';
+import { Reencryptor, type KeyEventSink } from './crypto/reencrypt.js';
+import { SigningKeyService } from './crypto/signing-keys.js';
+import type { EncryptedTable } from './crypto/row-cipher.js';
+import { PATIENTS, PatientRepository } from './prescribing/patient.repository.js';
+
+/**
+ * The composition of domains shared by `scrip serve` and the CLI: database, key provider,
+ * keyring and the services over them. Ports (clock, event sink) are passed in here, once.
+ */
+export interface Platform {
+  readonly config: Config;
+  readonly logger: Logger;
+  readonly dataDir: string;
+  readonly target: DatabaseTarget;
+  readonly db: Database;
+  readonly clock: Clock;
+  readonly provider: KeyProvider;
+  readonly keyring: Keyring;
+  readonly keyAdmin: KeyAdmin;
+  readonly reencryptor: Reencryptor;
+  readonly signingKeys: SigningKeyService;
+  readonly patients: PatientRepository;
+  close(): Promise<void>;
+}
+
+/** Every table with encrypted PHI columns (re-encryption and key status visit them). */
+export const ENCRYPTED_TABLES: readonly EncryptedTable[] = [PATIENTS];
+
+export interface OpenOptions {
+  readonly logger?: Logger;
+  readonly clock?: Clock;
+  /** Must own the data directory (serve); otherwise a CLI may attach to a running server's database. */
+  readonly lock: boolean;
+  readonly lockOwner?: string;
+}
+
+export async function openPlatform(config: Config, options: OpenOptions): Promise<Platform> {
+  const logger = options.logger ?? createLogger(config.SCRIP_LOG_LEVEL);
+  const clock = options.clock ?? systemClock;
+  const dataDir = ensurePrivateDir(config.SCRIP_DATA_DIR);
+  const closers: (() => Promise<void>)[] = [];
+  const close = async (): Promise<void> => {
+    for (const c of closers.splice(0).reverse()) {
+      await c().catch((err: unknown) => {
+        logger.error({ err }, 'shutdown step failed');
+      });
+    }
+  };
+  try {
+    let target: DatabaseTarget | undefined;
+    try {
+      const lock = acquireInstanceLock(dataDir, options.lockOwner);
+      closers.push(async () => {
+        lock.release();
+      });
+    } catch (err) {
+      // A CLI command beside a running `scrip serve` attaches to its embedded database.
+      if (options.lock || config.DATABASE_URL !== undefined) throw err;
+      target = attachEmbedded(config, dataDir);
+      if (target === undefined) throw err;
+    }
+    if (target === undefined) {
+      target = await resolveDatabase(config, dataDir, logger);
+      const embedded = target.embedded;
+      if (embedded !== undefined) closers.push(() => embedded.stop());
+    }
+    const applied = await migrateTarget(target);
+    if (applied.length > 0) logger.info({ applied }, 'migrations applied');
+    const db = await openAppDatabase(target, {
+      max: config.SCRIP_DB_POOL_MAX,
+      statementTimeoutMs: config.SCRIP_DB_STATEMENT_TIMEOUT_MS,
+    });
+    closers.push(() => db.close());
+    const provider = await openKeyProvider(config, dataDir);
+    closers.push(() => provider.close());
+    return { ...compose(config, logger, db, provider, clock), dataDir, target, close };
+  } catch (err) {
+    await close();
+    throw err;
+  }
+}
+
+/** Wires the services over an open database and provider (also used by tests). */
+export function compose(
+  config: Config,
+  logger: Logger,
+  db: Database,
+  provider: KeyProvider,
+  clock: Clock,
+  events: KeyEventSink = logEvents(logger),
+): Omit<Platform, 'dataDir' | 'target' | 'close'> {
+  const keyring = new Keyring(provider, clock, { cacheTtlMs: config.SCRIP_DEK_CACHE_TTL_MS });
+  return {
+    config,
+    logger,
+    db,
+    clock,
+    provider,
+    keyring,
+    keyAdmin: new KeyAdmin(db, keyring, provider, ENCRYPTED_TABLES, clock, events, {
+      requestTtlMs: config.SCRIP_KEY_REQUEST_TTL_HOURS * 3_600_000,
+      maxKeyAgeDays: config.SCRIP_KEY_MAX_AGE_DAYS,
+    }),
+    reencryptor: new Reencryptor(db, keyring, ENCRYPTED_TABLES, clock, events),
+    signingKeys: new SigningKeyService(db, provider, clock),
+    patients: new PatientRepository(keyring, clock),
+  };
+}
+
+/** Until the audit log lands, key events go to the operational log (ids and counts only). */
+function logEvents(logger: Logger): KeyEventSink {
+  return async (_tx, event) => {
+    logger.info(
+      { event: event.action, tenantId: event.tenantId, details: event.details },
+      'key event',
+    );
+  };
+}
