@@ -2,6 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { inject } from 'vitest';
 import { packagePath } from '../src/db/index.js';
+import { scratchDatabase } from './db.js';
 
 /** A real `scrip serve` child process (built bin, own data dir), for end-to-end tests. */
 export interface ServeProcess {
@@ -17,6 +18,47 @@ export function scripBin(): string {
   if (!existsSync(bin))
     throw new Error('dist/main.js is missing: run npm run build (npm test does)');
   return bin;
+}
+
+/**
+ * Environment for a child process with its own database: the embedded one in `dataDir`, or, when
+ * the run uses DATABASE_URL, a scratch database of its own (one key provider per database, as in
+ * production). Call `drop` when done.
+ */
+export async function isolatedEnv(
+  dataDir: string,
+  extra: Record<string, string> = {},
+): Promise<{ env: NodeJS.ProcessEnv; drop: () => Promise<void> }> {
+  const env: NodeJS.ProcessEnv = {
+    PATH: process.env.PATH,
+    HOME: process.env.HOME,
+    SCRIP_DATA_DIR: dataDir,
+    SCRIP_PORT: '0',
+    SCRIP_METRICS_PORT: '0',
+    SCRIP_LOG_LEVEL: 'info',
+    ...extra,
+  };
+  if (inject('db').kind === 'embedded') return { env, drop: async () => undefined };
+  const scratch = await scratchDatabase();
+  env.DATABASE_URL = scratch.ownerUrl;
+  return { env, drop: scratch.drop };
+}
+
+/** Environment for a child on the run's shared database (external or embedded, app role given). */
+export function sharedDbEnv(
+  dataDir: string,
+  extra: Record<string, string> = {},
+): NodeJS.ProcessEnv {
+  const db = inject('db');
+  return {
+    PATH: process.env.PATH,
+    HOME: process.env.HOME,
+    SCRIP_DATA_DIR: dataDir,
+    SCRIP_METRICS_PORT: '0',
+    DATABASE_URL: db.ownerUrl,
+    DATABASE_APP_URL: db.appUrl,
+    ...extra,
+  };
 }
 
 /** Environment for a child: the run's database when external, the embedded one otherwise. */

@@ -110,7 +110,11 @@ describe('HTTP foundation', () => {
     expect(ready.statusCode).toBe(200);
     expect(ready.json()).toMatchObject({
       status: 'ready',
-      checks: { database: 'ok', migrations: 'current', keys: expect.stringMatching(/^(ok|rotation_due)$/) as unknown },
+      checks: {
+        database: 'ok',
+        migrations: 'current',
+        keys: expect.stringMatching(/^(ok|rotation_due)$/) as unknown,
+      },
     });
   });
 

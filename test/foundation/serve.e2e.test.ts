@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { inject } from 'vitest';
-import { childEnv, runScrip, startServe, type ServeProcess } from '../serve-process.js';
+import { isolatedEnv, runScrip, startServe, type ServeProcess } from '../serve-process.js';
 
 const execFileP = promisify(execFile);
 
@@ -76,13 +76,17 @@ describe('scrip serve (real process)', () => {
   const dataDir = join(parent, 'data');
   let server: ServeProcess;
   let ca: string;
+  let env: NodeJS.ProcessEnv;
+  let drop: () => Promise<void>;
 
   beforeAll(async () => {
-    server = await startServe(childEnv(dataDir));
+    ({ env, drop } = await isolatedEnv(dataDir));
+    server = await startServe(env);
     ca = readFileSync(join(dataDir, 'tls', 'ca.pem'), 'utf8');
   }, 180_000);
   afterAll(async () => {
     await server.stop('SIGKILL');
+    await drop();
     rmSync(parent, { recursive: true, force: true });
   });
 
@@ -183,7 +187,7 @@ describe('scrip serve (real process)', () => {
   }, 300_000);
 
   it('refuses a second scrip serve on the same ./data with a clear message', async () => {
-    const second = await runScrip(['serve'], childEnv(dataDir));
+    const second = await runScrip(['serve'], env);
     expect(second.code).not.toBe(0);
     expect(second.stderr).toMatch(/another scrip serve \(pid \d+\) is already using/);
   });
@@ -193,7 +197,7 @@ describe('scrip serve (real process)', () => {
     expect(await server.stop('SIGINT')).toBe(0);
     expect(server.output()).toContain('stopped');
     expect(postgresRunningOn(dataDir)).toBe(false);
-    server = await startServe(childEnv(dataDir));
+    server = await startServe(env);
     expect(readFileSync(join(dataDir, 'tls', 'ca.pem'), 'utf8')).toBe(caBefore);
     if (inject('db').kind === 'embedded')
       expect(server.output()).toContain('embedded PostgreSQL started');
@@ -203,7 +207,7 @@ describe('scrip serve (real process)', () => {
 
   it('recovers after being killed with SIGKILL (stale lock, orphaned database)', async () => {
     expect(await server.stop('SIGKILL')).toBe(null);
-    server = await startServe(childEnv(dataDir));
+    server = await startServe(env);
     expect((await get(server.port, '/healthz', ca)).status).toBe(200);
   }, 180_000);
 

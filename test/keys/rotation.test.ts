@@ -171,3 +171,36 @@ describe('crypto-shredding', () => {
     expect(p.events.map((e) => e.action)).toContain('tenant.shred');
   });
 });
+
+describe('data-key usage bound (NIST SP 800-38D §8.3)', () => {
+  it('rolls to a new data key once a key has had its share of encryptions', async () => {
+    const p = await testPlatform(undefined, { isolated: true });
+    try {
+      const { Keyring } = await import('../../src/crypto/keyring.js');
+      const small = new Keyring(p.provider, p.clock, { usageBlock: 2, rotateAt: 6 });
+      const t = await freshTenant(p.db);
+      const versions: number[] = [];
+      for (let i = 0; i < 10; i += 1) {
+        versions.push(
+          await p.db.withTenant(t, async (tx) => (await small.fieldKeyForWrite(tx, t)).version),
+        );
+      }
+      expect(versions).toEqual([1, 1, 1, 1, 1, 1, 2, 2, 2, 2]);
+      const reserved = await p.db.withTenant(
+        t,
+        async (tx) =>
+          (
+            await tx.query<{ version: number; usage_reserved: string; status: string }>(
+              "SELECT version, usage_reserved, status FROM tenant_keys WHERE purpose = 'field' ORDER BY version",
+            )
+          ).rows,
+      );
+      expect(reserved.map((r) => [r.version, r.status])).toEqual([
+        [1, 'retired'],
+        [2, 'active'],
+      ]);
+    } finally {
+      await p.close();
+    }
+  });
+});
