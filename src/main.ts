@@ -15,7 +15,14 @@ import { createHttpMetrics } from './http/metrics.js';
 import { closeServer, listen, startMetricsServer } from './http/server.js';
 import { printJson, printTable } from './cli/output.js';
 import { keysCommand, shredCommand } from './cli/keys.command.js';
-import { compose, openPlatform, type Platform } from './platform.js';
+import { checkpointSigner, compose, openPlatform, type Platform } from './platform.js';
+import { assertFipsIfRequired, cryptoModuleStatus } from './crypto/fips.js';
+import { CheckpointScheduler, measureClockSkew } from './audit/index.js';
+import { auditCommand } from './cli/audit-dispatch.command.js';
+import { backupCommand, restoreCommand } from './cli/backup.command.js';
+import { openKeyProvider } from './crypto/open-provider.js';
+import { acquireInstanceLock, ensurePrivateDir } from './config/index.js';
+import { resolveDatabase } from './db/index.js';
 
 const USAGE = `Usage: scrip <command> [options]
 
@@ -32,6 +39,12 @@ Commands:
   keys destroy-kek --version N --actor A
   keys requests | approve ID --actor B | reject ID --actor B
   keys rotate-signing            new platform signing key (JWKS keeps the old ones)
+  audit verify [--json]          recompute the audit chain and tree, check every checkpoint
+  audit proof --seq N [--out F]  inclusion proof for a record (or --size1 A --size2 B)
+  audit verify-proof F --public-key PEM   check a proof offline, without a database
+  audit checkpoint | public-key  sign a checkpoint now | print the signing public key (PEM)
+  backup --out FILE              encrypted, consistent snapshot of the database
+  restore FILE                   restore a backup into an empty database
   help                           this text
 
 Configuration comes from environment variables (and SCRIP_CONFIG_FILE); see README.md.`;
@@ -73,8 +86,28 @@ async function serve(config: Config): Promise<void> {
         `Local CA certificate (trust it, or pass --cacert to curl): ${local.caPath}\n`,
       );
     }
-    await platform.signingKeys.active();
+    const fips = await cryptoModuleStatus();
+    logger.info({ fipsOperational: fips.fipsOperational, openssl: fips.openssl }, fips.detail);
+    const skew = await measureClockSkew(platform.db, platform.clock);
+    logger.info(
+      { skewMs: Math.round(skew.skewMs), roundTripMs: skew.roundTripMs },
+      'database clock compared with server clock',
+    );
+    const scheduler = new CheckpointScheduler({
+      db: platform.db,
+      signer: await checkpointSigner(platform.signingKeys, config.SCRIP_AUDIT_ORIGIN),
+      origin: config.SCRIP_AUDIT_ORIGIN,
+      everyRecords: config.SCRIP_AUDIT_CHECKPOINT_RECORDS,
+      everySeconds: config.SCRIP_AUDIT_CHECKPOINT_SECONDS,
+      clock: platform.clock,
+      onError: (err) => {
+        logger.error({ err }, 'audit checkpoint failed');
+      },
+    });
+    scheduler.start();
+    cleanup.push(() => scheduler.stop());
     const metrics = createHttpMetrics();
+    metrics.setClockSkew(skew.skewMs);
     const app = await buildApp({
       config,
       logger,
@@ -187,6 +220,36 @@ async function tenantsCommand(
   }
 }
 
+/**
+ * `scrip restore FILE`: into an empty database only (a fresh ./data, or an empty external one).
+ * The KEK that wrapped the backup key must be available (same key directory or HSM token).
+ */
+async function restore(config: Config, file: string | undefined): Promise<number> {
+  if (file === undefined) throw new AppError('validation_failed', 'usage: scrip restore FILE');
+  const logger = createLogger(config.SCRIP_LOG_LEVEL === 'info' ? 'warn' : config.SCRIP_LOG_LEVEL);
+  const dataDir = ensurePrivateDir(config.SCRIP_DATA_DIR);
+  const lock = acquireInstanceLock(dataDir, 'scrip process');
+  try {
+    const target = await resolveDatabase(config, dataDir, logger);
+    try {
+      const provider = await openKeyProvider(config, dataDir);
+      try {
+        const r = await restoreCommand(target.ownerUrl, target.appUser, provider, file);
+        process.stdout.write(
+          `Restored ${String(r.tables)} tables, ${String(r.rows)} rows from ${r.file}\n`,
+        );
+        return 0;
+      } finally {
+        await provider.close();
+      }
+    } finally {
+      await target.embedded?.stop();
+    }
+  } finally {
+    lock.release();
+  }
+}
+
 function str(v: unknown): string | undefined {
   return typeof v === 'string' ? v : undefined;
 }
@@ -205,6 +268,12 @@ export async function main(argv: string[]): Promise<number> {
       name: { type: 'string' },
       kind: { type: 'string' },
       batch: { type: 'string' },
+      out: { type: 'string' },
+      seq: { type: 'string' },
+      'tree-size': { type: 'string' },
+      size1: { type: 'string' },
+      size2: { type: 'string' },
+      'public-key': { type: 'string' },
     },
   });
   const [command, sub, ...rest] = positionals;
@@ -217,6 +286,7 @@ export async function main(argv: string[]): Promise<number> {
     return 0;
   }
   const config = loadConfig();
+  await assertFipsIfRequired(config.SCRIP_REQUIRE_FIPS);
   switch (command) {
     case 'serve':
       await serve(config);
@@ -246,6 +316,23 @@ export async function main(argv: string[]): Promise<number> {
       );
     case 'tenants':
       return withPlatform(config, (p) => tenantsCommand(p, sub, values, rest));
+    case 'audit':
+      if (sub === 'verify-proof') return auditCommand(undefined, sub, rest, values);
+      return withPlatform(config, (p) => auditCommand(p, sub, rest, values));
+    case 'backup': {
+      const out = str(values.out);
+      if (out === undefined)
+        throw new AppError('validation_failed', 'usage: scrip backup --out FILE');
+      return withPlatform(config, async (p) => {
+        const r = await backupCommand(p.target.ownerUrl, p.provider, out);
+        process.stdout.write(
+          `Backup written: ${r.file} (${String(r.tables)} tables, ${String(r.rows)} rows, sha256 ${r.fileSha256})\n`,
+        );
+        return 0;
+      });
+    }
+    case 'restore':
+      return restore(config, sub);
     default:
       process.stderr.write(`scrip: unknown command "${command}"\n\n${USAGE}\n`);
       return 2;

@@ -16,6 +16,7 @@ import { KeyAdmin } from './crypto/key-admin.js';
 import { Reencryptor, type KeyEventSink } from './crypto/reencrypt.js';
 import { SigningKeyService } from './crypto/signing-keys.js';
 import type { EncryptedTable } from './crypto/row-cipher.js';
+import { appendAudit, type CheckpointSigner } from './audit/index.js';
 import { PATIENTS, PatientRepository } from './prescribing/patient.repository.js';
 
 /**
@@ -102,7 +103,7 @@ export function compose(
   db: Database,
   provider: KeyProvider,
   clock: Clock,
-  events: KeyEventSink = logEvents(logger),
+  events: KeyEventSink = auditKeyEvents(clock),
 ): Omit<Platform, 'dataDir' | 'target' | 'close'> {
   const keyring = new Keyring(provider, clock, { cacheTtlMs: config.SCRIP_DEK_CACHE_TTL_MS });
   return {
@@ -117,17 +118,36 @@ export function compose(
       maxKeyAgeDays: config.SCRIP_KEY_MAX_AGE_DAYS,
     }),
     reencryptor: new Reencryptor(db, keyring, ENCRYPTED_TABLES, clock, events),
-    signingKeys: new SigningKeyService(db, provider, clock),
+    signingKeys: new SigningKeyService(db, provider, clock, events),
     patients: new PatientRepository(keyring, clock),
   };
 }
 
-/** Until the audit log lands, key events go to the operational log (ids and counts only). */
-function logEvents(logger: Logger): KeyEventSink {
-  return async (_tx, event) => {
-    logger.info(
-      { event: event.action, tenantId: event.tenantId, details: event.details },
-      'key event',
+/** Key events become audit records in the transaction of the change (45 CFR 164.312(b)). */
+export function auditKeyEvents(clock: Clock): KeyEventSink {
+  return async (tx, event) => {
+    await appendAudit(
+      tx,
+      {
+        tenantId: event.tenantId,
+        actor:
+          event.actor === undefined
+            ? { kind: 'system' }
+            : { kind: 'user', userId: event.actor, role: 'security_admin' },
+        action: event.action,
+        outcome: event.outcome ?? 'success',
+        details: event.details,
+      },
+      clock,
     );
   };
+}
+
+/** The audit checkpoint signer: the platform's active signing key, the note key named by origin. */
+export async function checkpointSigner(
+  signingKeys: SigningKeyService,
+  origin: string,
+): Promise<CheckpointSigner> {
+  const active = await signingKeys.active();
+  return { name: origin, publicKey: active.publicKey.publicKey, sign: (m) => active.sign(m) };
 }

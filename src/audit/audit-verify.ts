@@ -93,7 +93,7 @@ function columnsMatch(row: StoredAuditRow, seq: number, bytes: Buffer): boolean 
 
 class LogVerifier {
   readonly #reader: AuditLogReader;
-  readonly #publicKey: KeyObject;
+  readonly #publicKeys: readonly KeyObject[];
   readonly #range = new CompactRange();
   #chain: Buffer = GENESIS_HASH;
   readonly #recent = new Map<string, number>();
@@ -104,9 +104,13 @@ class LogVerifier {
   #lastGoodCheckpoint = 0;
   verifiedCheckpoints = 0;
 
-  constructor(reader: AuditLogReader, publicKey: KeyObject, origin: string | undefined) {
+  constructor(
+    reader: AuditLogReader,
+    publicKeys: readonly KeyObject[],
+    origin: string | undefined,
+  ) {
     this.#reader = reader;
-    this.#publicKey = publicKey;
+    this.#publicKeys = publicKeys;
     this.#origin = origin;
   }
 
@@ -223,8 +227,9 @@ class LogVerifier {
     }
     let signed;
     try {
-      const verifier = createNoteVerifier(cp.origin, this.#publicKey);
-      signed = openCheckpoint(cp.note, [verifier], { origin: this.#origin }).checkpoint;
+      // Any published platform key may have signed it (signing keys rotate; old ones stay trusted).
+      const verifiers = this.#publicKeys.map((k) => createNoteVerifier(cp.origin, k));
+      signed = openCheckpoint(cp.note, verifiers, { origin: this.#origin }).checkpoint;
     } catch (err) {
       const why = err instanceof Error ? err.message : 'invalid';
       return {
@@ -260,7 +265,7 @@ class LogVerifier {
  */
 export async function verifyAuditLog(
   source: Database | AuditLogReader,
-  publicKey: KeyObject,
+  publicKey: KeyObject | readonly KeyObject[],
   options: AuditVerifyOptions = {},
 ): Promise<AuditVerifyReport> {
   const reader = source instanceof Database ? databaseAuditReader(source) : source;
@@ -271,7 +276,11 @@ export async function verifyAuditLog(
   // Checkpoints first: one made after we read the head cannot then look like a deleted tail.
   const maxCheckpoint = await reader.maxCheckpointSize();
   const total = await reader.head();
-  const verifier = new LogVerifier(reader, publicKey, options.origin);
+  const verifier = new LogVerifier(
+    reader,
+    Array.isArray(publicKey) ? publicKey : [publicKey as KeyObject],
+    options.origin,
+  );
   const report = (records: number, problem?: AuditProblem): AuditVerifyReport => ({
     ok: problem === undefined,
     records,

@@ -43,7 +43,9 @@ export function readPublicKeyPem(file: string): KeyObject {
 }
 
 export interface AuditVerifyArgs {
-  readonly publicKeyPemFile: string;
+  /** A PEM public key file; otherwise `publicKeys` (every published platform signing key). */
+  readonly publicKeyPemFile?: string;
+  readonly publicKeys?: readonly KeyObject[];
   readonly origin?: string;
   readonly json?: boolean;
   readonly batchSize?: number;
@@ -65,7 +67,10 @@ export async function auditVerifyCommand(
   args: AuditVerifyArgs,
   io: CliIo = processIo,
 ): Promise<number> {
-  const publicKey = readPublicKeyPem(args.publicKeyPemFile);
+  const publicKey =
+    args.publicKeyPemFile === undefined
+      ? (args.publicKeys ?? [])
+      : readPublicKeyPem(args.publicKeyPemFile);
   const above = args.progressAbove ?? 10_000;
   const report = await verifyAuditLog(db, publicKey, {
     ...(args.origin === undefined ? {} : { origin: args.origin }),

@@ -1,6 +1,7 @@
 import { AppError, asTenantId, isUuid } from '../core/index.js';
 import type { Platform } from '../platform.js';
 import { printJson, printTable } from './output.js';
+import { cryptoModuleStatus } from '../crypto/fips.js';
 
 /**
  * `scrip keys …` and `scrip tenants shred`: key status, data-key rotation with a resumable
@@ -59,6 +60,7 @@ export async function keysCommand(p: Platform, args: KeysArgs): Promise<number> 
           ['tenant', 'purpose', 'version', 'status', 'kek', 'age_days', 'rows'],
         );
         for (const w of s.warnings) process.stdout.write(`WARNING: ${w}\n`);
+        process.stdout.write(`Crypto module: ${(await cryptoModuleStatus()).detail}\n`);
       }
       return 0;
     }

@@ -128,6 +128,13 @@ export const ConfigSchema = Type.Object(
       default: false,
       description: 'Refuse to start without a working OpenSSL FIPS provider.',
     }),
+    SCRIP_AUDIT_ORIGIN: Type.String({
+      pattern: '^[A-Za-z0-9.-]+(/[A-Za-z0-9._-]+)*$',
+      default: 'localhost/scrip/audit',
+      description: 'Checkpoint origin line (C2SP tlog-checkpoint): a stable name for this log.',
+    }),
+    SCRIP_AUDIT_CHECKPOINT_RECORDS: Type.Integer({ minimum: 1, maximum: 1_000_000, default: 1000 }),
+    SCRIP_AUDIT_CHECKPOINT_SECONDS: Type.Integer({ minimum: 1, maximum: 86_400, default: 60 }),
     SCRIP_LOG_LEVEL: Type.Union(
       ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map((l) => Type.Literal(l)),
       { default: 'info' },

@@ -167,6 +167,7 @@ export class KeyAdmin {
       await this.events(tx, {
         action: `key.request.${operation}`,
         tenantId: null,
+        actor: requestedBy,
         details: { requestId: row.id, requestedBy },
       });
       return toRequest(row, now);
@@ -193,6 +194,7 @@ export class KeyAdmin {
       await this.events(tx, {
         action: `key.reject.${row.operation}`,
         tenantId: null,
+        actor: approver,
         details: { requestId: row.id, decidedBy: approver },
       });
       return 'rejected';
@@ -218,7 +220,9 @@ export class KeyAdmin {
         await this.events(tx, {
           action: `key.execute.${row.operation}`,
           tenantId: null,
-          details: { requestId: row.id, decidedBy: approver, outcome: 'failure' },
+          actor: approver,
+          outcome: 'failure',
+          details: { requestId: row.id, requestedBy: row.requested_by, decidedBy: approver },
         });
         return 'failed';
       }
@@ -229,6 +233,7 @@ export class KeyAdmin {
       await this.events(tx, {
         action: `key.execute.${row.operation}`,
         tenantId: null,
+        actor: approver,
         details: { requestId: row.id, requestedBy: row.requested_by, decidedBy: approver, outcome },
       });
       return 'executed';
@@ -255,11 +260,16 @@ export class KeyAdmin {
       if (row.expires_at.getTime() <= now.getTime())
         throw new AppError('gone', 'the request expired; file a new one');
       if (row.requested_by === approver) {
-        await this.events(tx, {
-          action: `key.approve.${row.operation}`,
-          tenantId: null,
-          details: { requestId: row.id, decidedBy: approver, outcome: 'denied_self_approval' },
-        });
+        // Recorded in a transaction of its own: the refusal below rolls this one back.
+        await this.db.withoutTenant((t2) =>
+          this.events(t2, {
+            action: `key.approve.${row.operation}`,
+            tenantId: null,
+            actor: approver,
+            outcome: 'denied',
+            details: { requestId: row.id, reason: 'self_approval' },
+          }),
+        );
         throw new AppError(
           'forbidden',
           'dual control: the requester cannot approve their own request',

@@ -19,16 +19,18 @@ export interface ReencryptionJob {
   readonly status: 'running' | 'done';
 }
 
-export interface KeyEventSink {
-  (
-    tx: Tx,
-    event: {
-      action: string;
-      tenantId: TenantId | null;
-      details: Record<string, string | number | boolean | null>;
-    },
-  ): Promise<void>;
+/** A key event for the audit log: ids, versions and counts only, never key material. */
+export interface KeyEvent {
+  readonly action: string;
+  readonly tenantId: TenantId | null;
+  /** The administrator who acted (dual control), when a person did. */
+  readonly actor?: string;
+  readonly outcome?: 'success' | 'failure' | 'denied';
+  readonly details: Record<string, string | number | boolean | null>;
 }
+
+/** Written in the transaction of the change it records (the audit log's append, in production). */
+export type KeyEventSink = (tx: Tx, event: KeyEvent) => Promise<void>;
 
 export interface RunOptions {
   readonly batchSize?: number;

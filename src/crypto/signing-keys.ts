@@ -1,7 +1,8 @@
-import { AppError, type Clock } from '../core/index.js';
+import type { Clock } from '../core/index.js';
 import type { Database } from '../db/index.js';
 import { buildJwks, type Jwks } from './jws.js';
 import type { KeyProvider, SigningPublicKey } from './key-provider.js';
+import type { KeyEventSink } from './reencrypt.js';
 
 /**
  * The platform's ECDSA P-256 signing keys (prescription JWS, audit checkpoints, evidence
@@ -20,6 +21,7 @@ export class SigningKeyService {
     private readonly db: Database,
     private readonly provider: KeyProvider,
     private readonly clock: Clock,
+    private readonly events: KeyEventSink = async () => undefined,
   ) {}
 
   /** The active key, generating the first one on first use. */
@@ -44,6 +46,11 @@ export class SigningKeyService {
         `INSERT INTO signing_keys (key_id, status, created_at) VALUES ($1, 'active', $2)`,
         [key.keyId, now],
       );
+      await this.events(tx, {
+        action: 'key.signing.rotate',
+        tenantId: null,
+        details: { keyId: key.keyId },
+      });
     });
     return key;
   }
@@ -66,9 +73,4 @@ export class SigningKeyService {
     );
     return rows[0]?.key_id;
   }
-}
-
-export function assertSignature(sig: Buffer): Buffer {
-  if (sig.length !== 64) throw new AppError('internal', 'signer returned a malformed signature');
-  return sig;
 }

@@ -1,4 +1,4 @@
-import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 
 /**
  * Prometheus metrics. Labels are the method, the route template and the status: never a URL,
@@ -7,6 +7,8 @@ import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client
 export interface HttpMetrics {
   readonly registry: Registry;
   observe(method: string, route: string, status: number, seconds: number): void;
+  /** Database clock minus server clock, measured at start (audit records carry both). */
+  setClockSkew(ms: number): void;
 }
 
 export function createHttpMetrics(withDefaults = true): HttpMetrics {
@@ -25,8 +27,16 @@ export function createHttpMetrics(withDefaults = true): HttpMetrics {
     buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
     registers: [registry],
   });
+  const skew = new Gauge({
+    name: 'scrip_db_clock_skew_ms',
+    help: 'Database clock minus server clock at start, in milliseconds',
+    registers: [registry],
+  });
   return {
     registry,
+    setClockSkew(ms) {
+      skew.set(ms);
+    },
     observe(method, route, status, seconds) {
       requests.inc({ method, route, status: String(status) });
       duration.observe({ method, route }, seconds);

@@ -50,7 +50,7 @@ describe('key API and JWKS', () => {
     expect(res.statusCode).toBe(200);
     const jwks = res.json<Jwks>();
     expect(jwks.keys.length).toBe(2);
-    expect(jwks.keys.every((k) => !('d' in k))).toBe(true);
+    expect(res.body).not.toMatch(/"d"\s*:/);
     expect(verifyCompactJws(jws, jwks).payload.toString()).toBe('{"rx":1}');
     const tampered = jws.replace(/\.[^.]+\./, `.${Buffer.from('{"rx":2}').toString('base64url')}.`);
     expect(() => verifyCompactJws(tampered, jwks)).toThrow();

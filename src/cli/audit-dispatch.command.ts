@@ -1,0 +1,91 @@
+import { createPublicKey } from 'node:crypto';
+import { AppError } from '../core/index.js';
+import { createCheckpoint } from '../audit/index.js';
+import type { Platform } from '../platform.js';
+import { checkpointSigner } from '../platform.js';
+import { auditProofCommand, auditVerifyCommand, auditVerifyProofCommand } from './audit.command.js';
+
+function int(v: unknown, name: string): number | undefined {
+  if (v === undefined) return undefined;
+  const n = typeof v === 'string' && /^\d+$/.test(v) ? Number(v) : Number.NaN;
+  if (!Number.isSafeInteger(n))
+    throw new AppError('validation_failed', `--${name} must be a whole number`);
+  return n;
+}
+
+/** `scrip audit …`: verify, proofs, offline proof check, checkpoint now, the public key. */
+export async function auditCommand(
+  p: Platform | undefined,
+  sub: string | undefined,
+  rest: readonly string[],
+  values: Record<string, unknown>,
+): Promise<number> {
+  const publicKeyFile = typeof values['public-key'] === 'string' ? values['public-key'] : undefined;
+  if (sub === 'verify-proof') {
+    const file = rest[0];
+    if (file === undefined || publicKeyFile === undefined)
+      throw new AppError(
+        'validation_failed',
+        'usage: scrip audit verify-proof FILE --public-key PEM',
+      );
+    return auditVerifyProofCommand(file, publicKeyFile);
+  }
+  if (p === undefined) throw new TypeError('audit command needs the platform');
+  switch (sub ?? '') {
+    case 'verify': {
+      const keys = (await p.provider.listSigningKeys()).map((k) => k.publicKey);
+      return auditVerifyCommand(p.db, {
+        ...(publicKeyFile === undefined
+          ? { publicKeys: keys }
+          : { publicKeyPemFile: publicKeyFile }),
+        origin: p.config.SCRIP_AUDIT_ORIGIN,
+        json: values.json === true,
+      });
+    }
+    case 'proof': {
+      const seq = int(values.seq, 'seq');
+      const treeSize = int(values['tree-size'], 'tree-size');
+      const size1 = int(values.size1, 'size1');
+      const size2 = int(values.size2, 'size2');
+      const out = typeof values.out === 'string' ? values.out : undefined;
+      if (seq === undefined && (size1 === undefined || size2 === undefined))
+        throw new AppError(
+          'validation_failed',
+          'usage: scrip audit proof --seq N [--tree-size M] | --size1 A --size2 B [--out FILE]',
+        );
+      return auditProofCommand(p.db, {
+        ...(seq === undefined ? {} : { seq }),
+        ...(treeSize === undefined ? {} : { treeSize }),
+        ...(size1 === undefined ? {} : { size1 }),
+        ...(size2 === undefined ? {} : { size2 }),
+        ...(out === undefined ? {} : { out }),
+      });
+    }
+    case 'checkpoint': {
+      const cp = await createCheckpoint(
+        p.db,
+        await checkpointSigner(p.signingKeys, p.config.SCRIP_AUDIT_ORIGIN),
+        p.config.SCRIP_AUDIT_ORIGIN,
+        { clock: p.clock },
+      );
+      process.stdout.write(
+        cp === null
+          ? 'No new records since the last checkpoint.\n'
+          : `Checkpoint signed at tree size ${String(cp.treeSize)}.\n`,
+      );
+      return 0;
+    }
+    case 'public-key': {
+      const active = await p.signingKeys.active();
+      process.stdout.write(
+        createPublicKey(active.publicKey.publicKey)
+          .export({ type: 'spki', format: 'pem' })
+          .toString(),
+      );
+      return 0;
+    }
+    default:
+      process.stderr.write('usage: scrip audit verify|proof|verify-proof|checkpoint|public-key\n');
+      return 2;
+  }
+}
