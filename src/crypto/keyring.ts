@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto';
+import { createSecretKey, randomBytes, type KeyObject } from 'node:crypto';
 import { AppError, type Clock, type TenantId } from '../core/index.js';
 import type { Tx } from '../db/index.js';
 import type { DataKey } from './field-cipher.js';
@@ -25,7 +25,7 @@ export interface KeyringOptions {
 }
 
 interface CachedKey {
-  readonly key: Buffer;
+  readonly key: KeyObject;
   readonly expires: number;
 }
 
@@ -124,7 +124,7 @@ export class Keyring {
   }
 
   /** The tenant's blind-index HMAC key (created on first use, never rotated with data keys). */
-  async indexKey(tx: Tx, tenantId: TenantId): Promise<Buffer> {
+  async indexKey(tx: Tx, tenantId: TenantId): Promise<KeyObject> {
     const cached = this.#cache.get(`${tenantId}:index:active`);
     if (cached !== undefined && cached.expires > this.#clock.now().getTime()) return cached.key;
     let row = await this.#activeRow(tx, tenantId, 'index');
@@ -241,7 +241,7 @@ export class Keyring {
     tenantId: TenantId,
     purpose: KeyPurpose,
     version: number,
-  ): Promise<Buffer | undefined> {
+  ): Promise<KeyObject | undefined> {
     const id = `${tenantId}:${purpose}:${String(version)}`;
     const now = this.#clock.now().getTime();
     const hit = this.#cache.get(id);
@@ -256,7 +256,10 @@ export class Keyring {
     if (row === undefined)
       throw new AppError('integrity_error', 'value refers to a data key this tenant does not have');
     if (row.wrapped === null) return undefined;
-    const key = await this.#provider.unwrap(parseWrappedKey(row.wrapped));
+    // Held as a KeyObject (OpenSSL memory, not a JS buffer); the unwrapped bytes are wiped.
+    const raw = await this.#provider.unwrap(parseWrappedKey(row.wrapped));
+    const key = createSecretKey(raw);
+    raw.fill(0);
     this.#cache.set(id, { key, expires: now + this.#ttl });
     return key;
   }
