@@ -20,6 +20,19 @@ export function scripBin(): string {
   return bin;
 }
 
+/** A minimal child environment: no secrets of the test process leak into it. */
+function baseEnv(dataDir: string, extra: Record<string, string>): NodeJS.ProcessEnv {
+  return {
+    PATH: process.env.PATH,
+    HOME: process.env.HOME,
+    SCRIP_DATA_DIR: dataDir,
+    SCRIP_PORT: '0',
+    SCRIP_METRICS_PORT: '0',
+    SCRIP_LOG_LEVEL: 'info',
+    ...extra,
+  };
+}
+
 /**
  * Environment for a child process with its own database: the embedded one in `dataDir`, or, when
  * the run uses DATABASE_URL, a scratch database of its own (one key provider per database, as in
@@ -29,15 +42,7 @@ export async function isolatedEnv(
   dataDir: string,
   extra: Record<string, string> = {},
 ): Promise<{ env: NodeJS.ProcessEnv; drop: () => Promise<void> }> {
-  const env: NodeJS.ProcessEnv = {
-    PATH: process.env.PATH,
-    HOME: process.env.HOME,
-    SCRIP_DATA_DIR: dataDir,
-    SCRIP_PORT: '0',
-    SCRIP_METRICS_PORT: '0',
-    SCRIP_LOG_LEVEL: 'info',
-    ...extra,
-  };
+  const env = baseEnv(dataDir, extra);
   if (inject('db').kind === 'embedded') return { env, drop: async () => undefined };
   const scratch = await scratchDatabase();
   env.DATABASE_URL = scratch.ownerUrl;
@@ -50,31 +55,7 @@ export function sharedDbEnv(
   extra: Record<string, string> = {},
 ): NodeJS.ProcessEnv {
   const db = inject('db');
-  return {
-    PATH: process.env.PATH,
-    HOME: process.env.HOME,
-    SCRIP_DATA_DIR: dataDir,
-    SCRIP_METRICS_PORT: '0',
-    DATABASE_URL: db.ownerUrl,
-    DATABASE_APP_URL: db.appUrl,
-    ...extra,
-  };
-}
-
-/** Environment for a child: the run's database when external, the embedded one otherwise. */
-export function childEnv(dataDir: string, extra: Record<string, string> = {}): NodeJS.ProcessEnv {
-  const env: NodeJS.ProcessEnv = {
-    PATH: process.env.PATH,
-    HOME: process.env.HOME,
-    SCRIP_DATA_DIR: dataDir,
-    SCRIP_PORT: '0',
-    SCRIP_METRICS_PORT: '0',
-    SCRIP_LOG_LEVEL: 'info',
-    ...extra,
-  };
-  const db = inject('db');
-  if (db.kind === 'external') env.DATABASE_URL = db.ownerUrl;
-  return env;
+  return baseEnv(dataDir, { DATABASE_URL: db.ownerUrl, DATABASE_APP_URL: db.appUrl, ...extra });
 }
 
 export function runScrip(
