@@ -21,7 +21,11 @@ import { AppError } from '../core/index.js';
 export function ensurePrivateDir(path: string, mode = 0o700): string {
   const abs = resolve(path);
   mkdirSync(abs, { recursive: true, mode });
-  chmodSync(abs, mode);
+  // Tighten anything looser than asked, but keep group traversal (0710) that the embedded
+  // database's user was given: a second, refused `scrip` must not lock a running server out.
+  const current = statSync(abs).mode & 0o777;
+  const wanted = mode | (current & 0o010);
+  if (current !== wanted) chmodSync(abs, wanted);
   return abs;
 }
 

@@ -79,3 +79,19 @@ describe('configuration', () => {
     expect(shown).toContain('postgres://owner:****@db:5432/scrip');
   });
 });
+
+describe('the private data directory', () => {
+  it('is created 0700, tightened when too open, and keeps the database user’s traversal bit', async () => {
+    const { ensurePrivateDir } = await import('../../src/config/index.js');
+    const { chmodSync, statSync } = await import('node:fs');
+    const dir = join(mkdtempSync(join(tmpdir(), 'scrip-dd-')), 'data');
+    ensurePrivateDir(dir);
+    expect(statSync(dir).mode & 0o777).toBe(0o700);
+    chmodSync(dir, 0o757);
+    ensurePrivateDir(dir);
+    expect(statSync(dir).mode & 0o777).toBe(0o710); // no read or write for group, nothing for others
+    chmodSync(dir, 0o710);
+    ensurePrivateDir(dir);
+    expect(statSync(dir).mode & 0o777).toBe(0o710);
+  });
+});
