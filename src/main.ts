@@ -11,6 +11,10 @@ import { unusedProvider } from './crypto/unused-provider.js';
 import { buildApp } from './http/app.js';
 import type { RouteDef } from './http/route.js';
 import { keyRoutes } from './http/routes/keys.routes.js';
+import { authRoutes } from './http/routes/auth.routes.js';
+import { userRoutes } from './http/routes/users.routes.js';
+import { sessionAuthenticator } from './http/session-auth.js';
+import { usersCommand, invitationLink } from './cli/users.command.js';
 import { createHttpMetrics } from './http/metrics.js';
 import { closeServer, listen, startMetricsServer } from './http/server.js';
 import { printJson, printTable } from './cli/output.js';
@@ -31,7 +35,8 @@ Commands:
   migrate                        apply pending database migrations and exit
   routes [--json]                list every HTTP route with the permission it requires
   config                         print the effective configuration (secrets masked)
-  tenants create --name N [--kind clinic|pharmacy]
+  tenants create --name N [--kind clinic|pharmacy] [--admin-email E]
+  users invite --tenant T --email E --role R   print a single-use invitation link
   tenants shred T --actor A      request crypto-shredding of tenant T (dual control)
   keys status [--json]           key versions, ages, rows per version, warnings
   keys rotate-dek --tenant T     new data key for T; re-encrypt rows (resumable)
@@ -113,6 +118,7 @@ async function serve(config: Config): Promise<void> {
       logger,
       db: platform.db,
       metrics,
+      authenticator: sessionAuthenticator(platform.identity.sessions),
       routes: domainRoutes(platform),
       ...(tls === undefined ? {} : { tls }),
     });
@@ -131,6 +137,15 @@ async function serve(config: Config): Promise<void> {
     process.stdout.write(
       `Scrip is listening on ${tls === undefined ? 'http' : 'https'}://${config.SCRIP_HOST}:${String(port)}\n`,
     );
+    // Empty database: a one-time link for the first administrator, on the console only (the
+    // token sits in the URL fragment, which browsers never send, so no access log sees it).
+    const bootstrap = await platform.identity.onboarding.issueBootstrap();
+    if (bootstrap !== undefined) {
+      const origin = config.SCRIP_PUBLIC_ORIGIN ?? `https://localhost:${String(port)}`;
+      process.stdout.write(
+        `No users yet. Create the first administrator (one-time link, expires ${bootstrap.expiresAt.toISOString()}):\n  ${origin}/bootstrap#${bootstrap.token}\n`,
+      );
+    }
   } catch (err) {
     await runCleanup();
     throw err;
@@ -160,8 +175,14 @@ async function serve(config: Config): Promise<void> {
 }
 
 /** Every domain's routes, composed once (serve, and `scrip routes`). */
-function domainRoutes(platform: Pick<Platform, 'signingKeys' | 'keyAdmin'>): RouteDef[] {
-  return [...keyRoutes(platform.signingKeys, platform.keyAdmin)];
+function domainRoutes(
+  platform: Pick<Platform, 'signingKeys' | 'keyAdmin' | 'identity'>,
+): RouteDef[] {
+  return [
+    ...keyRoutes(platform.signingKeys, platform.keyAdmin),
+    ...authRoutes(platform.identity),
+    ...userRoutes(platform.identity),
+  ];
 }
 
 async function routesCommand(config: Config, json: boolean): Promise<void> {
@@ -208,6 +229,13 @@ async function tenantsCommand(
         tx.query('INSERT INTO tenants (id, name, kind) VALUES ($1, $2, $3)', [id, name, kind]),
       );
       process.stdout.write(`${id}\n`);
+      const adminEmail = str(values['admin-email']);
+      if (adminEmail !== undefined) {
+        const link = await p.identity.onboarding.invite(id, adminEmail, ['tenant_admin'], {
+          kind: 'cli',
+        });
+        process.stdout.write(`${invitationLink(p.config, link)}\n`);
+      }
       return 0;
     }
     case 'shred':
@@ -274,6 +302,9 @@ export async function main(argv: string[]): Promise<number> {
       size1: { type: 'string' },
       size2: { type: 'string' },
       'public-key': { type: 'string' },
+      'admin-email': { type: 'string' },
+      email: { type: 'string' },
+      role: { type: 'string', multiple: true },
     },
   });
   const [command, sub, ...rest] = positionals;
@@ -316,6 +347,8 @@ export async function main(argv: string[]): Promise<number> {
       );
     case 'tenants':
       return withPlatform(config, (p) => tenantsCommand(p, sub, values, rest));
+    case 'users':
+      return withPlatform(config, (p) => usersCommand(p, sub, values));
     case 'audit':
       if (sub === 'verify-proof') return auditCommand(undefined, sub, rest, values);
       return withPlatform(config, (p) => auditCommand(p, sub, rest, values));

@@ -18,6 +18,7 @@ import { SigningKeyService } from './crypto/signing-keys.js';
 import type { EncryptedTable } from './crypto/row-cipher.js';
 import { appendAudit, type CheckpointSigner } from './audit/index.js';
 import { PATIENTS, PatientRepository } from './prescribing/patient.repository.js';
+import { composeIdentity, MFA_TOTP, type Identity } from './identity/index.js';
 
 /**
  * The composition of domains shared by `scrip serve` and the CLI: database, key provider,
@@ -36,11 +37,12 @@ export interface Platform {
   readonly reencryptor: Reencryptor;
   readonly signingKeys: SigningKeyService;
   readonly patients: PatientRepository;
+  readonly identity: Identity;
   close(): Promise<void>;
 }
 
 /** Every table with encrypted PHI columns (re-encryption and key status visit them). */
-export const ENCRYPTED_TABLES: readonly EncryptedTable[] = [PATIENTS];
+export const ENCRYPTED_TABLES: readonly EncryptedTable[] = [PATIENTS, MFA_TOTP];
 
 export interface OpenOptions {
   readonly logger?: Logger;
@@ -120,6 +122,15 @@ export function compose(
     reencryptor: new Reencryptor(db, keyring, ENCRYPTED_TABLES, clock, events),
     signingKeys: new SigningKeyService(db, provider, clock, events),
     patients: new PatientRepository(keyring, clock),
+    identity: composeIdentity(db, keyring, clock, {
+      idleMs: config.SCRIP_SESSION_IDLE_MINUTES * 60_000,
+      absoluteMs: config.SCRIP_SESSION_ABSOLUTE_HOURS * 3_600_000,
+      bearerMs: 15 * 60_000,
+      stepUpMs: 5 * 60_000,
+      invitationTtlMs: config.SCRIP_INVITATION_TTL_HOURS * 3_600_000,
+      bootstrapTtlMs: config.SCRIP_BOOTSTRAP_TTL_MINUTES * 60_000,
+      issuer: 'Scrip',
+    }),
   };
 }
 

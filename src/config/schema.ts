@@ -135,6 +135,20 @@ export const ConfigSchema = Type.Object(
     }),
     SCRIP_AUDIT_CHECKPOINT_RECORDS: Type.Integer({ minimum: 1, maximum: 1_000_000, default: 1000 }),
     SCRIP_AUDIT_CHECKPOINT_SECONDS: Type.Integer({ minimum: 1, maximum: 86_400, default: 60 }),
+    SCRIP_SESSION_IDLE_MINUTES: Type.Integer({
+      minimum: 1,
+      maximum: 30,
+      default: 15,
+      description: 'Session idle timeout (NIST SP 800-63B AAL2: at most 30 minutes).',
+    }),
+    SCRIP_SESSION_ABSOLUTE_HOURS: Type.Integer({
+      minimum: 1,
+      maximum: 12,
+      default: 12,
+      description: 'Session absolute lifetime (AAL2: at most 12 hours).',
+    }),
+    SCRIP_INVITATION_TTL_HOURS: Type.Integer({ minimum: 1, maximum: 168, default: 72 }),
+    SCRIP_BOOTSTRAP_TTL_MINUTES: Type.Integer({ minimum: 5, maximum: 1440, default: 60 }),
     SCRIP_LOG_LEVEL: Type.Union(
       ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map((l) => Type.Literal(l)),
       { default: 'info' },

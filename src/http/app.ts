@@ -28,7 +28,7 @@ export interface AppDeps {
 export const API_PREFIX = '/api/v1';
 
 /** Permissions every signed-in principal holds by being signed in. */
-const IMPLIED_BY_SIGN_IN: ReadonlySet<string> = new Set(['authenticated']);
+const IMPLIED_BY_SIGN_IN: ReadonlySet<string> = new Set(['authenticated', 'session']);
 
 /**
  * TLS policy: 1.3 and 1.2 only; 1.2 restricted to ECDHE key exchange with AEAD ciphers (no CBC,
@@ -123,10 +123,22 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     if (permission === undefined || permission === 'public') return;
     const principal = await authenticator.authenticate(request);
     if (principal === undefined) throw new AppError('unauthenticated', 'no valid session');
+    if (principal.restricted === true && permission !== 'session') {
+      throw new AppError('forbidden', 'enrol a second factor first', {
+        detail: 'mfa_enrolment_required',
+      });
+    }
     if (!IMPLIED_BY_SIGN_IN.has(permission) && !principal.permissions.has(permission)) {
       throw new AppError('forbidden', 'permission denied');
     }
     request.principal = principal;
+    const stepUp = request.routeOptions.config.stepUp;
+    if (stepUp !== undefined) {
+      if (authenticator.requireStepUp === undefined) {
+        throw new AppError('step_up_required', 'step-up required', { detail: stepUp });
+      }
+      await authenticator.requireStepUp(principal, stepUp);
+    }
   });
 
   app.addHook('onSend', async (_request, reply, payload) => {
@@ -174,12 +186,13 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     app.route({
       method: r.method,
       url: r.url,
-      config: { permission: r.permission },
+      config: { permission: r.permission, ...(r.stepUp === undefined ? {} : { stepUp: r.stepUp }) },
       schema: {
         ...r.schema,
         summary: r.summary,
         tags: [...r.tags],
         'x-permission': r.permission,
+        ...(r.stepUp === undefined ? {} : { 'x-step-up': r.stepUp }),
       } as never,
       handler: r.handler,
     });

@@ -7,11 +7,18 @@ export interface Principal {
   readonly tenantId: TenantId;
   readonly sessionId: string;
   readonly permissions: ReadonlySet<string>;
+  /** An enrolment-only session: it may reach only routes declaring `session`. */
+  readonly restricted?: boolean;
 }
 
 /** The authentication port: resolves a request to a principal, or undefined. */
 export interface Authenticator {
   authenticate(request: FastifyRequest): Promise<Principal | undefined>;
+  /**
+   * Consumes a fresh second factor for `action` or throws `step_up_required`. An authenticator
+   * without it refuses every route that declares a step-up.
+   */
+  requireStepUp?(principal: Principal, action: string): Promise<void>;
 }
 
 export const noAuthentication: Authenticator = {

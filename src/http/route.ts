@@ -3,9 +3,11 @@ import type { FastifyReply, FastifyRequest, HTTPMethods } from 'fastify';
 
 /**
  * Permissions a route can declare. The catalog grows with the access-control issue; until then
- * `authenticated` means "any signed-in principal". `public` must be chosen explicitly.
+ * `authenticated` means "any signed-in principal with a second factor" and `session` means "any
+ * session, including an enrolment-only one" (enrolment, session info, sign-out). `public` must be
+ * chosen explicitly.
  */
-export type Permission = 'authenticated' | 'keys.admin';
+export type Permission = 'authenticated' | 'session' | 'keys.admin' | 'user.admin';
 export type RoutePermission = Permission | 'public';
 
 export interface RouteSchema {
@@ -21,6 +23,8 @@ export interface RouteDef {
   readonly method: HTTPMethods;
   readonly url: string;
   readonly permission: RoutePermission;
+  /** A fresh second factor bound to this action name is required (see POST /api/v1/auth/step-up). */
+  readonly stepUp?: string;
   readonly summary: string;
   readonly tags: readonly string[];
   readonly schema: RouteSchema;
@@ -30,6 +34,7 @@ export interface RouteDef {
 declare module 'fastify' {
   interface FastifyContextConfig {
     permission?: RoutePermission;
+    stepUp?: string;
   }
 }
 

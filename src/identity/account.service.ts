@@ -1,0 +1,296 @@
+/**
+ * What a signed-in user does with their own account and session: session info, TOTP enrolment,
+ * recovery codes, step-up, bearer tokens, sign-out (here or everywhere). The user's credentials
+ * live in their home tenant; the session lives in the tenant it was opened for.
+ */
+import { AppError, asTenantId, type Clock, type TenantId } from '../core/index.js';
+import type { Database } from '../db/index.js';
+import { auditAuth, type RequestMeta } from './auth-audit.js';
+import type { MfaService, TotpEnrolment } from './mfa.service.js';
+import type { IssuedSession, Session, SessionService } from './session.service.js';
+import { ACCOUNT_POLICY, userKey, type LoginThrottle } from './throttle.js';
+
+/** The caller, as the HTTP layer resolved it. */
+export interface Caller {
+  readonly userId: string;
+  readonly tenantId: TenantId;
+  readonly sessionId: string;
+}
+
+export interface AccountInfo {
+  readonly userId: string;
+  readonly email: string;
+  readonly displayName: string;
+  readonly homeTenantId: string;
+  readonly roles: readonly string[];
+  readonly mfaEnrolled: boolean;
+}
+
+const ACTION_RE = /^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)+$/;
+
+export class AccountService {
+  constructor(
+    private readonly db: Database,
+    private readonly clock: Clock,
+    private readonly sessions: SessionService,
+    private readonly mfa: MfaService,
+    private readonly throttle: LoginThrottle,
+  ) {}
+
+  async info(caller: Caller): Promise<AccountInfo> {
+    const base = await this.db.withTenant(caller.tenantId, async (tx) => {
+      const { rows } = await tx.query<{
+        email: string;
+        display_name: string;
+        tenant_id: string;
+        roles: string[];
+      }>(
+        `SELECT u.email, u.display_name, u.tenant_id, m.roles FROM users u
+           JOIN memberships m ON m.user_id = u.id AND m.tenant_id = $2 WHERE u.id = $1`,
+        [caller.userId, caller.tenantId],
+      );
+      const r = rows[0];
+      if (r === undefined) throw new AppError('unauthenticated', 'no such user');
+      return r;
+    });
+    const home = asTenantId(base.tenant_id);
+    const mfaEnrolled = await this.db.withTenant(home, (tx) =>
+      this.mfa.hasConfirmedTotp(tx, caller.userId),
+    );
+    return {
+      userId: caller.userId,
+      email: base.email,
+      displayName: base.display_name,
+      homeTenantId: base.tenant_id,
+      roles: base.roles,
+      mfaEnrolled,
+    };
+  }
+
+  /** Starts TOTP enrolment (only while none is confirmed). */
+  async beginTotp(caller: Caller): Promise<TotpEnrolment> {
+    const info = await this.info(caller);
+    const home = asTenantId(info.homeTenantId);
+    const enrolment = await this.db.withTenant(home, (tx) =>
+      this.mfa.beginTotp(tx, home, caller.userId, info.email),
+    );
+    if (enrolment === undefined) throw new AppError('conflict', 'a TOTP factor is enrolled');
+    return enrolment;
+  }
+
+  /**
+   * Confirms TOTP with a first code, issues ten recovery codes (shown once), and rotates the
+   * session: the enrolment-only session ends and a full one replaces it.
+   */
+  async confirmTotp(
+    caller: Caller,
+    code: string,
+    meta: RequestMeta,
+  ): Promise<{ recoveryCodes: string[]; issued: IssuedSession }> {
+    const info = await this.info(caller);
+    const home = asTenantId(info.homeTenantId);
+    await this.#notLocked(caller.userId);
+    const codes = await this.db.withTenant(home, async (tx) => {
+      if (!(await this.mfa.confirmTotp(tx, home, caller.userId, code))) return undefined;
+      const recovery = await this.mfa.regenerateRecoveryCodes(tx, home, caller.userId);
+      await auditAuth(tx, this.clock, {
+        tenantId: home,
+        action: 'auth.mfa.enrol',
+        outcome: 'success',
+        userId: caller.userId,
+        sessionId: caller.sessionId,
+        details: { factor: 'totp' },
+        meta,
+      });
+      return recovery;
+    });
+    if (codes === undefined) {
+      await this.#factorFailure(caller, 'auth.mfa.enrol', meta);
+      throw new AppError('validation_failed', 'the code is not valid', { detail: 'code' });
+    }
+    const issued = await this.rotate(caller, 'mfa_enrolled');
+    return { recoveryCodes: codes, issued };
+  }
+
+  /** Ends the caller's session and opens a fresh full one (privilege change). */
+  async rotate(caller: Caller, reason: string): Promise<IssuedSession> {
+    return this.db.withTenant(caller.tenantId, async (tx) => {
+      await this.sessions.revoke(tx, caller.sessionId, reason);
+      return this.sessions.create(tx, caller.tenantId, caller.userId, false);
+    });
+  }
+
+  async regenerateRecoveryCodes(caller: Caller, meta: RequestMeta): Promise<string[]> {
+    const info = await this.info(caller);
+    const home = asTenantId(info.homeTenantId);
+    return this.db.withTenant(home, async (tx) => {
+      const codes = await this.mfa.regenerateRecoveryCodes(tx, home, caller.userId);
+      await auditAuth(tx, this.clock, {
+        tenantId: home,
+        action: 'auth.recovery_codes.regenerate',
+        outcome: 'success',
+        userId: caller.userId,
+        sessionId: caller.sessionId,
+        meta,
+      });
+      return codes;
+    });
+  }
+
+  /** A fresh TOTP for one named action; usable once, within the step-up window. */
+  async stepUp(caller: Caller, action: string, code: string, meta: RequestMeta): Promise<Date> {
+    if (!ACTION_RE.test(action) || action.length > 100) {
+      throw new AppError('validation_failed', 'bad action name', { detail: 'action' });
+    }
+    const info = await this.info(caller);
+    const home = asTenantId(info.homeTenantId);
+    await this.#notLocked(caller.userId);
+    const ok = await this.db.withTenant(home, (tx) =>
+      this.mfa.verifyTotp(tx, home, caller.userId, code),
+    );
+    if (!ok) {
+      await this.#factorFailure(caller, 'auth.stepup', meta, action);
+      throw new AppError('validation_failed', 'the code is not valid', { detail: 'code' });
+    }
+    const session = await this.#session(caller);
+    return this.db.withTenant(caller.tenantId, async (tx) => {
+      const expires = await this.sessions.recordStepUp(tx, session, action);
+      await auditAuth(tx, this.clock, {
+        tenantId: caller.tenantId,
+        action: 'auth.stepup',
+        outcome: 'success',
+        userId: caller.userId,
+        sessionId: caller.sessionId,
+        details: { for: action },
+        meta,
+      });
+      return expires;
+    });
+  }
+
+  async issueBearer(caller: Caller, meta: RequestMeta): Promise<IssuedSession> {
+    const parent = await this.#session(caller);
+    if (parent.kind !== 'cookie') {
+      throw new AppError('forbidden', 'a bearer token cannot issue another');
+    }
+    return this.db.withTenant(caller.tenantId, async (tx) => {
+      const issued = await this.sessions.issueBearer(tx, parent);
+      await auditAuth(tx, this.clock, {
+        tenantId: caller.tenantId,
+        action: 'auth.token.issue',
+        outcome: 'success',
+        userId: caller.userId,
+        sessionId: caller.sessionId,
+        subjects: [{ type: 'session', id: issued.session.id }],
+        meta,
+      });
+      return issued;
+    });
+  }
+
+  async logout(caller: Caller, meta: RequestMeta): Promise<void> {
+    await this.db.withTenant(caller.tenantId, async (tx) => {
+      await this.sessions.revoke(tx, caller.sessionId, 'logout');
+      await auditAuth(tx, this.clock, {
+        tenantId: caller.tenantId,
+        action: 'auth.logout',
+        outcome: 'success',
+        userId: caller.userId,
+        sessionId: caller.sessionId,
+        meta,
+      });
+    });
+  }
+
+  /** Sign out everywhere: every session of the caller, in every tenant. */
+  async logoutAll(caller: Caller, meta: RequestMeta): Promise<number> {
+    const tenants = await this.db.withoutTenant(async (tx) => {
+      const { rows } = await tx.query<{ t: string }>('SELECT scrip_user_tenants($1) AS t', [
+        caller.userId,
+      ]);
+      return rows.map((r) => asTenantId(r.t));
+    });
+    let ended = 0;
+    for (const t of tenants) {
+      ended += await this.db.withTenant(t, async (tx) => {
+        const n = await this.sessions.revokeAllForUser(tx, caller.userId, 'logout_all');
+        await auditAuth(tx, this.clock, {
+          tenantId: t,
+          action: 'auth.logout_all',
+          outcome: 'success',
+          userId: caller.userId,
+          sessionId: caller.sessionId,
+          details: { ended: n },
+          meta,
+        });
+        return n;
+      });
+    }
+    return ended;
+  }
+
+  async #session(caller: Caller): Promise<Session> {
+    const s = await this.db.withTenant(caller.tenantId, async (tx) => {
+      const { rows } = await tx.query<{
+        kind: 'cookie' | 'bearer';
+        restricted: boolean;
+        created_at: Date;
+        idle_expires_at: Date;
+        absolute_expires_at: Date;
+      }>(
+        `SELECT kind, restricted, created_at, idle_expires_at, absolute_expires_at FROM sessions
+          WHERE id = $1 AND user_id = $2 AND revoked_at IS NULL`,
+        [caller.sessionId, caller.userId],
+      );
+      return rows[0];
+    });
+    if (s === undefined) throw new AppError('unauthenticated', 'session ended');
+    return {
+      id: caller.sessionId,
+      tenantId: caller.tenantId,
+      userId: caller.userId,
+      kind: s.kind,
+      restricted: s.restricted,
+      createdAt: s.created_at,
+      idleExpiresAt: s.idle_expires_at,
+      absoluteExpiresAt: s.absolute_expires_at,
+    };
+  }
+
+  async #notLocked(userId: string): Promise<void> {
+    const locked = await this.db.withoutTenant((tx) =>
+      this.throttle.lockedUntil(tx, [userKey(userId)]),
+    );
+    if (locked !== undefined) throw new AppError('rate_limited', 'too many wrong codes');
+  }
+
+  async #factorFailure(
+    caller: Caller,
+    action: 'auth.stepup' | 'auth.mfa.enrol',
+    meta: RequestMeta,
+    forAction?: string,
+  ): Promise<void> {
+    await this.db.withoutTenant(async (tx) => {
+      const r = await this.throttle.recordFailure(tx, userKey(caller.userId), ACCOUNT_POLICY);
+      await auditAuth(tx, this.clock, {
+        tenantId: null,
+        action,
+        outcome: 'failure',
+        userId: caller.userId,
+        sessionId: caller.sessionId,
+        details: { failures: r.failures, ...(forAction === undefined ? {} : { for: forAction }) },
+        meta,
+      });
+      if (r.lockedUntil !== undefined) {
+        await auditAuth(tx, this.clock, {
+          tenantId: null,
+          action: 'auth.lockout',
+          outcome: 'denied',
+          userId: caller.userId,
+          details: { scope: 'user', failures: r.failures, until: r.lockedUntil.toISOString() },
+          meta,
+        });
+      }
+    });
+  }
+}

@@ -1,0 +1,85 @@
+import { isIP } from 'node:net';
+import type { Clock, TenantId } from '../core/index.js';
+import type { Tx } from '../db/index.js';
+import { appendAudit, AUDIT_LIMITS, type AuditDetailValue } from '../audit/index.js';
+
+/** Where a request came from, for audit records (never a credential). */
+export interface RequestMeta {
+  readonly ip?: string | undefined;
+  readonly userAgent?: string | undefined;
+  readonly requestId?: string | undefined;
+}
+
+export type AuthAction =
+  | 'auth.login.success'
+  | 'auth.login.failure'
+  | 'auth.lockout'
+  | 'auth.logout'
+  | 'auth.logout_all'
+  | 'auth.mfa.enrol'
+  | 'auth.stepup'
+  | 'auth.recovery_code.used'
+  | 'auth.recovery_codes.regenerate'
+  | 'auth.token.issue'
+  | 'auth.bootstrap'
+  | 'auth.invitation.create'
+  | 'auth.invitation.accept'
+  | 'auth.sessions.end';
+
+export interface AuthAuditEvent {
+  readonly tenantId: TenantId | null;
+  readonly action: AuthAction;
+  readonly outcome: 'success' | 'failure' | 'denied';
+  /** The user acting (or attempted); absent for unknown accounts. */
+  readonly userId?: string | undefined;
+  readonly sessionId?: string | undefined;
+  /** `cli` for commands run by an operator. */
+  readonly actorKind?: 'user' | 'cli';
+  readonly subjects?: readonly { type: string; id: string }[];
+  readonly details?: Readonly<Record<string, AuditDetailValue>>;
+  readonly meta?: RequestMeta;
+}
+
+/** Every authentication event is an audit record in the transaction of its change (§164.312(b)). */
+export async function auditAuth(tx: Tx, clock: Clock, e: AuthAuditEvent): Promise<void> {
+  const ip = e.meta?.ip !== undefined && isIP(e.meta.ip) !== 0 ? e.meta.ip : undefined;
+  const ua = e.meta?.userAgent?.slice(0, AUDIT_LIMITS.userAgent).replace(/[^\x20-\x7e]/g, '');
+  const actor =
+    e.actorKind === 'cli'
+      ? { kind: 'cli' as const }
+      : e.userId === undefined
+        ? { kind: 'system' as const }
+        : {
+            kind: 'user' as const,
+            userId: e.userId,
+            ...(e.sessionId === undefined ? {} : { sessionId: e.sessionId }),
+          };
+  await appendAudit(
+    tx,
+    {
+      tenantId: e.tenantId,
+      actor,
+      action: e.action,
+      outcome: e.outcome,
+      ...(e.subjects === undefined ? {} : { subjects: e.subjects }),
+      source: {
+        ...(ip === undefined ? {} : { ip }),
+        ...(ua === undefined || ua === '' ? {} : { userAgent: ua }),
+      },
+      ...(e.meta?.requestId === undefined ? {} : { requestId: e.meta.requestId }),
+      ...(e.details === undefined ? {} : { details: e.details }),
+    },
+    clock,
+  );
+}
+
+/** Alert hook for the monitoring issue: a recovery code was used (it is audited either way). */
+export interface IdentityEvents {
+  onRecoveryCodeUsed(event: {
+    readonly tenantId: TenantId;
+    readonly userId: string;
+    readonly remaining: number;
+  }): Promise<void>;
+}
+
+export const noIdentityEvents: IdentityEvents = { onRecoveryCodeUsed: async () => undefined };

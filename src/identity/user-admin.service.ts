@@ -1,0 +1,76 @@
+/**
+ * Tenant administration of users: who belongs to the tenant, and ending a user's sessions in it.
+ * Everything runs in the administrator's tenant; another tenant's user answers not_found exactly
+ * like a missing one.
+ */
+import { AppError, type Clock, type TenantId } from '../core/index.js';
+import type { Database } from '../db/index.js';
+import { auditAuth, type RequestMeta } from './auth-audit.js';
+import type { Caller } from './account.service.js';
+import type { SessionService } from './session.service.js';
+
+export interface TenantUser {
+  readonly id: string;
+  readonly email: string;
+  readonly displayName: string;
+  readonly status: string;
+  readonly roles: readonly string[];
+  readonly lastLoginAt: Date | null;
+}
+
+export class UserAdminService {
+  constructor(
+    private readonly db: Database,
+    private readonly clock: Clock,
+    private readonly sessions: SessionService,
+  ) {}
+
+  async list(tenantId: TenantId): Promise<TenantUser[]> {
+    return this.db.withTenant(tenantId, async (tx) => {
+      const { rows } = await tx.query<{
+        id: string;
+        email: string;
+        display_name: string;
+        status: string;
+        roles: string[];
+        last_login_at: Date | null;
+      }>(
+        `SELECT u.id, u.email, u.display_name, u.status, m.roles, u.last_login_at
+           FROM memberships m JOIN users u ON u.id = m.user_id
+          WHERE m.tenant_id = $1 ORDER BY lower(u.email) LIMIT 1000`,
+        [tenantId],
+      );
+      return rows.map((r) => ({
+        id: r.id,
+        email: r.email,
+        displayName: r.display_name,
+        status: r.status,
+        roles: r.roles,
+        lastLoginAt: r.last_login_at,
+      }));
+    });
+  }
+
+  /** Ends every session of `userId` in the administrator's tenant. */
+  async endSessions(admin: Caller, userId: string, meta: RequestMeta): Promise<number> {
+    return this.db.withTenant(admin.tenantId, async (tx) => {
+      const member = await tx.query(
+        'SELECT 1 FROM memberships WHERE tenant_id = $1 AND user_id = $2',
+        [admin.tenantId, userId],
+      );
+      if (member.rows.length === 0) throw new AppError('not_found', 'no such user');
+      const ended = await this.sessions.revokeAllForUser(tx, userId, 'admin');
+      await auditAuth(tx, this.clock, {
+        tenantId: admin.tenantId,
+        action: 'auth.sessions.end',
+        outcome: 'success',
+        userId: admin.userId,
+        sessionId: admin.sessionId,
+        subjects: [{ type: 'user', id: userId }],
+        details: { ended },
+        meta,
+      });
+      return ended;
+    });
+  }
+}
