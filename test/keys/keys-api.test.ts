@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { FastifyInstance } from 'fastify';
-import { asTenantId } from '../../src/core/index.js';
+import { AppError, asTenantId } from '../../src/core/index.js';
 import { signCompactJws, verifyCompactJws, type Jwks } from '../../src/crypto/jws.js';
 import type { Authenticator } from '../../src/http/auth.js';
 import { keyRoutes } from '../../src/http/routes/keys.routes.js';
@@ -8,9 +8,19 @@ import { buildTestApp } from '../app.js';
 import { freshTenant } from '../db.js';
 import { testPlatform, type TestPlatform } from '../platform.js';
 
-/** A test-only authenticator: `x-test-user: name[:perm,perm]` becomes a principal. */
+/**
+ * A test-only authenticator: `x-test-user: name[:perm,perm]` becomes a principal; a fresh step-up
+ * is `x-test-stepup: <action>` (the real one is a second factor, see test/identity).
+ */
+let stepUpHeader: string | undefined;
 const headerAuth: Authenticator = {
+  requireStepUp: async (_principal, action) => {
+    if (stepUpHeader !== action)
+      throw new AppError('step_up_required', 'step-up required', { detail: action });
+  },
   authenticate: async (request) => {
+    const s = request.headers['x-test-stepup'];
+    stepUpHeader = typeof s === 'string' ? s : undefined;
     const h = request.headers['x-test-user'];
     if (typeof h !== 'string') return undefined;
     const [user = '', perms = ''] = h.split(':');
@@ -77,7 +87,7 @@ describe('key API and JWKS', () => {
     expect(ok.body).not.toMatch(/"wrapped"|kekBase64|pin/i);
   });
 
-  it('dual control over the API: the requester cannot approve; a second administrator can', async () => {
+  it('dual control over the API: step-up, the requester cannot approve, a second administrator can', async () => {
     const tenant = await freshTenant(p.db);
     await p.db.withTenant(tenant, (tx) =>
       p.patients.create(tx, tenant, {
@@ -86,52 +96,51 @@ describe('key API and JWKS', () => {
         birthDate: '1980-01-01',
       }),
     );
-    const created = await app.inject({
-      method: 'POST',
-      url: '/api/v1/keys/requests',
-      headers: { 'x-test-user': 'alice:keys.admin' },
-      payload: { operation: 'shred_tenant', tenantId: tenant },
+    const as = (user: string, stepUp = true): Record<string, string> => ({
+      'x-test-user': `${user}:keys.admin`,
+      ...(stepUp ? { 'x-test-stepup': 'key.operation' } : {}),
+    });
+    const post = (url: string, headers: Record<string, string>, payload?: object) =>
+      app.inject({ method: 'POST', url, headers, ...(payload === undefined ? {} : { payload }) });
+    const noStepUp = await post('/api/v1/keys/requests', as('alice', false), {
+      operation: 'shred_tenant',
+      tenantId: tenant,
+    });
+    expect(noStepUp.statusCode).toBe(403);
+    expect(noStepUp.json()).toMatchObject({ code: 'step_up_required', detail: 'key.operation' });
+    const created = await post('/api/v1/keys/requests', as('alice'), {
+      operation: 'shred_tenant',
+      tenantId: tenant,
     });
     expect(created.statusCode).toBe(201);
     const id = created.json<{ id: string }>().id;
-    const self = await app.inject({
-      method: 'POST',
-      url: `/api/v1/keys/requests/${id}/approve`,
-      headers: { 'x-test-user': 'alice:keys.admin' },
-    });
+    const self = await post(`/api/v1/keys/requests/${id}/approve`, as('alice'));
     expect(self.statusCode).toBe(403);
     expect(self.json()).toMatchObject({ code: 'forbidden' });
-    const other = await app.inject({
-      method: 'POST',
-      url: `/api/v1/keys/requests/${id}/approve`,
-      headers: { 'x-test-user': 'bob:keys.admin' },
-    });
+    expect(
+      (await post(`/api/v1/keys/requests/${id}/approve`, as('bob', false))).json(),
+    ).toMatchObject({ code: 'step_up_required' });
+    const other = await post(`/api/v1/keys/requests/${id}/approve`, as('bob'));
     expect(other.statusCode).toBe(200);
     expect(other.json()).toMatchObject({
       status: 'executed',
       requestedBy: 'alice',
       decidedBy: 'bob',
     });
-    const bad = await app.inject({
-      method: 'POST',
-      url: '/api/v1/keys/requests',
-      headers: { 'x-test-user': 'alice:keys.admin' },
-      payload: { operation: 'shred_tenant', tenantId: 'not-a-uuid' },
-    });
-    expect(bad.statusCode).toBe(400);
-    const missing = await app.inject({
-      method: 'POST',
-      url: '/api/v1/keys/requests',
-      headers: { 'x-test-user': 'alice:keys.admin' },
-      payload: { operation: 'shred_tenant' },
-    });
+    expect(
+      (
+        await post('/api/v1/keys/requests', as('alice'), {
+          operation: 'shred_tenant',
+          tenantId: 'not-a-uuid',
+        })
+      ).statusCode,
+    ).toBe(400);
+    const missing = await post('/api/v1/keys/requests', as('alice'), { operation: 'shred_tenant' });
     expect(missing.statusCode).toBe(400);
     expect(missing.json()).toMatchObject({ code: 'validation_failed', detail: 'tenantId' });
-    const unknown = await app.inject({
-      method: 'POST',
-      url: '/api/v1/keys/requests/00000000-0000-4000-8000-000000000001/approve',
-      headers: { 'x-test-user': 'bob:keys.admin' },
-    });
-    expect(unknown.statusCode).toBe(404);
+    expect(
+      (await post('/api/v1/keys/requests/00000000-0000-4000-8000-000000000001/approve', as('bob')))
+        .statusCode,
+    ).toBe(404);
   });
 });

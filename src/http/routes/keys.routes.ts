@@ -103,6 +103,7 @@ export function keyRoutes(signing: SigningKeyService, admin: KeyAdmin): RouteDef
       method: 'POST',
       url: '/api/v1/keys/requests',
       permission: 'keys.admin',
+      stepUp: 'key.operation',
       summary: 'Request a dual-controlled key operation (a second administrator approves)',
       tags: ['keys'],
       schema: {
@@ -139,6 +140,7 @@ export function keyRoutes(signing: SigningKeyService, admin: KeyAdmin): RouteDef
       method: 'POST',
       url: '/api/v1/keys/requests/:id/approve',
       permission: 'keys.admin',
+      stepUp: 'key.operation',
       summary: 'Approve (and execute) another administrator’s key request',
       tags: ['keys'],
       schema: { params: idParams, response: { 200: KeyRequestSchema } },
@@ -149,6 +151,7 @@ export function keyRoutes(signing: SigningKeyService, admin: KeyAdmin): RouteDef
       method: 'POST',
       url: '/api/v1/keys/requests/:id/reject',
       permission: 'keys.admin',
+      stepUp: 'key.operation',
       summary: 'Reject another administrator’s key request',
       tags: ['keys'],
       schema: { params: idParams, response: { 200: KeyRequestSchema } },
