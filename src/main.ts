@@ -13,6 +13,10 @@ import type { RouteDef } from './http/route.js';
 import { keyRoutes } from './http/routes/keys.routes.js';
 import { authRoutes } from './http/routes/auth.routes.js';
 import { userRoutes } from './http/routes/users.routes.js';
+import { webauthnRoutes } from './http/routes/webauthn.routes.js';
+import { proofingRoutes } from './http/routes/proofing.routes.js';
+import { demoCommand, registryCommand } from './cli/registry.command.js';
+import { ssoRoutes } from './http/routes/sso.routes.js';
 import { sessionAuthenticator } from './http/session-auth.js';
 import { usersCommand, invitationLink } from './cli/users.command.js';
 import { createHttpMetrics } from './http/metrics.js';
@@ -48,6 +52,9 @@ Commands:
   audit proof --seq N [--out F]  inclusion proof for a record (or --size1 A --size2 B)
   audit verify-proof F --public-key PEM   check a proof offline, without a database
   audit checkpoint | public-key  sign a checkpoint now | print the signing public key (PEM)
+  registry import FILE           verify (SCRIP_REGISTRY_PUBLIC_KEY_FILE) and load a signed NPI/DEA/licence registry
+  registry expiry [--days N]     report expired/expiring proofed DEA registrations and licences (audited alerts)
+  demo seed --out FILE           demo tenants, one user per role, credentials to FILE (not in production)
   backup --out FILE              encrypted, consistent snapshot of the database
   restore FILE                   restore a backup into an empty database
   help                           this text
@@ -182,6 +189,9 @@ function domainRoutes(
     ...keyRoutes(platform.signingKeys, platform.keyAdmin),
     ...authRoutes(platform.identity),
     ...userRoutes(platform.identity),
+    ...webauthnRoutes(platform.identity),
+    ...proofingRoutes(platform.identity),
+    ...ssoRoutes(platform.identity.sso, platform.identity.ssoConfig),
   ];
 }
 
@@ -305,6 +315,7 @@ export async function main(argv: string[]): Promise<number> {
       'admin-email': { type: 'string' },
       email: { type: 'string' },
       role: { type: 'string', multiple: true },
+      days: { type: 'string' },
     },
   });
   const [command, sub, ...rest] = positionals;
@@ -366,6 +377,13 @@ export async function main(argv: string[]): Promise<number> {
     }
     case 'restore':
       return restore(config, sub);
+    case 'registry':
+      return withPlatform(config, (p) => registryCommand(p, sub, rest, values));
+    case 'demo':
+      if (config.SCRIP_ENV === 'production') {
+        throw new AppError('forbidden', 'demo data is refused when SCRIP_ENV is production');
+      }
+      return withPlatform(config, (p) => demoCommand(p, sub, values));
     default:
       process.stderr.write(`scrip: unknown command "${command}"\n\n${USAGE}\n`);
       return 2;
@@ -378,7 +396,9 @@ main(process.argv.slice(2))
   })
   .catch((err: unknown) => {
     if (isAppError(err)) {
-      process.stderr.write(`scrip: ${err.message}\n`);
+      // An operator needs the underlying reason for an unreachable service (no PHI in those).
+      const cause = err.code === 'unavailable' && err.cause instanceof Error ? ` (${err.cause.message})` : '';
+      process.stderr.write(`scrip: ${err.message}${cause}\n`);
       process.exit(err.code === 'config_invalid' ? 78 : 1);
     }
     process.stderr.write(`scrip: ${err instanceof Error ? err.message : 'failed'}\n`);

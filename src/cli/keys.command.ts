@@ -1,13 +1,14 @@
 import { AppError, asTenantId, isUuid } from '../core/index.js';
 import type { Platform } from '../platform.js';
 import { printJson, printTable } from './output.js';
+import { signInOperator } from './operator.js';
 import { cryptoModuleStatus } from '../crypto/fips.js';
 
 /**
  * `scrip keys …` and `scrip tenants shred`: key status, data-key rotation with a resumable
  * re-encryption job, and dual-controlled operations (request by one administrator, approval by a
- * different one). `--actor` names the administrator; with the identity issue it becomes the
- * authenticated operator.
+ * different one). `--actor` is the administrator's email; they sign in with password and TOTP
+ * (src/cli/operator.ts), so the two people are authenticated security administrators.
  */
 export interface KeysArgs {
   readonly sub: string | undefined;
@@ -17,15 +18,6 @@ export interface KeysArgs {
   readonly tenant: string | undefined;
   readonly version: string | undefined;
   readonly batch: string | undefined;
-}
-
-function requireActor(actor: string | undefined): string {
-  if (actor === undefined || actor === '')
-    throw new AppError(
-      'validation_failed',
-      '--actor <administrator id> is required for dual-controlled operations',
-    );
-  return actor;
 }
 
 function requireTenant(tenant: string | undefined): ReturnType<typeof asTenantId> {
@@ -84,7 +76,11 @@ export async function keysCommand(p: Platform, args: KeysArgs): Promise<number> 
       return 0;
     }
     case 'rotate-kek': {
-      const r = await p.keyAdmin.request('rotate_kek', {}, requireActor(args.actor));
+      const r = await p.keyAdmin.request(
+        'rotate_kek',
+        {},
+        await signInOperator(p, args.actor, 'keys.admin'),
+      );
       process.stdout.write(
         `Request ${r.id} (rotate KEK) awaits approval by a second security administrator until ${r.expiresAt.toISOString()}:\n  scrip keys approve ${r.id} --actor <other administrator>\n`,
       );
@@ -97,7 +93,7 @@ export async function keysCommand(p: Platform, args: KeysArgs): Promise<number> 
       const r = await p.keyAdmin.request(
         'destroy_kek_version',
         { version },
-        requireActor(args.actor),
+        await signInOperator(p, args.actor, 'keys.admin'),
       );
       process.stdout.write(
         `Request ${r.id} (destroy KEK v${String(version)}) awaits approval: scrip keys approve ${r.id} --actor <other administrator>\n`,
@@ -131,8 +127,8 @@ export async function keysCommand(p: Platform, args: KeysArgs): Promise<number> 
         );
       const r =
         args.sub === 'approve'
-          ? await p.keyAdmin.approve(id, requireActor(args.actor))
-          : await p.keyAdmin.reject(id, requireActor(args.actor));
+          ? await p.keyAdmin.approve(id, await signInOperator(p, args.actor, 'keys.admin'))
+          : await p.keyAdmin.reject(id, await signInOperator(p, args.actor, 'keys.admin'));
       process.stdout.write(
         `Request ${r.id}: ${r.status}${r.outcome === null ? '' : ` (${r.outcome})`}\n`,
       );
@@ -157,7 +153,11 @@ export async function shredCommand(
   actor: string | undefined,
 ): Promise<number> {
   const tenantId = requireTenant(tenant);
-  const r = await p.keyAdmin.request('shred_tenant', { tenantId }, requireActor(actor));
+  const r = await p.keyAdmin.request(
+    'shred_tenant',
+    { tenantId },
+    await signInOperator(p, actor, 'keys.admin'),
+  );
   process.stdout.write(
     `Request ${r.id} (crypto-shred tenant ${tenantId}) awaits approval by a second security administrator:\n  scrip keys approve ${r.id} --actor <other administrator>\n`,
   );
