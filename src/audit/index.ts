@@ -79,3 +79,55 @@ export {
   type VerifiedConsistency,
   type VerifiedInclusion,
 } from './proof-bundle.js';
+export {
+  assertObjectName,
+  sha256Hex,
+  type ExportTarget,
+  type ExportTargetInfo,
+  type GetOptions,
+  type PutOnceOptions,
+} from './export-target.js';
+export { DirectoryExportTarget } from './directory-export-target.js';
+export {
+  S3ExportTarget,
+  type S3ExportTargetOptions,
+  type S3GetObjectOutput,
+  type S3ListOutput,
+  type S3ObjectHead,
+  type S3ObjectPort,
+  type S3PutObjectInput,
+} from './s3-export-target.js';
+export {
+  manifestObjectName,
+  recordsObjectName,
+  witnessObjectName,
+  type SegmentManifest,
+} from './segment-format.js';
+export {
+  exportPendingSegments,
+  type ExportOptions,
+  type ExportReport,
+  type ExportedSegment,
+} from './segment-exporter.js';
+export {
+  verifyExport,
+  type ExportProblem,
+  type ExportVerifyOptions,
+  type ExportVerifyReport,
+} from './export-verify.js';
+export {
+  checkWitness,
+  type WitnessCheckOptions,
+  type WitnessProblem,
+  type WitnessProblemKind,
+  type WitnessReport,
+} from './witness.js';
+export {
+  MIN_RETENTION_YEARS,
+  parseRetentionYears,
+  retentionCutoff,
+  retentionPolicy,
+  retainUntil,
+  type RetentionPolicy,
+} from './retention-policy.js';
+export { planAuditPrune, type PrunableSegment, type PrunePlan } from './retention.js';

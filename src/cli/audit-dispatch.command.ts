@@ -1,9 +1,16 @@
-import { createPublicKey } from 'node:crypto';
 import { AppError } from '../core/index.js';
 import { createCheckpoint } from '../audit/index.js';
 import type { Platform } from '../platform.js';
 import { checkpointSigner } from '../platform.js';
 import { auditProofCommand, auditVerifyCommand, auditVerifyProofCommand } from './audit.command.js';
+import {
+  auditExportCommand,
+  auditPrunePlanCommand,
+  auditVerifyExportCommand,
+  auditWitnessCheckCommand,
+} from './audit-export.command.js';
+import { DirectoryExportTarget } from '../audit/directory-export-target.js';
+import { retentionPolicy } from '../audit/retention-policy.js';
 
 function int(v: unknown, name: string): number | undefined {
   if (v === undefined) return undefined;
@@ -75,17 +82,66 @@ export async function auditCommand(
       );
       return 0;
     }
+    case 'export':
+    case 'verify-export':
+    case 'witness-check':
+    case 'prune-plan':
+      return exportCommands(p, sub ?? '', values);
     case 'public-key': {
       const active = await p.signingKeys.active();
       process.stdout.write(
-        createPublicKey(active.publicKey.publicKey)
-          .export({ type: 'spki', format: 'pem' })
+        active.publicKey.publicKey.export({ type: 'spki', format: 'pem' })
           .toString(),
       );
       return 0;
     }
     default:
-      process.stderr.write('usage: scrip audit verify|proof|verify-proof|checkpoint|public-key\n');
+      process.stderr.write(
+        'usage: scrip audit verify|proof|verify-proof|checkpoint|public-key|export|verify-export|witness-check|prune-plan\n',
+      );
       return 2;
+  }
+}
+
+/** Write-once export, its offline verification, the witness check and the retention planner. */
+async function exportCommands(
+  p: Platform,
+  sub: string,
+  values: Record<string, unknown>,
+): Promise<number> {
+  const dir = typeof values.dir === 'string' ? values.dir : p.config.SCRIP_AUDIT_EXPORT_DIR;
+  const witnessDir =
+    typeof values.witness === 'string' ? values.witness : p.config.SCRIP_AUDIT_WITNESS_DIR;
+  const keys = (await p.provider.listSigningKeys()).map((k) => k.publicKey);
+  if (dir === undefined)
+    throw new AppError('validation_failed', '--dir DIR (or SCRIP_AUDIT_EXPORT_DIR) is required');
+  const target = new DirectoryExportTarget(dir);
+  const witness = witnessDir === undefined ? undefined : new DirectoryExportTarget(witnessDir);
+  switch (sub) {
+    case 'export':
+      return auditExportCommand(p.db, target, witness === undefined ? {} : { witness });
+    case 'verify-export':
+      return auditVerifyExportCommand(target, keys, {
+        origin: p.config.SCRIP_AUDIT_ORIGIN,
+        json: values.json === true,
+      });
+    case 'witness-check':
+      if (witness === undefined)
+        throw new AppError(
+          'validation_failed',
+          '--witness DIR (or SCRIP_AUDIT_WITNESS_DIR) is required',
+        );
+      return auditWitnessCheckCommand(p.db, witness, keys, {
+        exportTarget: target,
+        json: values.json === true,
+      });
+    default:
+      return auditPrunePlanCommand(
+        p.db,
+        target,
+        retentionPolicy(p.config.SCRIP_AUDIT_RETENTION_YEARS),
+        keys,
+        { json: values.json === true, clock: p.clock },
+      );
   }
 }

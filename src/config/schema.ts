@@ -149,6 +149,51 @@ export const ConfigSchema = Type.Object(
     }),
     SCRIP_INVITATION_TTL_HOURS: Type.Integer({ minimum: 1, maximum: 168, default: 72 }),
     SCRIP_BOOTSTRAP_TTL_MINUTES: Type.Integer({ minimum: 5, maximum: 1440, default: 60 }),
+    SCRIP_WEBAUTHN_RP_ID: Type.String({
+      pattern: '^[a-z0-9]([a-z0-9-]*[a-z0-9])?(\\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*$',
+      maxLength: 253,
+      default: 'localhost',
+      description: 'WebAuthn relying party id: the registrable domain passkeys are bound to.',
+    }),
+    SCRIP_WEBAUTHN_ORIGIN: Type.String({
+      pattern:
+        '^(https://[a-z0-9.-]+(:[0-9]{1,5})?|http://localhost(:[0-9]{1,5})?)(,(https://[a-z0-9.-]+(:[0-9]{1,5})?|http://localhost(:[0-9]{1,5})?))*$',
+      maxLength: 1000,
+      default: 'https://localhost:8443',
+      description: 'Origins (comma-separated allow-list) WebAuthn ceremonies may come from.',
+    }),
+    SCRIP_WEBAUTHN_RP_NAME: Type.String({
+      minLength: 1,
+      maxLength: 100,
+      default: 'Scrip',
+      description: 'Relying party name shown by authenticators.',
+    }),
+    SCRIP_REGISTRY_PUBLIC_KEY_FILE: Type.Optional(
+      Type.String({
+        minLength: 1,
+        description:
+          'Public key (PEM or JWK, EC P-256) that signs the NPI/DEA/licence registry file.',
+      }),
+    ),
+    SCRIP_AUDIT_EXPORT_DIR: Type.Optional(
+      Type.String({
+        minLength: 1,
+        description: 'Write-once export of sealed audit segments (files 0444).',
+      }),
+    ),
+    SCRIP_AUDIT_WITNESS_DIR: Type.Optional(
+      Type.String({
+        minLength: 1,
+        description: 'Second location holding a copy of every exported checkpoint.',
+      }),
+    ),
+    SCRIP_AUDIT_RETENTION_YEARS: Type.Integer({
+      minimum: 6,
+      maximum: 100,
+      default: 6,
+      description:
+        'Audit records are kept at least this long (45 CFR 164.316(b)(2)(i): six years).',
+    }),
     SCRIP_LOG_LEVEL: Type.Union(
       ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map((l) => Type.Literal(l)),
       { default: 'info' },
