@@ -11,6 +11,7 @@ import { unusedProvider } from './crypto/unused-provider.js';
 import { buildApp } from './http/app.js';
 import type { RouteDef } from './http/route.js';
 import { keyRoutes } from './http/routes/keys.routes.js';
+import { auditRoutes } from './http/routes/audit.routes.js';
 import { authRoutes } from './http/routes/auth.routes.js';
 import { userRoutes } from './http/routes/users.routes.js';
 import { webauthnRoutes } from './http/routes/webauthn.routes.js';
@@ -25,7 +26,8 @@ import { printJson, printTable } from './cli/output.js';
 import { keysCommand, shredCommand } from './cli/keys.command.js';
 import { checkpointSigner, compose, openPlatform, type Platform } from './platform.js';
 import { assertFipsIfRequired, cryptoModuleStatus } from './crypto/fips.js';
-import { CheckpointScheduler, measureClockSkew } from './audit/index.js';
+import { CheckpointScheduler, exportPendingSegments, measureClockSkew } from './audit/index.js';
+import { DirectoryExportTarget } from './audit/directory-export-target.js';
 import { auditCommand } from './cli/audit-dispatch.command.js';
 import { backupCommand, restoreCommand } from './cli/backup.command.js';
 import { openKeyProvider } from './crypto/open-provider.js';
@@ -52,6 +54,8 @@ Commands:
   audit proof --seq N [--out F]  inclusion proof for a record (or --size1 A --size2 B)
   audit verify-proof F --public-key PEM   check a proof offline, without a database
   audit checkpoint | public-key  sign a checkpoint now | print the signing public key (PEM)
+  audit export [--dir D] [--witness W]   write sealed segments once (SCRIP_AUDIT_EXPORT_DIR)
+  audit verify-export [--dir D]  verify the export offline | audit witness-check | audit prune-plan
   registry import FILE           verify (SCRIP_REGISTRY_PUBLIC_KEY_FILE) and load a signed NPI/DEA/licence registry
   registry expiry [--days N]     report expired/expiring proofed DEA registrations and licences (audited alerts)
   demo seed --out FILE           demo tenants, one user per role, credentials to FILE (not in production)
@@ -105,6 +109,14 @@ async function serve(config: Config): Promise<void> {
       { skewMs: Math.round(skew.skewMs), roundTripMs: skew.roundTripMs },
       'database clock compared with server clock',
     );
+    const exportTarget =
+      config.SCRIP_AUDIT_EXPORT_DIR === undefined
+        ? undefined
+        : new DirectoryExportTarget(config.SCRIP_AUDIT_EXPORT_DIR);
+    const witness =
+      config.SCRIP_AUDIT_WITNESS_DIR === undefined
+        ? undefined
+        : new DirectoryExportTarget(config.SCRIP_AUDIT_WITNESS_DIR);
     const scheduler = new CheckpointScheduler({
       db: platform.db,
       signer: await checkpointSigner(platform.signingKeys, config.SCRIP_AUDIT_ORIGIN),
@@ -114,6 +126,17 @@ async function serve(config: Config): Promise<void> {
       clock: platform.clock,
       onError: (err) => {
         logger.error({ err }, 'audit checkpoint failed');
+      },
+      onCheckpoint: () => {
+        if (exportTarget === undefined) return;
+        // Sealed segments go to the write-once export (and checkpoints to the witness).
+        exportPendingSegments(
+          platform.db,
+          exportTarget,
+          witness === undefined ? {} : { witness },
+        ).catch((err: unknown) => {
+          logger.error({ err }, 'audit export failed');
+        });
       },
     });
     scheduler.start();
@@ -183,10 +206,11 @@ async function serve(config: Config): Promise<void> {
 
 /** Every domain's routes, composed once (serve, and `scrip routes`). */
 function domainRoutes(
-  platform: Pick<Platform, 'signingKeys' | 'keyAdmin' | 'identity'>,
+  platform: Pick<Platform, 'signingKeys' | 'keyAdmin' | 'identity' | 'db' | 'clock'>,
 ): RouteDef[] {
   return [
     ...keyRoutes(platform.signingKeys, platform.keyAdmin),
+    ...auditRoutes(platform.db, platform.clock),
     ...authRoutes(platform.identity),
     ...userRoutes(platform.identity),
     ...webauthnRoutes(platform.identity),
@@ -307,6 +331,8 @@ export async function main(argv: string[]): Promise<number> {
       kind: { type: 'string' },
       batch: { type: 'string' },
       out: { type: 'string' },
+      dir: { type: 'string' },
+      witness: { type: 'string' },
       seq: { type: 'string' },
       'tree-size': { type: 'string' },
       size1: { type: 'string' },
@@ -397,7 +423,8 @@ main(process.argv.slice(2))
   .catch((err: unknown) => {
     if (isAppError(err)) {
       // An operator needs the underlying reason for an unreachable service (no PHI in those).
-      const cause = err.code === 'unavailable' && err.cause instanceof Error ? ` (${err.cause.message})` : '';
+      const cause =
+        err.code === 'unavailable' && err.cause instanceof Error ? ` (${err.cause.message})` : '';
       process.stderr.write(`scrip: ${err.message}${cause}\n`);
       process.exit(err.code === 'config_invalid' ? 78 : 1);
     }

@@ -36,7 +36,7 @@ export async function searchAudit(
   searcher: AuditActor,
   query: AuditQuery,
   clock: Clock,
-  context: { requestId?: string } = {},
+  context: { requestId?: string; action?: 'audit.search' | 'audit.export' } = {},
 ): Promise<AuditPage> {
   const limit = Math.min(query.limit ?? 50, MAX_LIMIT);
   if (!Number.isInteger(limit) || limit < 1)
@@ -68,7 +68,7 @@ export async function searchAudit(
       {
         tenantId,
         actor: searcher,
-        action: 'audit.search',
+        action: context.action ?? 'audit.search',
         outcome: 'success',
         subjects: query.patientId === undefined ? [] : [{ type: 'patient', id: query.patientId }],
         ...(context.requestId === undefined ? {} : { requestId: context.requestId }),

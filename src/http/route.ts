@@ -7,7 +7,14 @@ import type { FastifyReply, FastifyRequest, HTTPMethods } from 'fastify';
  * session, including an enrolment-only one" (enrolment, session info, sign-out). `public` must be
  * chosen explicitly.
  */
-export type Permission = 'authenticated' | 'session' | 'keys.admin' | 'user.admin';
+export type Permission =
+  | 'authenticated'
+  | 'session'
+  | 'keys.admin'
+  | 'user.admin'
+  | 'sso.admin'
+  | 'audit.read'
+  | 'audit.export';
 export type RoutePermission = Permission | 'public';
 
 export interface RouteSchema {

@@ -4,10 +4,17 @@
  * nothing).
  */
 export const ROLE_PERMISSIONS = {
-  tenant_admin: ['user.admin'],
-  security_admin: ['keys.admin'],
+  tenant_admin: ['user.admin', 'sso.admin'],
+  security_admin: ['keys.admin', 'audit.read'],
   prescriber: [],
   staff: [],
+  prescriber_agent: [],
+  pharmacist: [],
+  pharmacy_technician: [],
+  care_coordinator: [],
+  support: [],
+  compliance_officer: ['audit.read', 'audit.export'],
+  auditor: ['audit.read', 'audit.export'],
 } as const satisfies Readonly<Record<string, readonly string[]>>;
 
 export type Role = keyof typeof ROLE_PERMISSIONS;

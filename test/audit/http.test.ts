@@ -1,0 +1,118 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { FastifyInstance } from 'fastify';
+import { appendAudit, createCheckpoint, verifyProofBundle } from '../../src/audit/index.js';
+import { auditRoutes } from '../../src/http/routes/audit.routes.js';
+import { sessionAuthenticator } from '../../src/http/session-auth.js';
+import { checkpointSigner } from '../../src/platform.js';
+import { buildTestApp } from '../app.js';
+import { assertValidFhir } from '../fhir.js';
+import {
+  bootstrapAdmin,
+  get,
+  harness,
+  inviteAndEnrol,
+  type Browser,
+  type Harness,
+} from '../identity/harness.js';
+
+describe('audit API: search, export, proofs', () => {
+  let h: Harness;
+  let app: FastifyInstance;
+  let admin: Browser;
+  let compliance: Browser;
+  let prescriber: Browser;
+
+  beforeAll(async () => {
+    h = await harness();
+    ({ app } = await buildTestApp(h.p.db, {
+      routes: auditRoutes(h.p.db, h.clock),
+      authenticator: sessionAuthenticator(h.p.identity.sessions),
+    }));
+    const a = await bootstrapAdmin(h);
+    admin = a.browser;
+    compliance = (await inviteAndEnrol(h, admin, 'cora@example.test', ['compliance_officer']))
+      .browser;
+    prescriber = (await inviteAndEnrol(h, admin, 'pat@example.test', ['prescriber'])).browser;
+  }, 120_000);
+  afterAll(async () => {
+    await app.close();
+    await h.close();
+  });
+
+  it('is closed to anonymous callers and to roles without audit.read', async () => {
+    expect((await get(app, '/api/v1/audit/events', undefined)).statusCode).toBe(401);
+    expect((await get(app, '/api/v1/audit/events', prescriber)).statusCode).toBe(403);
+    expect((await get(app, '/api/v1/audit/export/fhir', admin)).statusCode).toBe(403); // read, not export
+  });
+
+  it('finds sign-in events of the tenant and records the search itself', async () => {
+    const res = await get(app, '/api/v1/audit/events?action=auth.&limit=100', compliance);
+    expect(res.statusCode, res.body).toBe(200);
+    const body = res.json<{ records: { action: string; tenantId: string }[] }>();
+    expect(body.records.map((r) => r.action)).toEqual(expect.arrayContaining(['auth.mfa.enrol']));
+    const again = await get(app, '/api/v1/audit/events?action=audit.search', compliance);
+    expect(again.json<{ records: unknown[] }>().records.length).toBeGreaterThanOrEqual(1);
+    expect(
+      (await get(app, '/api/v1/audit/events?action=DROP%20TABLE', compliance)).statusCode,
+    ).toBe(400);
+  });
+
+  it('exports FHIR R4 AuditEvents (independently validated) and syslog lines', async () => {
+    const fhir = await get(app, '/api/v1/audit/export/fhir?limit=20', compliance);
+    expect(fhir.statusCode, fhir.body).toBe(200);
+    const bundle = fhir.json<{
+      resourceType: string;
+      entry: { resource: Record<string, unknown> }[];
+    }>();
+    expect(bundle.resourceType).toBe('Bundle');
+    expect(bundle.entry.length).toBeGreaterThan(0);
+    for (const e of bundle.entry) assertValidFhir(e.resource);
+    assertValidFhir(bundle as unknown as Record<string, unknown>);
+    const syslog = await get(app, '/api/v1/audit/export/syslog?limit=5', compliance);
+    expect(syslog.statusCode).toBe(200);
+    expect(syslog.headers['content-type']).toMatch(/^text\/plain/);
+    expect(syslog.body.split('\n')[0]).toMatch(/^<8[45]>1 \S+ \S+ scrip - /);
+    const exports = await get(app, '/api/v1/audit/events?action=audit.export', compliance);
+    expect(exports.json<{ records: unknown[] }>().records.length).toBe(2);
+  });
+
+  it('gives an inclusion proof that verifies offline; another tenant’s record is not found', async () => {
+    const signer = await checkpointSigner(h.p.signingKeys, 'test.local/audit');
+    const cp = await createCheckpoint(h.p.db, signer, 'test.local/audit');
+    expect(cp).not.toBeNull();
+    const mine = (
+      await get(app, '/api/v1/audit/events?limit=1&action=auth.mfa.enrol', compliance)
+    ).json<{ records: { seq: number }[] }>().records[0];
+    if (mine === undefined) throw new Error('no record');
+    const proof = await get(app, `/api/v1/audit/proofs/inclusion/${String(mine.seq)}`, compliance);
+    expect(proof.statusCode, proof.body).toBe(200);
+    const verified = verifyProofBundle(proof.json(), signer.publicKey);
+    expect(verified).toBeTruthy();
+    // A platform record (no tenant) is not this tenant's: answered exactly like a missing one.
+    const platformSeq = await h.p.db.withoutTenant(
+      async (tx) =>
+        (
+          await appendAudit(
+            tx,
+            {
+              tenantId: null,
+              actor: { kind: 'system' },
+              action: 'key.signing.rotate',
+              outcome: 'success',
+            },
+            h.clock,
+          )
+        ).seq,
+    );
+    await createCheckpoint(h.p.db, signer, 'test.local/audit');
+    const other = await get(
+      app,
+      `/api/v1/audit/proofs/inclusion/${String(platformSeq)}`,
+      compliance,
+    );
+    const missing = await get(app, '/api/v1/audit/proofs/inclusion/999999', compliance);
+    expect(other.statusCode).toBe(404);
+    expect(missing.statusCode).toBe(404);
+    expect(other.json<{ code: string }>().code).toBe(missing.json<{ code: string }>().code);
+  });
+});
