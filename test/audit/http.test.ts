@@ -67,7 +67,7 @@ describe('audit API: search, export, proofs', () => {
     expect(bundle.resourceType).toBe('Bundle');
     expect(bundle.entry.length).toBeGreaterThan(0);
     for (const e of bundle.entry) assertValidFhir(e.resource);
-    assertValidFhir(bundle as unknown as Record<string, unknown>);
+    assertValidFhir(bundle);
     const syslog = await get(app, '/api/v1/audit/export/syslog?limit=5', compliance);
     expect(syslog.statusCode).toBe(200);
     expect(syslog.headers['content-type']).toMatch(/^text\/plain/);

@@ -86,7 +86,7 @@ function toQuery(q: Record<string, unknown>): AuditQuery {
     before: num('before'),
     limit: num('limit'),
   };
-  return Object.fromEntries(Object.entries(out).filter(([, v]) => v !== undefined)) as AuditQuery;
+  return Object.fromEntries(Object.entries(out).filter(([, v]) => v !== undefined));
 }
 
 export function auditRoutes(db: Database, clock: Clock): RouteDef[] {
