@@ -1,0 +1,53 @@
+/**
+ * Audit action names the monitoring rules watch, and the ones monitoring itself emits. Domains
+ * built later (prescribing, network, access, EPCS) must emit exactly these names, so the rules
+ * and the daily EPCS review (21 CFR 1311.150) see their events; import them from
+ * `src/monitoring/index.ts` rather than retyping the strings.
+ */
+
+/** Patient record read (minimum-necessary access, 45 CFR 164.312(b)); subject `patient`. */
+export const PATIENT_READ = 'patient.read';
+/** Patient search; subjects are the `patient` ids returned. */
+export const PATIENT_SEARCH = 'patient.search';
+/** Prefix of every PHI access action watched by the off-hours rule. */
+export const PATIENT_ACTION_PREFIX = 'patient.';
+
+/** A failed sign-in (emitted by identity): actor userId when known, else `details.accountKey`. */
+export const AUTH_LOGIN_FAILURE = 'auth.login.failure';
+
+/** The outbound NCPDP SCRIPT transmission of a prescription failed. */
+export const RX_TRANSMIT_FAILED = 'rx.transmit.failed';
+/** The network layer gave up delivering a message to the switch or pharmacy. */
+export const NETWORK_DELIVERY_FAILED = 'network.delivery.failed';
+
+/** Prefix of break-glass (emergency access) events, e.g. `access.breakglass.open`. */
+export const BREAKGLASS_PREFIX = 'access.breakglass.';
+export const BREAKGLASS_OPEN = 'access.breakglass.open';
+export const BREAKGLASS_CLOSE = 'access.breakglass.close';
+
+/** Signing a controlled-substance prescription (21 CFR 1311.120(b)); outcome failure = failed attempt. */
+export const RX_SIGN_CONTROLLED = 'rx.sign.controlled';
+/** Prefix of EPCS logical access control changes (21 CFR 1311.125, 1311.150(b)). */
+export const EPCS_PERMISSION_PREFIX = 'epcs.permission.';
+export const EPCS_PERMISSION_GRANT = 'epcs.permission.granted';
+export const EPCS_PERMISSION_REVOKE = 'epcs.permission.revoked';
+export const EPCS_PERMISSION_REQUEST = 'epcs.permission.requested';
+/** Prefix of identity-proofing changes (21 CFR 1311.105), e.g. `identity.proofing.complete`. */
+export const IDENTITY_PROOFING_PREFIX = 'identity.proofing.';
+
+/** The audit verifier found a problem (21 CFR 1311.150(c), 45 CFR 164.312(c)(1)). */
+export const AUDIT_VERIFY_FAILED = 'audit.verify.failed';
+
+/** Emitted by monitoring: an alert was acknowledged / closed by a person. */
+export const ALERT_ACKNOWLEDGE = 'monitoring.alert.acknowledge';
+export const ALERT_CLOSE = 'monitoring.alert.close';
+/** Emitted by monitoring: a tenant's rule configuration changed. */
+export const RULE_UPDATE = 'monitoring.rule.update';
+/** Emitted by monitoring: the daily EPCS report was produced / an item was decided. */
+export const EPCS_REVIEW_CREATE = 'epcs.review.create';
+export const EPCS_REVIEW_DECIDE = 'epcs.review.decide';
+
+/** Does `action` equal `pattern`, or start with it when `pattern` ends in a dot? */
+export function actionMatches(action: string, pattern: string): boolean {
+  return pattern.endsWith('.') ? action.startsWith(pattern) : action === pattern;
+}

@@ -1,0 +1,93 @@
+import { describe, expect, it } from 'vitest';
+import type { AuditRecord } from '../audit/index.js';
+import { evaluateRecord, evaluateWindow, observeRecord } from './evaluate.js';
+import { DEFAULT_RULES, resolveRule, type RuleSet } from './rules.js';
+
+function record(seq: number, over: Partial<AuditRecord> = {}): AuditRecord {
+  return {
+    v: 1,
+    seq,
+    time: '2026-03-03T15:00:00.000Z',
+    tenantId: null,
+    actor: { kind: 'user', userId: 'u1', role: null, sessionId: null },
+    action: 'patient.read',
+    outcome: 'success',
+    subjects: [],
+    source: { ip: null, userAgent: null },
+    requestId: null,
+    reason: null,
+    details: {},
+    prevHash: '00',
+    ...over,
+  };
+}
+
+describe('rule evaluation', () => {
+  it('counts distinct items in a sliding window and fires only for fresh records', () => {
+    const rules: RuleSet = {
+      ...DEFAULT_RULES,
+      bulk_lookup: resolveRule('bulk_lookup', true, { maxDistinctPatients: 2, windowMinutes: 10 }),
+    };
+    const t0 = Date.UTC(2026, 2, 3);
+    const at = (min: number): Date => new Date(t0 + min * 60_000);
+    const events = [
+      { item: 'p1', at: at(0), seq: 1 },
+      { item: 'p2', at: at(1), seq: 2 },
+      { item: 'p2', at: at(2), seq: 3 },
+      { item: 'p3', at: at(10), seq: 4 }, // p1 left the window (10 minutes exactly)
+      { item: 'p1', at: at(10.5), seq: 5 },
+    ];
+    const fired = evaluateWindow('bulk_lookup', rules, null, 'u1', events, new Set([3, 4, 5]));
+    expect(fired.map((c) => [c.seq, c.details.distinctPatients])).toEqual([[5, 3]]);
+    expect(evaluateWindow('bulk_lookup', rules, null, 'u1', events, new Set([1, 2, 3, 4]))).toEqual(
+      [],
+    );
+  });
+
+  it('observes patients once per record and failed sign-ins per account and source', () => {
+    const read = record(7, {
+      subjects: [
+        { type: 'patient', id: 'a' },
+        { type: 'patient', id: 'a' },
+        { type: 'prescription', id: 'x' },
+      ],
+    });
+    expect(observeRecord(read, DEFAULT_RULES).map((o) => [o.rule, o.item])).toEqual([
+      ['bulk_lookup', 'a'],
+    ]);
+    const failure = record(8, {
+      action: 'auth.login.failure',
+      actor: { kind: 'system', userId: null, role: null, sessionId: null },
+      source: { ip: '192.0.2.1', userAgent: null },
+      details: { accountKey: 'acct:k' },
+    });
+    expect(observeRecord(failure, DEFAULT_RULES).map((o) => [o.rule, o.subject])).toEqual([
+      ['failed_login_account', 'acct:k'],
+      ['failed_login_source', '192.0.2.1'],
+    ]);
+  });
+
+  it('single-record rules carry ids and codes, never the reason text', () => {
+    const c = evaluateRecord(
+      record(9, { action: 'access.breakglass.open', reason: 'free text' }),
+      DEFAULT_RULES,
+    );
+    expect(c.map((x) => [x.rule, x.dedupKey])).toEqual([['break_glass', 'break_glass:u1:s9']]);
+    expect(JSON.stringify(c)).not.toContain('free text');
+    expect(evaluateRecord(record(10, { action: 'rx.sign' }), DEFAULT_RULES)).toEqual([]);
+  });
+
+  it('validates parameters and keeps the defaults for the rest', () => {
+    expect(resolveRule('failed_login_account', false, { threshold: 3 })).toEqual({
+      enabled: false,
+      threshold: 3,
+      windowMinutes: 15,
+    });
+    expect(() => resolveRule('off_hours_access', true, { start: '09:00', end: '09:00' })).toThrow(
+      /start equals end/,
+    );
+    expect(() => resolveRule('bulk_lookup', true, { actions: ['Patient Read'] })).toThrow(
+      /actions/,
+    );
+  });
+});
