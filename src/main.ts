@@ -26,8 +26,14 @@ import { printJson, printTable } from './cli/output.js';
 import { keysCommand, shredCommand } from './cli/keys.command.js';
 import { checkpointSigner, compose, openPlatform, type Platform } from './platform.js';
 import { assertFipsIfRequired, cryptoModuleStatus } from './crypto/fips.js';
-import { CheckpointScheduler, exportPendingSegments, measureClockSkew } from './audit/index.js';
+import {
+  appendAudit,
+  CheckpointScheduler,
+  exportPendingSegments,
+  measureClockSkew,
+} from './audit/index.js';
 import { DirectoryExportTarget } from './audit/directory-export-target.js';
+import { LogSink, MonitoringService, WebhookSink, type AlertSink } from './monitoring/index.js';
 import { auditCommand } from './cli/audit-dispatch.command.js';
 import { backupCommand, restoreCommand } from './cli/backup.command.js';
 import { openKeyProvider } from './crypto/open-provider.js';
@@ -141,6 +147,30 @@ async function serve(config: Config): Promise<void> {
     });
     scheduler.start();
     cleanup.push(() => scheduler.stop());
+    // Alert rules over the audit stream, the alert outbox, and the daily EPCS review.
+    const sinks: AlertSink[] = [new LogSink(logger)];
+    if (
+      config.SCRIP_ALERT_WEBHOOK_URL !== undefined &&
+      config.SCRIP_ALERT_WEBHOOK_SECRET !== undefined
+    ) {
+      sinks.push(
+        new WebhookSink({
+          url: config.SCRIP_ALERT_WEBHOOK_URL,
+          secret: config.SCRIP_ALERT_WEBHOOK_SECRET,
+          clock: platform.clock,
+        }),
+      );
+    }
+    const monitoring = new MonitoringService({
+      db: platform.db,
+      sinks,
+      clock: platform.clock,
+      onError: (err) => {
+        logger.error({ err }, 'monitoring failed');
+      },
+    });
+    monitoring.start();
+    cleanup.push(() => monitoring.stop());
     const metrics = createHttpMetrics();
     metrics.setClockSkew(skew.skewMs);
     const app = await buildApp({
@@ -395,6 +425,25 @@ export async function main(argv: string[]): Promise<number> {
         throw new AppError('validation_failed', 'usage: scrip backup --out FILE');
       return withPlatform(config, async (p) => {
         const r = await backupCommand(p.target.ownerUrl, p.provider, out);
+        // An export of the whole database is an auditable event (45 CFR 164.312(b)).
+        await p.db.withoutTenant((tx) =>
+          appendAudit(
+            tx,
+            {
+              tenantId: null,
+              actor: { kind: 'cli' },
+              action: 'backup.create',
+              outcome: 'success',
+              details: {
+                sha256: r.fileSha256,
+                tables: r.tables,
+                rows: r.rows,
+                kekVersion: r.kekVersion,
+              },
+            },
+            p.clock,
+          ),
+        );
         process.stdout.write(
           `Backup written: ${r.file} (${String(r.tables)} tables, ${String(r.rows)} rows, sha256 ${r.fileSha256})\n`,
         );

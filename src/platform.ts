@@ -18,7 +18,13 @@ import { SigningKeyService } from './crypto/signing-keys.js';
 import type { EncryptedTable } from './crypto/row-cipher.js';
 import { appendAudit, type CheckpointSigner } from './audit/index.js';
 import { PATIENTS, PatientRepository } from './prescribing/patient.repository.js';
-import { composeIdentity, MFA_TOTP, type Identity } from './identity/index.js';
+import {
+  composeIdentity,
+  MFA_TOTP,
+  SSO_PROVIDERS,
+  SSO_TRANSACTIONS,
+  type Identity,
+} from './identity/index.js';
 
 /**
  * The composition of domains shared by `scrip serve` and the CLI: database, key provider,
@@ -42,7 +48,12 @@ export interface Platform {
 }
 
 /** Every table with encrypted PHI columns (re-encryption and key status visit them). */
-export const ENCRYPTED_TABLES: readonly EncryptedTable[] = [PATIENTS, MFA_TOTP];
+export const ENCRYPTED_TABLES: readonly EncryptedTable[] = [
+  PATIENTS,
+  MFA_TOTP,
+  SSO_PROVIDERS,
+  SSO_TRANSACTIONS,
+];
 
 export interface OpenOptions {
   readonly logger?: Logger;
@@ -130,6 +141,11 @@ export function compose(
       invitationTtlMs: config.SCRIP_INVITATION_TTL_HOURS * 3_600_000,
       bootstrapTtlMs: config.SCRIP_BOOTSTRAP_TTL_MINUTES * 60_000,
       issuer: 'Scrip',
+      webauthn: {
+        rpId: config.SCRIP_WEBAUTHN_RP_ID,
+        rpName: config.SCRIP_WEBAUTHN_RP_NAME,
+        origins: config.SCRIP_WEBAUTHN_ORIGIN.split(','),
+      },
     }),
   };
 }

@@ -1,5 +1,6 @@
 import { AppError } from '../core/index.js';
-import { createCheckpoint } from '../audit/index.js';
+import { appendAudit, createCheckpoint } from '../audit/index.js';
+import { AUDIT_VERIFY_FAILED } from '../monitoring/index.js';
 import type { Platform } from '../platform.js';
 import { checkpointSigner } from '../platform.js';
 import { auditProofCommand, auditVerifyCommand, auditVerifyProofCommand } from './audit.command.js';
@@ -41,13 +42,27 @@ export async function auditCommand(
   switch (sub ?? '') {
     case 'verify': {
       const keys = (await p.provider.listSigningKeys()).map((k) => k.publicKey);
-      return auditVerifyCommand(p.db, {
+      const code = await auditVerifyCommand(p.db, {
         ...(publicKeyFile === undefined
           ? { publicKeys: keys }
           : { publicKeyPemFile: publicKeyFile }),
         origin: p.config.SCRIP_AUDIT_ORIGIN,
         json: values.json === true,
       });
+      // The result is itself evidence (and a failure raises the monitoring alert).
+      await p.db.withoutTenant((tx) =>
+        appendAudit(
+          tx,
+          {
+            tenantId: null,
+            actor: { kind: 'cli' },
+            action: code === 0 ? 'audit.verify.passed' : AUDIT_VERIFY_FAILED,
+            outcome: code === 0 ? 'success' : 'failure',
+          },
+          p.clock,
+        ),
+      );
+      return code;
     }
     case 'proof': {
       const seq = int(values.seq, 'seq');
@@ -90,8 +105,7 @@ export async function auditCommand(
     case 'public-key': {
       const active = await p.signingKeys.active();
       process.stdout.write(
-        active.publicKey.publicKey.export({ type: 'spki', format: 'pem' })
-          .toString(),
+        active.publicKey.publicKey.export({ type: 'spki', format: 'pem' }).toString(),
       );
       return 0;
     }

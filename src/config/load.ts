@@ -97,6 +97,15 @@ export function loadConfig(env: Source = process.env): Config {
   if (config.SCRIP_KEK_FILE !== undefined && config.SCRIP_KEK_BASE64 !== undefined) {
     throw invalid('SCRIP_KEK_BASE64', 'give SCRIP_KEK_FILE or SCRIP_KEK_BASE64, not both');
   }
+  if (
+    (config.SCRIP_ALERT_WEBHOOK_URL === undefined) !==
+    (config.SCRIP_ALERT_WEBHOOK_SECRET === undefined)
+  ) {
+    throw invalid(
+      'SCRIP_ALERT_WEBHOOK_SECRET',
+      'SCRIP_ALERT_WEBHOOK_URL and SCRIP_ALERT_WEBHOOK_SECRET go together',
+    );
+  }
   if (config.DATABASE_APP_URL !== undefined && config.DATABASE_URL === undefined) {
     throw invalid('DATABASE_APP_URL', 'requires DATABASE_URL');
   }

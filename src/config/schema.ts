@@ -194,6 +194,18 @@ export const ConfigSchema = Type.Object(
       description:
         'Audit records are kept at least this long (45 CFR 164.316(b)(2)(i): six years).',
     }),
+    SCRIP_ALERT_WEBHOOK_URL: Type.Optional(
+      Type.String({
+        pattern: '^https://',
+        description: 'Alerts are POSTed here, signed with HMAC-SHA-256.',
+      }),
+    ),
+    SCRIP_ALERT_WEBHOOK_SECRET: Type.Optional(
+      Type.String({
+        minLength: 32,
+        description: 'HMAC key for alert webhooks (secret, 32+ characters).',
+      }),
+    ),
     SCRIP_LOG_LEVEL: Type.Union(
       ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map((l) => Type.Literal(l)),
       { default: 'info' },
@@ -209,6 +221,7 @@ export const SECRET_KEYS: ReadonlySet<keyof Config> = new Set<keyof Config>([
   'SCRIP_DB_APP_PASSWORD',
   'SCRIP_KEK_BASE64',
   'SCRIP_PKCS11_PIN',
+  'SCRIP_ALERT_WEBHOOK_SECRET',
 ]);
 
 /** Keys that hold connection strings: their password part is masked. */

@@ -55,7 +55,7 @@ export class AccountService {
     });
     const home = asTenantId(base.tenant_id);
     const mfaEnrolled = await this.db.withTenant(home, (tx) =>
-      this.mfa.hasConfirmedTotp(tx, caller.userId),
+      this.mfa.hasSecondFactor(tx, caller.userId),
     );
     return {
       userId: caller.userId,

@@ -24,7 +24,34 @@ export type AuthAction =
   | 'auth.bootstrap'
   | 'auth.invitation.create'
   | 'auth.invitation.accept'
-  | 'auth.sessions.end';
+  | 'auth.sessions.end'
+  | ProofingAction
+  | SsoAction
+  | WebAuthnAction;
+
+/** WebAuthn passkeys: registration, rename, revocation, and a refused counter regression. */
+export type WebAuthnAction =
+  | 'auth.webauthn.register'
+  | 'auth.webauthn.rename'
+  | 'auth.webauthn.revoke'
+  | 'auth.webauthn.counter_regression';
+
+/** Single sign-on with a tenant's OpenID Connect identity provider. */
+export type SsoAction =
+  'auth.sso.login.success' | 'auth.sso.login.failure' | 'auth.sso.link' | 'auth.sso.config.change';
+
+/**
+ * Identity proofing and EPCS logical access control (21 CFR 1311.105, 1311.125). Monitoring
+ * builds alert rules over these exact names.
+ */
+export type ProofingAction =
+  | 'identity.proofing.complete'
+  | 'identity.proofing.credential_bound'
+  | 'identity.proofing.expired'
+  | 'identity.proofing.expiring'
+  | 'epcs.permission.requested'
+  | 'epcs.permission.granted'
+  | 'epcs.permission.revoked';
 
 export interface AuthAuditEvent {
   readonly tenantId: TenantId | null;

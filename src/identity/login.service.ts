@@ -11,6 +11,7 @@ import { auditAuth, type IdentityEvents, type RequestMeta } from './auth-audit.j
 import type { MfaService } from './mfa.service.js';
 import { hashPassword, verifyAgainstDummy, verifyPassword } from './password.js';
 import type { IssuedSession, SessionService } from './session.service.js';
+import type { AuthenticationResponseJSON } from './webauthn.verify.js';
 import {
   ACCOUNT_POLICY,
   accountKey,
@@ -24,6 +25,8 @@ export interface LoginInput {
   readonly password: string;
   readonly totp?: string | undefined;
   readonly recoveryCode?: string | undefined;
+  /** A WebAuthn assertion as the second factor (challenge from the sign-in options). */
+  readonly webauthn?: AuthenticationResponseJSON | undefined;
   /** Which tenant the session is for, when the user belongs to several. */
   readonly tenantId?: string | undefined;
 }
@@ -40,6 +43,15 @@ interface LookupRow {
   status: string;
 }
 
+/** A passkey as the second factor after the password (WebAuthnService). */
+export interface PasskeyFactor {
+  verifySecondFactor(
+    userId: string,
+    response: AuthenticationResponseJSON,
+    meta: RequestMeta,
+  ): Promise<boolean>;
+}
+
 /** The one answer for every credential failure. */
 const INVALID = (): AppError => new AppError('unauthenticated', 'invalid credentials');
 
@@ -51,6 +63,7 @@ export class LoginService {
     private readonly mfa: MfaService,
     private readonly throttle: LoginThrottle,
     private readonly events: IdentityEvents,
+    private readonly passkeys?: PasskeyFactor,
   ) {}
 
   async login(input: LoginInput, meta: RequestMeta): Promise<LoginResult> {
@@ -84,8 +97,13 @@ export class LoginService {
       return this.#fail(keys, user.user_id, 'credentials', meta);
     }
     const home = asTenantId(user.home_tenant);
+    // Verified outside the home tenant's transaction: its challenge is a platform row.
+    const passkey =
+      input.webauthn === undefined || this.passkeys === undefined
+        ? undefined
+        : await this.passkeys.verifySecondFactor(user.user_id, input.webauthn, meta);
     const factor = await this.db.withTenant(home, async (tx) => {
-      const result = await this.#secondFactor(tx, home, user.user_id, input, meta);
+      const result = await this.#secondFactor(tx, home, user.user_id, input, passkey, meta);
       if (result === 'failed') return result;
       if (verified.needsRehash) {
         await tx.query('UPDATE users SET password_hash = $2 WHERE id = $1', [
@@ -120,15 +138,17 @@ export class LoginService {
     return { ...issued, tenants };
   }
 
-  /** 'totp' | 'recovery' after a valid factor, 'enrol' when none is enrolled yet. */
+  /** The factor used after a valid one, 'enrol' when none is enrolled yet. */
   async #secondFactor(
     tx: Tx,
     home: TenantId,
     userId: string,
     input: LoginInput,
+    passkey: boolean | undefined,
     meta: RequestMeta,
-  ): Promise<'totp' | 'recovery' | 'enrol' | 'failed'> {
-    if (!(await this.mfa.hasConfirmedTotp(tx, userId))) return 'enrol';
+  ): Promise<'totp' | 'recovery' | 'webauthn' | 'enrol' | 'failed'> {
+    if (!(await this.mfa.hasSecondFactor(tx, userId))) return 'enrol';
+    if (passkey !== undefined) return passkey ? 'webauthn' : 'failed';
     if (input.totp !== undefined) {
       return (await this.mfa.verifyTotp(tx, home, userId, input.totp)) ? 'totp' : 'failed';
     }

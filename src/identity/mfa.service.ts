@@ -47,6 +47,17 @@ export class MfaService {
     return rows.length > 0;
   }
 
+  /** True when the user has any second factor: a confirmed TOTP or an unrevoked passkey. */
+  async hasSecondFactor(tx: Tx, userId: string): Promise<boolean> {
+    const { rows } = await tx.query<{ any: boolean }>(
+      `SELECT EXISTS (SELECT 1 FROM mfa_totp WHERE user_id = $1 AND confirmed_at IS NOT NULL)
+           OR EXISTS (SELECT 1 FROM webauthn_credentials WHERE user_id = $1 AND revoked_at IS NULL)
+           AS any`,
+      [userId],
+    );
+    return rows[0]?.any === true;
+  }
+
   /** Starts (or restarts) enrolment with a new secret; refused once a TOTP is confirmed. */
   async beginTotp(
     tx: Tx,

@@ -8,6 +8,8 @@ import { totp } from '../../src/identity/totp.js';
 import { defineRoute } from '../../src/http/route.js';
 import { authRoutes } from '../../src/http/routes/auth.routes.js';
 import { userRoutes } from '../../src/http/routes/users.routes.js';
+import { proofingRoutes } from '../../src/http/routes/proofing.routes.js';
+import { webauthnRoutes } from '../../src/http/routes/webauthn.routes.js';
 import { sessionAuthenticator } from '../../src/http/session-auth.js';
 import { buildTestApp, type LogCapture } from '../app.js';
 import { testPlatform, type TestPlatform } from '../platform.js';
@@ -50,7 +52,13 @@ export async function harness(): Promise<Harness> {
   const clock = new ManualClock(Date.UTC(2026, 2, 1, 9, 0, 0));
   const p = await testPlatform(clock, { isolated: true });
   const { app, logs } = await buildTestApp(p.db, {
-    routes: [...authRoutes(p.identity), ...userRoutes(p.identity), ...probeRoutes],
+    routes: [
+      ...authRoutes(p.identity),
+      ...userRoutes(p.identity),
+      ...webauthnRoutes(p.identity),
+      ...proofingRoutes(p.identity),
+      ...probeRoutes,
+    ],
     authenticator: sessionAuthenticator(p.identity.sessions),
   });
   return {

@@ -1,9 +1,16 @@
 import { Type } from '@sinclair/typebox';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { AppError } from '../../core/index.js';
-import type { Caller, Identity, IssuedSession, RequestMeta } from '../../identity/index.js';
+import type {
+  Caller,
+  Identity,
+  IssuedSession,
+  LoginInput,
+  RequestMeta,
+} from '../../identity/index.js';
 import { defineRoute, type RouteDef } from '../route.js';
 import { clearSessionCookies, setSessionCookies } from '../session-auth.js';
+import { AuthenticationResponse } from './webauthn.schemas.js';
 
 /** Request metadata for audit records: address, user agent, request id (never credentials). */
 export function requestMeta(request: FastifyRequest): RequestMeta {
@@ -17,7 +24,7 @@ export function caller(request: FastifyRequest): Caller {
 }
 
 /** Answers carrying secrets (tokens, codes, TOTP seeds) must not be cached anywhere. */
-function noStore(reply: FastifyReply): void {
+export function noStore(reply: FastifyReply): void {
   void reply.header('Cache-Control', 'no-store');
 }
 
@@ -27,7 +34,7 @@ const Token = Type.String({ minLength: 1, maxLength: 128 });
 const Code = Type.String({ minLength: 1, maxLength: 64 });
 const Ok = Type.Object({ ok: Type.Boolean() });
 
-const SessionAnswer = Type.Object({
+export const SessionAnswer = Type.Object({
   status: Type.Union([Type.Literal('signed_in'), Type.Literal('enrolment_required')]),
   userId: Type.String(),
   tenantId: Type.String(),
@@ -37,7 +44,7 @@ const SessionAnswer = Type.Object({
   tenants: Type.Optional(Type.Array(Type.String())),
 });
 
-function sessionAnswer(reply: FastifyReply, issued: IssuedSession): Record<string, unknown> {
+export function sessionAnswer(reply: FastifyReply, issued: IssuedSession): Record<string, unknown> {
   setSessionCookies(reply, issued);
   noStore(reply);
   const s = issued.session;
@@ -58,7 +65,7 @@ export function authRoutes(identity: Identity): RouteDef[] {
       method: 'POST',
       url: '/api/v1/auth/login',
       permission: 'public',
-      summary: 'Sign in with password and TOTP (or a recovery code)',
+      summary: 'Sign in with password and TOTP (or a passkey, or a recovery code)',
       tags: ['auth'],
       schema: {
         body: Type.Object(
@@ -67,6 +74,7 @@ export function authRoutes(identity: Identity): RouteDef[] {
             password: Password,
             totp: Type.Optional(Code),
             recoveryCode: Type.Optional(Code),
+            webauthn: Type.Optional(AuthenticationResponse),
             tenantId: Type.Optional(Type.String({ format: 'uuid' })),
           },
           { additionalProperties: false },
@@ -74,16 +82,7 @@ export function authRoutes(identity: Identity): RouteDef[] {
         response: { 200: SessionAnswer },
       },
       handler: async (request, reply) => {
-        const r = await identity.login.login(
-          request.body as {
-            email: string;
-            password: string;
-            totp?: string;
-            recoveryCode?: string;
-            tenantId?: string;
-          },
-          requestMeta(request),
-        );
+        const r = await identity.login.login(request.body as LoginInput, requestMeta(request));
         return { ...sessionAnswer(reply, r), tenants: [...r.tenants] };
       },
     }),
