@@ -12,6 +12,7 @@ import { buildApp } from './http/app.js';
 import type { RouteDef } from './http/route.js';
 import { keyRoutes } from './http/routes/keys.routes.js';
 import { auditRoutes } from './http/routes/audit.routes.js';
+import { alertRoutes } from './http/routes/alerts.routes.js';
 import { authRoutes } from './http/routes/auth.routes.js';
 import { userRoutes } from './http/routes/users.routes.js';
 import { webauthnRoutes } from './http/routes/webauthn.routes.js';
@@ -241,6 +242,7 @@ function domainRoutes(
   return [
     ...keyRoutes(platform.signingKeys, platform.keyAdmin),
     ...auditRoutes(platform.db, platform.clock),
+    ...alertRoutes(platform.db, platform.clock),
     ...authRoutes(platform.identity),
     ...userRoutes(platform.identity),
     ...webauthnRoutes(platform.identity),

@@ -14,7 +14,9 @@ export type Permission =
   | 'user.admin'
   | 'sso.admin'
   | 'audit.read'
-  | 'audit.export';
+  | 'audit.export'
+  | 'alerts.read'
+  | 'alerts.manage';
 export type RoutePermission = Permission | 'public';
 
 export interface RouteSchema {

@@ -5,7 +5,7 @@
  */
 export const ROLE_PERMISSIONS = {
   tenant_admin: ['user.admin', 'sso.admin'],
-  security_admin: ['keys.admin', 'audit.read'],
+  security_admin: ['keys.admin', 'audit.read', 'alerts.read', 'alerts.manage'],
   prescriber: [],
   staff: [],
   prescriber_agent: [],
@@ -13,8 +13,8 @@ export const ROLE_PERMISSIONS = {
   pharmacy_technician: [],
   care_coordinator: [],
   support: [],
-  compliance_officer: ['audit.read', 'audit.export'],
-  auditor: ['audit.read', 'audit.export'],
+  compliance_officer: ['audit.read', 'audit.export', 'alerts.read', 'alerts.manage'],
+  auditor: ['audit.read', 'audit.export', 'alerts.read'],
 } as const satisfies Readonly<Record<string, readonly string[]>>;
 
 export type Role = keyof typeof ROLE_PERMISSIONS;
