@@ -24,6 +24,27 @@ export async function ensureRoles(
   appUser: string,
   appPassword?: string,
 ): Promise<void> {
+  // Roles are cluster-wide: nodes (or databases) starting at once race on the same catalog rows,
+  // which PostgreSQL reports as "tuple concurrently updated". Retrying is safe: every step is
+  // idempotent.
+  for (let attempt = 1; ; attempt += 1) {
+    try {
+      await ensureRolesOnce(owner, appUser, appPassword);
+      return;
+    } catch (err) {
+      const e = err as { code?: string; message?: string };
+      const race = e.code === 'XX000' && /concurrently updated/.test(e.message ?? '');
+      if (!race || attempt >= 5) throw err;
+      await new Promise((r) => setTimeout(r, 20 * attempt + Math.floor(Math.random() * 20)));
+    }
+  }
+}
+
+async function ensureRolesOnce(
+  owner: pg.ClientBase,
+  appUser: string,
+  appPassword?: string,
+): Promise<void> {
   const group = owner.escapeIdentifier(APP_GROUP_ROLE);
   const user = owner.escapeIdentifier(appUser);
   const exists = async (name: string): Promise<boolean> =>
