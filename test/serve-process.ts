@@ -8,7 +8,10 @@ import { scratchDatabase } from './db.js';
 export interface ServeProcess {
   readonly child: ChildProcess;
   readonly port: number;
+  /** Everything written to stdout and stderr, interleaved. */
   output(): string;
+  /** What was written to stdout alone. */
+  stdout(): string;
   /** Sends a signal and resolves with the exit code. */
   stop(signal?: NodeJS.Signals): Promise<number | null>;
 }
@@ -88,7 +91,11 @@ export async function startServe(
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let out = '';
-  child.stdout.on('data', (c: Buffer) => (out += c.toString()));
+  let stdout = '';
+  child.stdout.on('data', (c: Buffer) => {
+    out += c.toString();
+    stdout += c.toString();
+  });
   child.stderr.on('data', (c: Buffer) => (out += c.toString()));
   const exited = new Promise<number | null>((resolve) =>
     child.once('exit', (code) => {
@@ -116,6 +123,7 @@ export async function startServe(
     child,
     port,
     output: () => out,
+    stdout: () => stdout,
     stop: async (signal = 'SIGTERM') => {
       if (child.exitCode === null) child.kill(signal);
       return exited;

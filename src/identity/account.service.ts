@@ -112,6 +112,47 @@ export class AccountService {
     return { recoveryCodes: codes, issued };
   }
 
+  /**
+   * Starts re-enrolling TOTP (a new device, or a credential that predates the identity proofing);
+   * the route requires a fresh step-up for `auth.totp.reenrol`. The old secret keeps working until
+   * the new one is confirmed.
+   */
+  async beginTotpReenrol(caller: Caller): Promise<TotpEnrolment> {
+    const info = await this.info(caller);
+    const home = asTenantId(info.homeTenantId);
+    const enrolment = await this.db.withTenant(home, (tx) =>
+      this.mfa.beginReenrol(tx, home, caller.userId, info.email),
+    );
+    if (enrolment === undefined) {
+      throw new AppError('conflict', 'no TOTP factor is enrolled', { detail: 'not_enrolled' });
+    }
+    return enrolment;
+  }
+
+  /** Confirms the re-enrolment with a first code of the new secret, which replaces the old one. */
+  async confirmTotpReenrol(caller: Caller, code: string, meta: RequestMeta): Promise<void> {
+    const info = await this.info(caller);
+    const home = asTenantId(info.homeTenantId);
+    await this.#notLocked(caller.userId);
+    const ok = await this.db.withTenant(home, async (tx) => {
+      if (!(await this.mfa.confirmReenrol(tx, home, caller.userId, code))) return false;
+      await auditAuth(tx, this.clock, {
+        tenantId: home,
+        action: 'auth.mfa.reenrol',
+        outcome: 'success',
+        userId: caller.userId,
+        sessionId: caller.sessionId,
+        details: { factor: 'totp' },
+        meta,
+      });
+      return true;
+    });
+    if (!ok) {
+      await this.#factorFailure(caller, 'auth.mfa.reenrol', meta);
+      throw new AppError('validation_failed', 'the code is not valid', { detail: 'code' });
+    }
+  }
+
   /** Ends the caller's session and opens a fresh full one (privilege change). */
   async rotate(caller: Caller, reason: string): Promise<IssuedSession> {
     return this.db.withTenant(caller.tenantId, async (tx) => {
@@ -266,7 +307,7 @@ export class AccountService {
 
   async #factorFailure(
     caller: Caller,
-    action: 'auth.stepup' | 'auth.mfa.enrol',
+    action: 'auth.stepup' | 'auth.mfa.enrol' | 'auth.mfa.reenrol',
     meta: RequestMeta,
     forAction?: string,
   ): Promise<void> {

@@ -17,6 +17,7 @@ export type AuthAction =
   | 'auth.logout'
   | 'auth.logout_all'
   | 'auth.mfa.enrol'
+  | 'auth.mfa.reenrol'
   | 'auth.stepup'
   | 'auth.recovery_code.used'
   | 'auth.recovery_codes.regenerate'
@@ -26,8 +27,12 @@ export type AuthAction =
   | 'auth.invitation.accept'
   | 'auth.sessions.end'
   | ProofingAction
+  | UserAdminAction
   | SsoAction
   | WebAuthnAction;
+
+/** Tenant user administration: a member's roles changed (old and new roles in the details). */
+export type UserAdminAction = 'user.roles.change';
 
 /** WebAuthn passkeys: registration, rename, revocation, and a refused counter regression. */
 export type WebAuthnAction =

@@ -68,12 +68,19 @@ export async function epcsSigningEligibility(
   return reasons.length === 0 ? { allowed: true, proofingId: p.id } : { allowed: false, reasons };
 }
 
-/** A binding counts while the bound credential is still the user's confirmed one. */
+/**
+ * A binding counts while the bound credential is still live: the user's confirmed TOTP (a
+ * re-enrolment replaces it, and with it the binding) or an unrevoked passkey. Either suffices.
+ */
 async function hasCurrentBinding(tx: Tx, proofingId: string, userId: string): Promise<boolean> {
   const { rows } = await tx.query(
     `SELECT 1 FROM proofing_credential_bindings b
-       JOIN scrip_user_totp($2) t ON b.credential_type = 'totp' AND b.credential_id = t.id::text
-      WHERE b.proofing_id = $1 AND b.user_id = $2`,
+      WHERE b.proofing_id = $1 AND b.user_id = $2
+        AND ((b.credential_type = 'totp'
+              AND b.credential_id IN (SELECT t.id::text FROM scrip_user_totp($2) t))
+          OR (b.credential_type = 'webauthn'
+              AND b.credential_id IN (SELECT w.id::text FROM scrip_user_webauthn($2) w)))
+      LIMIT 1`,
     [proofingId, userId],
   );
   return rows.length > 0;

@@ -66,6 +66,60 @@ export class MfaService {
     account: string,
   ): Promise<TotpEnrolment | undefined> {
     if (await this.hasConfirmedTotp(tx, userId)) return undefined;
+    return this.#newPending(tx, home, userId, account);
+  }
+
+  /** Confirms a pending enrolment with a first code; true when it is now confirmed. */
+  async confirmTotp(tx: Tx, home: TenantId, userId: string, code: string): Promise<boolean> {
+    if (await this.hasConfirmedTotp(tx, userId)) return false;
+    const row = await this.#row(tx, userId, 'pending');
+    if (row === undefined) return false;
+    if (!(await this.#accept(tx, home, row, code))) return false;
+    await tx.query('UPDATE mfa_totp SET confirmed_at = $2 WHERE id = $1', [
+      row.id,
+      this.clock.now(),
+    ]);
+    return true;
+  }
+
+  /**
+   * Starts re-enrolment: a new pending secret beside the confirmed one, which keeps working until
+   * the new one is confirmed. Undefined when no TOTP is confirmed (that is a first enrolment).
+   */
+  async beginReenrol(
+    tx: Tx,
+    home: TenantId,
+    userId: string,
+    account: string,
+  ): Promise<TotpEnrolment | undefined> {
+    if (!(await this.hasConfirmedTotp(tx, userId))) return undefined;
+    return this.#newPending(tx, home, userId, account);
+  }
+
+  /**
+   * Confirms a re-enrolment with a first code of the new secret, which then replaces the old one
+   * (deleted in the same transaction, so its codes stop working at once). The new credential has
+   * a new id: bindings to the old one no longer count (epcs-eligibility.ts).
+   */
+  async confirmReenrol(tx: Tx, home: TenantId, userId: string, code: string): Promise<boolean> {
+    const old = await this.#row(tx, userId, 'confirmed');
+    const row = await this.#row(tx, userId, 'pending');
+    if (old === undefined || row === undefined) return false;
+    if (!(await this.#accept(tx, home, row, code))) return false;
+    await tx.query('DELETE FROM mfa_totp WHERE id = $1', [old.id]);
+    await tx.query('UPDATE mfa_totp SET confirmed_at = $2 WHERE id = $1', [
+      row.id,
+      this.clock.now(),
+    ]);
+    return true;
+  }
+
+  async #newPending(
+    tx: Tx,
+    home: TenantId,
+    userId: string,
+    account: string,
+  ): Promise<TotpEnrolment> {
     await tx.query('DELETE FROM mfa_totp WHERE user_id = $1 AND confirmed_at IS NULL', [userId]);
     const secret = generateTotpSecret(this.random);
     const secretText = encodeBase32(secret);
@@ -83,30 +137,18 @@ export class MfaService {
     return { secret: secretText, otpauthUri: uri, qrSvg };
   }
 
-  /** Confirms a pending enrolment with a first code; true when it is now confirmed. */
-  async confirmTotp(tx: Tx, home: TenantId, userId: string, code: string): Promise<boolean> {
-    const row = await this.#row(tx, userId);
-    if (row === undefined || row.confirmed_at !== null) return false;
-    const ok = await this.#accept(tx, home, row, code);
-    if (!ok) return false;
-    await tx.query('UPDATE mfa_totp SET confirmed_at = $2 WHERE id = $1', [
-      row.id,
-      this.clock.now(),
-    ]);
-    return true;
-  }
-
   /** Verifies a code against the confirmed secret; each time step is accepted at most once. */
   async verifyTotp(tx: Tx, home: TenantId, userId: string, code: string): Promise<boolean> {
-    const row = await this.#row(tx, userId);
-    if (row?.confirmed_at === null || row === undefined) return false;
+    const row = await this.#row(tx, userId, 'confirmed');
+    if (row === undefined) return false;
     return this.#accept(tx, home, row, code);
   }
 
-  async #row(tx: Tx, userId: string): Promise<TotpRow | undefined> {
+  async #row(tx: Tx, userId: string, state: 'confirmed' | 'pending'): Promise<TotpRow | undefined> {
     const { rows } = await tx.query<TotpRow>(
-      'SELECT id, secret, confirmed_at, last_step FROM mfa_totp WHERE user_id = $1',
-      [userId],
+      `SELECT id, secret, confirmed_at, last_step FROM mfa_totp
+        WHERE user_id = $1 AND (confirmed_at IS NOT NULL) = $2`,
+      [userId, state === 'confirmed'],
     );
     return rows[0];
   }

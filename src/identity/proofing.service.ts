@@ -234,22 +234,49 @@ export class ProofingService {
   /**
    * Binds the caller's confirmed TOTP credential to their active proofing. Refused when the
    * credential was enrolled before the proofing: it was not issued to the proofed identity, so
-   * the user must re-enrol. The route requires a fresh step-up with that credential.
+   * the user must re-enrol (`POST /api/v1/auth/totp/reenrol`). The route requires a fresh step-up
+   * with that credential.
    */
   async bindTotp(caller: Caller, meta: RequestMeta): Promise<Proofing> {
+    return this.#bind(caller, 'totp', meta, async (tx) => {
+      const { rows } = await tx.query<{ id: string; enrolled_at: Date }>(
+        'SELECT id, confirmed_at AS enrolled_at FROM scrip_user_totp($1)',
+        [caller.userId],
+      );
+      return rows[0];
+    });
+  }
+
+  /**
+   * Binds one of the caller's unrevoked passkeys (`credentialId`, its row id) to their active
+   * proofing, under the same rule: registered at or after the proofing. The caller proves
+   * possession of that very passkey first (WebAuthnService.provePossession).
+   */
+  async bindPasskey(caller: Caller, credentialId: string, meta: RequestMeta): Promise<Proofing> {
+    return this.#bind(caller, 'webauthn', meta, async (tx) => {
+      const { rows } = await tx.query<{ id: string; enrolled_at: Date }>(
+        'SELECT id, created_at AS enrolled_at FROM scrip_user_webauthn($1) WHERE id = $2',
+        [caller.userId, credentialId],
+      );
+      return rows[0];
+    });
+  }
+
+  async #bind(
+    caller: Caller,
+    type: 'totp' | 'webauthn',
+    meta: RequestMeta,
+    credential: (tx: Tx) => Promise<{ id: string; enrolled_at: Date } | undefined>,
+  ): Promise<Proofing> {
     await this.db.withTenant(caller.tenantId, async (tx) => {
       const p = await activeProofing(tx, caller.tenantId, caller.userId);
       if (p === undefined)
         throw new AppError('conflict', 'no active proofing', { detail: 'no_proofing' });
-      const { rows } = await tx.query<{ id: string; confirmed_at: Date }>(
-        'SELECT id, confirmed_at FROM scrip_user_totp($1)',
-        [caller.userId],
-      );
-      const totp = rows[0];
-      if (totp === undefined) {
-        throw new AppError('conflict', 'no confirmed TOTP credential', { detail: 'no_credential' });
+      const c = await credential(tx);
+      if (c === undefined) {
+        throw new AppError('conflict', 'no such credential', { detail: 'no_credential' });
       }
-      if (totp.confirmed_at.getTime() < p.proofedAt.getTime()) {
+      if (c.enrolled_at.getTime() < p.proofedAt.getTime()) {
         throw new AppError('conflict', 'the credential predates the proofing; re-enrol it', {
           detail: 'credential_predates_proofing',
         });
@@ -257,15 +284,16 @@ export class ProofingService {
       await tx.query(
         `INSERT INTO proofing_credential_bindings
            (id, tenant_id, proofing_id, user_id, credential_type, credential_id, credential_enrolled_at, bound_at)
-         VALUES ($1, $2, $3, $4, 'totp', $5, $6, $7)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
          ON CONFLICT (proofing_id, credential_type, credential_id) DO NOTHING`,
         [
           randomUUID(),
           caller.tenantId,
           p.id,
           caller.userId,
-          totp.id,
-          totp.confirmed_at,
+          type,
+          c.id,
+          c.enrolled_at,
           this.clock.now(),
         ],
       );
@@ -275,8 +303,11 @@ export class ProofingService {
         outcome: 'success',
         userId: caller.userId,
         sessionId: caller.sessionId,
-        subjects: [{ type: 'proofing', id: p.id }],
-        details: { credential: 'totp' },
+        subjects: [
+          { type: 'proofing', id: p.id },
+          ...(type === 'webauthn' ? [{ type: 'webauthn_credential', id: c.id }] : []),
+        ],
+        details: { credential: type },
         meta,
       });
     });

@@ -1,5 +1,6 @@
 /**
- * Tenant administration of users: who belongs to the tenant, and ending a user's sessions in it.
+ * Tenant administration of users: who belongs to the tenant, their roles in it, and ending a
+ * user's sessions in it.
  * Everything runs in the administrator's tenant; another tenant's user answers not_found exactly
  * like a missing one.
  */
@@ -7,6 +8,7 @@ import { AppError, type Clock, type TenantId } from '../core/index.js';
 import type { Database } from '../db/index.js';
 import { auditAuth, type RequestMeta } from './auth-audit.js';
 import type { Caller } from './account.service.js';
+import type { Role } from './roles.js';
 import type { SessionService } from './session.service.js';
 
 export interface TenantUser {
@@ -71,6 +73,52 @@ export class UserAdminService {
         meta,
       });
       return ended;
+    });
+  }
+
+  /**
+   * Replaces the roles of `userId` in the administrator's tenant and ends that user's sessions in
+   * it, so the next sign-in carries the new permissions (OWASP Session Management: rotate on
+   * privilege change). Nobody changes their own roles (a second administrator does). The route
+   * requires a step-up for `user.roles.change`.
+   */
+  async changeRoles(
+    admin: Caller,
+    userId: string,
+    roles: readonly Role[],
+    meta: RequestMeta,
+  ): Promise<{ roles: readonly string[]; ended: number }> {
+    if (roles.length === 0) {
+      throw new AppError('validation_failed', 'at least one role', { detail: 'roles' });
+    }
+    const next = [...new Set(roles)].sort();
+    return this.db.withTenant(admin.tenantId, async (tx) => {
+      const { rows } = await tx.query<{ roles: string[] }>(
+        'SELECT roles FROM memberships WHERE tenant_id = $1 AND user_id = $2 FOR UPDATE',
+        [admin.tenantId, userId],
+      );
+      const before = rows[0]?.roles;
+      if (before === undefined) throw new AppError('not_found', 'no such user');
+      if (userId === admin.userId) {
+        throw new AppError('forbidden', 'nobody changes their own roles', { detail: 'self' });
+      }
+      await tx.query('UPDATE memberships SET roles = $3 WHERE tenant_id = $1 AND user_id = $2', [
+        admin.tenantId,
+        userId,
+        next,
+      ]);
+      const ended = await this.sessions.revokeAllForUser(tx, userId, 'roles_changed');
+      await auditAuth(tx, this.clock, {
+        tenantId: admin.tenantId,
+        action: 'user.roles.change',
+        outcome: 'success',
+        userId: admin.userId,
+        sessionId: admin.sessionId,
+        subjects: [{ type: 'user', id: userId }],
+        details: { oldRoles: [...before].sort().join(','), newRoles: next.join(','), ended },
+        meta,
+      });
+      return { roles: next, ended };
     });
   }
 }

@@ -59,7 +59,14 @@ export interface PasskeyRegistration {
 }
 
 type AssertionResult =
-  | { readonly ok: true; readonly userId: string; readonly home: TenantId; readonly uv: boolean }
+  | {
+      readonly ok: true;
+      readonly userId: string;
+      readonly home: TenantId;
+      readonly uv: boolean;
+      /** The credential's row id. */
+      readonly credentialId: string;
+    }
   | { readonly ok: false; readonly reason: string; readonly userId?: string };
 
 export class WebAuthnService {
@@ -333,13 +340,18 @@ export class WebAuthnService {
     });
   }
 
-  /** A fresh passkey assertion with UV for one named action (single use, step-up window). */
-  async stepUp(
+  /**
+   * Verifies a fresh assertion (UV required) from one of the caller's passkeys, over a step-up
+   * challenge for `action`, and returns that credential's id: proof of possession of exactly this
+   * passkey (binding it to the proofing needs that, not just any second factor). Failures count
+   * against the user and are audited as failed step-ups.
+   */
+  async provePossession(
     caller: Caller,
     action: string,
     response: AuthenticationResponseJSON,
     meta: RequestMeta,
-  ): Promise<Date> {
+  ): Promise<string> {
     checkAction(action);
     const locked = await this.db.withoutTenant((tx) =>
       this.throttle.lockedUntil(tx, [userKey(caller.userId)]),
@@ -368,6 +380,17 @@ export class WebAuthnService {
       });
       throw REFUSED();
     }
+    return r.credentialId;
+  }
+
+  /** A fresh passkey assertion with UV for one named action (single use, step-up window). */
+  async stepUp(
+    caller: Caller,
+    action: string,
+    response: AuthenticationResponseJSON,
+    meta: RequestMeta,
+  ): Promise<Date> {
+    await this.provePossession(caller, action, response, meta);
     return this.db.withTenant(caller.tenantId, async (tx) => {
       const { rows } = await tx.query<{
         kind: Session['kind'];
@@ -463,7 +486,13 @@ export class WebAuthnService {
       if (!(await repo.recordUse(tx, cred, v.signCount, v.backedUp, now))) {
         return { ok: false, reason: 'concurrent_use', userId: cred.userId };
       }
-      return { ok: true, userId: cred.userId, home: tenant, uv: v.userVerified };
+      return {
+        ok: true,
+        userId: cred.userId,
+        home: tenant,
+        uv: v.userVerified,
+        credentialId: cred.id,
+      };
     });
   }
 

@@ -14,6 +14,11 @@ export const PATIENT_ACTION_PREFIX = 'patient.';
 
 /** A failed sign-in (emitted by identity): actor userId when known, else `details.accountKey`. */
 export const AUTH_LOGIN_FAILURE = 'auth.login.failure';
+/**
+ * A single-use recovery code signed someone in (emitted by identity in the user's home tenant,
+ * actor the user, `details.remaining` the codes left).
+ */
+export const AUTH_RECOVERY_CODE_USED = 'auth.recovery_code.used';
 
 /** The outbound NCPDP SCRIPT transmission of a prescription failed. */
 export const RX_TRANSMIT_FAILED = 'rx.transmit.failed';

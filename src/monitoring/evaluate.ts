@@ -8,6 +8,7 @@ import type { AuditDetailValue, AuditRecord } from '../audit/index.js';
 import {
   AUDIT_VERIFY_FAILED,
   AUTH_LOGIN_FAILURE,
+  AUTH_RECOVERY_CODE_USED,
   BREAKGLASS_PREFIX,
   EPCS_PERMISSION_PREFIX,
   NETWORK_DELIVERY_FAILED,
@@ -96,6 +97,16 @@ export function evaluateRecord(record: AuditRecord, rules: RuleSet): AlertCandid
   const v = rules.audit_verification_failure;
   if (v.enabled && action === AUDIT_VERIFY_FAILED) {
     out.push(candidate(record, 'audit_verification_failure', action, v.dedupMinutes, base));
+  }
+  const rc = rules.recovery_code_used;
+  if (rc.enabled && action === AUTH_RECOVERY_CODE_USED && outcome === 'success') {
+    const remaining = record.details.remaining;
+    out.push(
+      candidate(record, 'recovery_code_used', user ?? action, rc.dedupMinutes, {
+        ...base,
+        ...(typeof remaining === 'number' ? { remaining } : {}),
+      }),
+    );
   }
   const o = rules.off_hours_access;
   if (

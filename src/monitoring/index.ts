@@ -8,6 +8,7 @@ export * as MonitoringActions from './actions.js';
 export {
   AUDIT_VERIFY_FAILED,
   AUTH_LOGIN_FAILURE,
+  AUTH_RECOVERY_CODE_USED,
   BREAKGLASS_CLOSE,
   BREAKGLASS_OPEN,
   BREAKGLASS_PREFIX,

@@ -18,6 +18,7 @@ export const RULE_IDS = [
   'break_glass',
   'epcs_event',
   'audit_verification_failure',
+  'recovery_code_used',
 ] as const;
 export type RuleId = (typeof RULE_IDS)[number];
 export type Severity = 'info' | 'low' | 'medium' | 'high' | 'critical';
@@ -46,6 +47,11 @@ export interface RuleParams {
   readonly break_glass: { dedupMinutes: number };
   readonly epcs_event: { dedupMinutes: number };
   readonly audit_verification_failure: { dedupMinutes: number };
+  /**
+   * A recovery code was used to sign in: the user's administrators hear of every use (the
+   * identity issue's recovery-code requirement); `dedupMinutes` 0 opens one alert per use.
+   */
+  readonly recovery_code_used: { dedupMinutes: number };
 }
 
 export type RuleConfig<R extends RuleId = RuleId> = RuleParams[R] & { readonly enabled: boolean };
@@ -61,6 +67,7 @@ export const RULE_SEVERITY: Readonly<Record<RuleId, Severity>> = {
   break_glass: 'high',
   epcs_event: 'info',
   audit_verification_failure: 'critical',
+  recovery_code_used: 'high',
 };
 
 export const DEFAULT_RULES: RuleSet = {
@@ -84,6 +91,7 @@ export const DEFAULT_RULES: RuleSet = {
   break_glass: { enabled: true, dedupMinutes: 0 },
   epcs_event: { enabled: true, dedupMinutes: 60 },
   audit_verification_failure: { enabled: true, dedupMinutes: 60 },
+  recovery_code_used: { enabled: true, dedupMinutes: 0 },
 };
 
 /** Longest window any rule may use, so window state older than this can be pruned. */
@@ -122,6 +130,7 @@ const CHECKS: { readonly [R in RuleId]: Readonly<Record<keyof RuleParams[R], Che
   break_glass: { dedupMinutes: int(0, MAX_WINDOW_MINUTES) },
   epcs_event: { dedupMinutes: int(0, MAX_WINDOW_MINUTES) },
   audit_verification_failure: { dedupMinutes: int(0, MAX_WINDOW_MINUTES) },
+  recovery_code_used: { dedupMinutes: int(0, MAX_WINDOW_MINUTES) },
 };
 
 export function isRuleId(value: string): value is RuleId {

@@ -33,6 +33,14 @@ const Password = Type.String({ minLength: 1, maxLength: 1024 });
 const Token = Type.String({ minLength: 1, maxLength: 128 });
 const Code = Type.String({ minLength: 1, maxLength: 64 });
 const Ok = Type.Object({ ok: Type.Boolean() });
+const TotpEnrolmentAnswer = Type.Object({
+  secret: Type.String(),
+  otpauthUri: Type.String(),
+  qrSvg: Type.String(),
+});
+
+/** The step-up action a TOTP re-enrolment needs (a fresh second factor with the current one). */
+export const TOTP_REENROL_ACTION = 'auth.totp.reenrol';
 
 export const SessionAnswer = Type.Object({
   status: Type.Union([Type.Literal('signed_in'), Type.Literal('enrolment_required')]),
@@ -151,15 +159,7 @@ export function authRoutes(identity: Identity): RouteDef[] {
       permission: 'session',
       summary: 'Start TOTP enrolment: the secret, otpauth URI and QR code (shown once)',
       tags: ['auth'],
-      schema: {
-        response: {
-          200: Type.Object({
-            secret: Type.String(),
-            otpauthUri: Type.String(),
-            qrSvg: Type.String(),
-          }),
-        },
-      },
+      schema: { response: { 200: TotpEnrolmentAnswer } },
       handler: async (request, reply) => {
         noStore(reply);
         return identity.account.beginTotp(caller(request));
@@ -187,6 +187,39 @@ export function authRoutes(identity: Identity): RouteDef[] {
           requestMeta(request),
         );
         return { ...sessionAnswer(reply, r.issued), recoveryCodes: r.recoveryCodes };
+      },
+    }),
+    defineRoute({
+      method: 'POST',
+      url: '/api/v1/auth/totp/reenrol',
+      permission: 'authenticated',
+      stepUp: TOTP_REENROL_ACTION,
+      summary:
+        'Start re-enrolling TOTP: a new secret (shown once); the old one works until confirmed; needs a step-up',
+      tags: ['auth'],
+      schema: { response: { 200: TotpEnrolmentAnswer } },
+      handler: async (request, reply) => {
+        noStore(reply);
+        return identity.account.beginTotpReenrol(caller(request));
+      },
+    }),
+    defineRoute({
+      method: 'POST',
+      url: '/api/v1/auth/totp/reenrol/confirm',
+      permission: 'authenticated',
+      summary: 'Confirm the new TOTP with a first code; it replaces the old secret at once',
+      tags: ['auth'],
+      schema: {
+        body: Type.Object({ code: Code }, { additionalProperties: false }),
+        response: { 200: Ok },
+      },
+      handler: async (request) => {
+        await identity.account.confirmTotpReenrol(
+          caller(request),
+          (request.body as { code: string }).code,
+          requestMeta(request),
+        );
+        return { ok: true };
       },
     }),
     defineRoute({

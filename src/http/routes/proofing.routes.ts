@@ -1,5 +1,6 @@
 import { Type } from '@sinclair/typebox';
 import {
+  type AuthenticationResponseJSON,
   EPCS_APPROVE_ACTION,
   EVIDENCE_TYPES,
   type EpcsChange,
@@ -11,6 +12,7 @@ import {
 import { AppError } from '../../core/index.js';
 import { defineRoute, type RouteDef } from '../route.js';
 import { caller, requestMeta } from './auth.routes.js';
+import { AuthenticationResponse } from './webauthn.schemas.js';
 
 /** The step-up action binding a credential to the caller's proofing (proves possession). */
 export const BIND_ACTION = 'epcs.credential.bind';
@@ -155,6 +157,30 @@ export function proofingRoutes(identity: Identity): RouteDef[] {
       schema: { response: { 200: ProofingAnswer } },
       handler: async (request) =>
         proofingJson(await identity.proofing.bindTotp(caller(request), requestMeta(request))),
+    }),
+    defineRoute({
+      method: 'POST',
+      url: '/api/v1/identity/proofing/bind-passkey',
+      permission: 'authenticated',
+      summary:
+        "Bind one of the caller's passkeys (registered after proofing) to their proofing: an assertion from that passkey over a step-up challenge for epcs.credential.bind",
+      tags: ['identity', 'webauthn'],
+      schema: {
+        body: Type.Object({ response: AuthenticationResponse }, { additionalProperties: false }),
+        response: { 200: ProofingAnswer },
+      },
+      handler: async (request) => {
+        const c = caller(request);
+        const meta = requestMeta(request);
+        const { response } = request.body as { response: AuthenticationResponseJSON };
+        const credentialId = await identity.webauthn.provePossession(
+          c,
+          BIND_ACTION,
+          response,
+          meta,
+        );
+        return proofingJson(await identity.proofing.bindPasskey(c, credentialId, meta));
+      },
     }),
     defineRoute({
       method: 'POST',

@@ -1,8 +1,16 @@
 import { Type } from '@sinclair/typebox';
 import type { Identity } from '../../identity/index.js';
-import { ROLES } from '../../identity/index.js';
+import { ROLES, type Role } from '../../identity/index.js';
 import { defineRoute, type RouteDef } from '../route.js';
 import { caller, requestMeta } from './auth.routes.js';
+
+/** The step-up action a role change needs. */
+export const ROLES_CHANGE_ACTION = 'user.roles.change';
+
+const RoleList = Type.Array(Type.Union(ROLES.map((r) => Type.Literal(r))), {
+  minItems: 1,
+  maxItems: 10,
+});
 
 /** Tenant user administration (permission user.admin); always within the caller's tenant. */
 export function userRoutes(identity: Identity): RouteDef[] {
@@ -46,10 +54,7 @@ export function userRoutes(identity: Identity): RouteDef[] {
         body: Type.Object(
           {
             email: Type.String({ minLength: 3, maxLength: 254 }),
-            roles: Type.Array(Type.Union(ROLES.map((r) => Type.Literal(r))), {
-              minItems: 1,
-              maxItems: 10,
-            }),
+            roles: RoleList,
           },
           { additionalProperties: false },
         ),
@@ -91,6 +96,31 @@ export function userRoutes(identity: Identity): RouteDef[] {
           requestMeta(request),
         );
         return { ended };
+      },
+    }),
+    defineRoute({
+      method: 'PUT',
+      url: '/api/v1/users/:id/roles',
+      permission: 'user.admin',
+      stepUp: ROLES_CHANGE_ACTION,
+      summary:
+        "Replace a user's roles in this tenant (not your own); ends their sessions here; needs a step-up",
+      tags: ['users'],
+      schema: {
+        params: Type.Object({ id: Type.String({ format: 'uuid' }) }),
+        body: Type.Object({ roles: RoleList }, { additionalProperties: false }),
+        response: {
+          200: Type.Object({ roles: Type.Array(Type.String()), endedSessions: Type.Integer() }),
+        },
+      },
+      handler: async (request) => {
+        const r = await identity.users.changeRoles(
+          caller(request),
+          (request.params as { id: string }).id,
+          (request.body as { roles: Role[] }).roles,
+          requestMeta(request),
+        );
+        return { roles: [...r.roles], endedSessions: r.ended };
       },
     }),
   ];
