@@ -5,7 +5,7 @@
  */
 import { AppError, asTenantId, type Clock, type TenantId } from '../core/index.js';
 import type { Database } from '../db/index.js';
-import { auditAuth, type RequestMeta } from './auth-audit.js';
+import { auditAuth, auditLockouts, type RequestMeta } from './auth-audit.js';
 import type { MfaService, TotpEnrolment } from './mfa.service.js';
 import type { IssuedSession, Session, SessionService } from './session.service.js';
 import { ACCOUNT_POLICY, userKey, type LoginThrottle } from './throttle.js';
@@ -322,16 +322,7 @@ export class AccountService {
         details: { failures: r.failures, ...(forAction === undefined ? {} : { for: forAction }) },
         meta,
       });
-      if (r.lockedUntil !== undefined) {
-        await auditAuth(tx, this.clock, {
-          tenantId: null,
-          action: 'auth.lockout',
-          outcome: 'denied',
-          userId: caller.userId,
-          details: { scope: 'user', failures: r.failures, until: r.lockedUntil.toISOString() },
-          meta,
-        });
-      }
+      await auditLockouts(tx, this.clock, caller.userId, meta, [['user', r]]);
     });
   }
 }

@@ -115,3 +115,30 @@ export interface IdentityEvents {
 }
 
 export const noIdentityEvents: IdentityEvents = { onRecoveryCodeUsed: async () => undefined };
+
+/** What a throttle reported after a failure (see throttle.ts). */
+export interface ThrottleOutcome {
+  readonly failures: number;
+  readonly lockedUntil?: Date | undefined;
+}
+
+/** Each throttle that has just locked (account, source, user) is an `auth.lockout` record. */
+export async function auditLockouts(
+  tx: Tx,
+  clock: Clock,
+  userId: string | undefined,
+  meta: RequestMeta,
+  results: readonly (readonly [string, ThrottleOutcome | undefined])[],
+): Promise<void> {
+  for (const [scope, r] of results) {
+    if (r?.lockedUntil === undefined) continue;
+    await auditAuth(tx, clock, {
+      tenantId: null,
+      action: 'auth.lockout',
+      outcome: 'denied',
+      userId,
+      details: { scope, failures: r.failures, until: r.lockedUntil.toISOString() },
+      meta,
+    });
+  }
+}

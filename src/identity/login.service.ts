@@ -7,7 +7,7 @@
  */
 import { AppError, asTenantId, type Clock, type TenantId } from '../core/index.js';
 import type { Database, Tx } from '../db/index.js';
-import { auditAuth, type IdentityEvents, type RequestMeta } from './auth-audit.js';
+import { auditAuth, auditLockouts, type IdentityEvents, type RequestMeta } from './auth-audit.js';
 import type { MfaService } from './mfa.service.js';
 import { hashPassword, verifyAgainstDummy, verifyPassword } from './password.js';
 import type { IssuedSession, SessionService } from './session.service.js';
@@ -153,17 +153,15 @@ export class LoginService {
       return (await this.mfa.verifyTotp(tx, home, userId, input.totp)) ? 'totp' : 'failed';
     }
     if (input.recoveryCode === undefined) return 'failed';
-    const remaining = await this.mfa.useRecoveryCode(tx, home, userId, input.recoveryCode);
-    if (remaining === undefined) return 'failed';
-    await auditAuth(tx, this.clock, {
-      tenantId: home,
-      action: 'auth.recovery_code.used',
-      outcome: 'success',
+    const ok = await this.mfa.redeemRecoveryCode(
+      tx,
+      home,
       userId,
-      details: { remaining },
+      input.recoveryCode,
       meta,
-    });
-    await this.events.onRecoveryCodeUsed({ tenantId: home, userId, remaining });
+      this.events,
+    );
+    if (!ok) return 'failed';
     return 'recovery';
   }
 
@@ -200,21 +198,10 @@ export class LoginService {
         details: { reason, accountFailures: a.failures },
         meta,
       });
-      for (const [scope, r] of [
+      await auditLockouts(tx, this.clock, userId, meta, [
         ['account', a],
         ['source', s],
-      ] as const) {
-        if (r.lockedUntil !== undefined) {
-          await auditAuth(tx, this.clock, {
-            tenantId: null,
-            action: 'auth.lockout',
-            outcome: 'denied',
-            userId,
-            details: { scope, failures: r.failures, until: r.lockedUntil.toISOString() },
-            meta,
-          });
-        }
-      }
+      ]);
     });
     throw INVALID();
   }

@@ -13,6 +13,7 @@ import { openRow, sealRow, SHREDDED, type EncryptedTable } from '../crypto/row-c
 import { decodeBase32Strict, encodeBase32 } from './base32.js';
 import { generateRecoveryCodes, hashRecoveryCode, matchRecoveryCode } from './recovery-codes.js';
 import { acceptTotp, generateTotpSecret, otpauthUri } from './totp.js';
+import { auditAuth, type IdentityEvents, type RequestMeta } from './auth-audit.js';
 
 export const MFA_TOTP: EncryptedTable = { table: 'mfa_totp', columns: ['secret'] };
 
@@ -187,6 +188,32 @@ export class MfaService {
   }
 
   /** Uses one recovery code (single use, compare-and-set); returns how many remain, or undefined. */
+  /**
+   * Redeems a recovery code as a second factor: single use, audited as `auth.recovery_code.used`
+   * in the user's home tenant (where the monitoring rule alerts the administrators).
+   */
+  async redeemRecoveryCode(
+    tx: Tx,
+    home: TenantId,
+    userId: string,
+    code: string,
+    meta: RequestMeta,
+    events: IdentityEvents,
+  ): Promise<boolean> {
+    const remaining = await this.useRecoveryCode(tx, home, userId, code);
+    if (remaining === undefined) return false;
+    await auditAuth(tx, this.clock, {
+      tenantId: home,
+      action: 'auth.recovery_code.used',
+      outcome: 'success',
+      userId,
+      details: { remaining },
+      meta,
+    });
+    await events.onRecoveryCodeUsed({ tenantId: home, userId, remaining });
+    return true;
+  }
+
   async useRecoveryCode(
     tx: Tx,
     home: TenantId,

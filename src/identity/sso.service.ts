@@ -277,17 +277,15 @@ export class SsoService {
       return (await this.mfa.verifyTotp(tx, home, userId, factor.totp)) ? 'totp' : undefined;
     }
     if (factor.recoveryCode === undefined) return undefined;
-    const remaining = await this.mfa.useRecoveryCode(tx, home, userId, factor.recoveryCode);
-    if (remaining === undefined) return undefined;
-    await auditAuth(tx, this.clock, {
-      tenantId: home,
-      action: 'auth.recovery_code.used',
-      outcome: 'success',
+    const ok = await this.mfa.redeemRecoveryCode(
+      tx,
+      home,
       userId,
-      details: { remaining },
+      factor.recoveryCode,
       meta,
-    });
-    await this.events.onRecoveryCodeUsed({ tenantId: home, userId, remaining });
+      this.events,
+    );
+    if (!ok) return undefined;
     return 'recovery';
   }
 

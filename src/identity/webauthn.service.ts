@@ -18,7 +18,7 @@ import {
 import { AppError, asTenantId, type Clock, type Random, type TenantId } from '../core/index.js';
 import type { Database } from '../db/index.js';
 import type { Caller } from './account.service.js';
-import { auditAuth, type RequestMeta } from './auth-audit.js';
+import { auditAuth, auditLockouts, type RequestMeta } from './auth-audit.js';
 import type { MfaService } from './mfa.service.js';
 import type { IssuedSession, Session, SessionService } from './session.service.js';
 import {
@@ -515,21 +515,10 @@ export class WebAuthnService {
         details: { reason, factor: 'webauthn', sourceFailures: s.failures },
         meta,
       });
-      for (const [scope, r] of [
+      await auditLockouts(tx, this.clock, userId, meta, [
         ['source', s],
         ['user', u],
-      ] as const) {
-        if (r?.lockedUntil !== undefined) {
-          await auditAuth(tx, this.clock, {
-            tenantId: null,
-            action: 'auth.lockout',
-            outcome: 'denied',
-            userId,
-            details: { scope, failures: r.failures, until: r.lockedUntil.toISOString() },
-            meta,
-          });
-        }
-      }
+      ]);
     });
     throw INVALID();
   }
