@@ -35,6 +35,7 @@ import {
 } from './audit/index.js';
 import { DirectoryExportTarget } from './audit/directory-export-target.js';
 import { LogSink, MonitoringService, WebhookSink, type AlertSink } from './monitoring/index.js';
+import { findExpiringCredentials } from './identity/index.js';
 import { auditCommand } from './cli/audit-dispatch.command.js';
 import { backupCommand, restoreCommand } from './cli/backup.command.js';
 import { openKeyProvider } from './crypto/open-provider.js';
@@ -172,6 +173,20 @@ async function serve(config: Config): Promise<void> {
     });
     monitoring.start();
     cleanup.push(() => monitoring.stop());
+    // Expired or expiring DEA registrations and licences: audited (and so alerted) once each.
+    const checkExpiry = (): void => {
+      findExpiringCredentials(platform.db, platform.clock, { withinDays: 30 }).catch(
+        (err: unknown) => {
+          logger.error({ err }, 'proofing expiry check failed');
+        },
+      );
+    };
+    checkExpiry();
+    const expiryTimer = setInterval(checkExpiry, 3_600_000);
+    expiryTimer.unref();
+    cleanup.push(async () => {
+      clearInterval(expiryTimer);
+    });
     const metrics = createHttpMetrics();
     metrics.setClockSkew(skew.skewMs);
     const app = await buildApp({

@@ -20,6 +20,12 @@ import {
 import { RULE_SEVERITY, type RuleId, type RuleSet, type Severity } from './rules.js';
 import { withinHours } from './time-zone.js';
 
+/** Proofing expiry events (emitted by identity's expiry check) alert like other EPCS events. */
+const PROOFING_EXPIRY: ReadonlySet<string> = new Set([
+  'identity.proofing.expired',
+  'identity.proofing.expiring',
+]);
+
 /** A rule firing on one record, before deduplication into an alert. */
 export interface AlertCandidate {
   readonly tenantId: string | null;
@@ -87,10 +93,13 @@ export function evaluateRecord(record: AuditRecord, rules: RuleSet): AlertCandid
   if (b.enabled && actionMatches(action, BREAKGLASS_PREFIX)) {
     out.push(candidate(record, 'break_glass', user ?? action, b.dedupMinutes, base));
   }
+  // An expired (or expiring) DEA registration or licence blocks EPCS signing: alert (1311.105).
   const e = rules.epcs_event;
   if (
     e.enabled &&
-    (action === RX_SIGN_CONTROLLED || actionMatches(action, EPCS_PERMISSION_PREFIX))
+    (action === RX_SIGN_CONTROLLED ||
+      actionMatches(action, EPCS_PERMISSION_PREFIX) ||
+      PROOFING_EXPIRY.has(action))
   ) {
     out.push(candidate(record, 'epcs_event', `${action}:${user ?? '-'}`, e.dedupMinutes, base));
   }

@@ -207,6 +207,16 @@ describe('monitoring rules on tenant audit records', () => {
     await emit(db, clock, { tenantId: t, actor: user(doc), action: RX_SIGN_CONTROLLED });
     await emit(db, clock, { tenantId: t, actor: user(doc), action: EPCS_PERMISSION_GRANT });
     await emit(db, clock, { tenantId: t, actor: user(doc), action: 'rx.sign' }); // not controlled
+    await emit(db, clock, {
+      tenantId: t,
+      actor: { kind: 'system' },
+      action: 'identity.proofing.expired',
+    });
+    await emit(db, clock, {
+      tenantId: t,
+      actor: { kind: 'system' },
+      action: 'identity.proofing.complete',
+    }); // no alert
     await det.run();
     expect((await alertsOf(db, t, 'break_glass')).map((a) => [a.severity, a.count])).toEqual([
       ['high', 1],
@@ -215,6 +225,7 @@ describe('monitoring rules on tenant audit records', () => {
     const epcs = await alertsOf(db, t, 'epcs_event');
     expect(epcs.map((a) => a.subject).sort()).toEqual([
       `${EPCS_PERMISSION_GRANT}:${doc}`,
+      'identity.proofing.expired:-',
       `${RX_SIGN_CONTROLLED}:${doc}`,
     ]);
     // Alerts carry identifiers and codes only: no reason text from the audit record.
