@@ -271,31 +271,7 @@ export class AccountService {
   }
 
   async #session(caller: Caller): Promise<Session> {
-    const s = await this.db.withTenant(caller.tenantId, async (tx) => {
-      const { rows } = await tx.query<{
-        kind: 'cookie' | 'bearer';
-        restricted: boolean;
-        created_at: Date;
-        idle_expires_at: Date;
-        absolute_expires_at: Date;
-      }>(
-        `SELECT kind, restricted, created_at, idle_expires_at, absolute_expires_at FROM sessions
-          WHERE id = $1 AND user_id = $2 AND revoked_at IS NULL`,
-        [caller.sessionId, caller.userId],
-      );
-      return rows[0];
-    });
-    if (s === undefined) throw new AppError('unauthenticated', 'session ended');
-    return {
-      id: caller.sessionId,
-      tenantId: caller.tenantId,
-      userId: caller.userId,
-      kind: s.kind,
-      restricted: s.restricted,
-      createdAt: s.created_at,
-      idleExpiresAt: s.idle_expires_at,
-      absoluteExpiresAt: s.absolute_expires_at,
-    };
+    return this.db.withTenant(caller.tenantId, (tx) => this.sessions.live(tx, caller));
   }
 
   async #notLocked(userId: string): Promise<void> {

@@ -5,7 +5,7 @@
  * one by one, per user, or by an administrator; step-up records bound to one action.
  */
 import { randomUUID } from 'node:crypto';
-import { asTenantId, type Clock, type Random, type TenantId } from '../core/index.js';
+import { AppError, asTenantId, type Clock, type Random, type TenantId } from '../core/index.js';
 import type { Database, Tx } from '../db/index.js';
 import { permissionsFor } from './roles.js';
 import { hashToken, isTokenShaped, issueToken } from './tokens.js';
@@ -223,6 +223,36 @@ export class SessionService {
   }
 
   /** Ends a session and every bearer token it issued. */
+  /** The caller's session if it is still live (not revoked), in the caller's tenant transaction. */
+  async live(
+    tx: Tx,
+    caller: { readonly userId: string; readonly tenantId: TenantId; readonly sessionId: string },
+  ): Promise<Session> {
+    const { rows } = await tx.query<{
+      kind: Session['kind'];
+      restricted: boolean;
+      created_at: Date;
+      idle_expires_at: Date;
+      absolute_expires_at: Date;
+    }>(
+      `SELECT kind, restricted, created_at, idle_expires_at, absolute_expires_at FROM sessions
+        WHERE id = $1 AND user_id = $2 AND revoked_at IS NULL`,
+      [caller.sessionId, caller.userId],
+    );
+    const s = rows[0];
+    if (s === undefined) throw new AppError('unauthenticated', 'session ended');
+    return {
+      id: caller.sessionId,
+      tenantId: caller.tenantId,
+      userId: caller.userId,
+      kind: s.kind,
+      restricted: s.restricted,
+      createdAt: s.created_at,
+      idleExpiresAt: s.idle_expires_at,
+      absoluteExpiresAt: s.absolute_expires_at,
+    };
+  }
+
   async revoke(tx: Tx, sessionId: string, reason: string): Promise<void> {
     await tx.query(
       `UPDATE sessions SET revoked_at = $2, revoke_reason = $3

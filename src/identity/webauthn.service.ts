@@ -20,7 +20,7 @@ import type { Database } from '../db/index.js';
 import type { Caller } from './account.service.js';
 import { auditAuth, auditLockouts, type RequestMeta } from './auth-audit.js';
 import type { MfaService } from './mfa.service.js';
-import type { IssuedSession, Session, SessionService } from './session.service.js';
+import type { IssuedSession, SessionService } from './session.service.js';
 import {
   ACCOUNT_POLICY,
   SOURCE_POLICY,
@@ -392,29 +392,7 @@ export class WebAuthnService {
   ): Promise<Date> {
     await this.provePossession(caller, action, response, meta);
     return this.db.withTenant(caller.tenantId, async (tx) => {
-      const { rows } = await tx.query<{
-        kind: Session['kind'];
-        restricted: boolean;
-        created_at: Date;
-        idle_expires_at: Date;
-        absolute_expires_at: Date;
-      }>(
-        `SELECT kind, restricted, created_at, idle_expires_at, absolute_expires_at FROM sessions
-          WHERE id = $1 AND user_id = $2 AND revoked_at IS NULL`,
-        [caller.sessionId, caller.userId],
-      );
-      const s = rows[0];
-      if (s === undefined) throw new AppError('unauthenticated', 'session ended');
-      const session: Session = {
-        id: caller.sessionId,
-        tenantId: caller.tenantId,
-        userId: caller.userId,
-        kind: s.kind,
-        restricted: s.restricted,
-        createdAt: s.created_at,
-        idleExpiresAt: s.idle_expires_at,
-        absoluteExpiresAt: s.absolute_expires_at,
-      };
+      const session = await this.sessions.live(tx, caller);
       const expires = await this.sessions.recordStepUp(tx, session, action);
       await auditAuth(tx, this.clock, {
         tenantId: caller.tenantId,
