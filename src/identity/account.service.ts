@@ -38,7 +38,25 @@ export class AccountService {
   ) {}
 
   async info(caller: Caller): Promise<AccountInfo> {
-    const base = await this.db.withTenant(caller.tenantId, async (tx) => {
+    const base = await this.#account(caller);
+    const mfaEnrolled = await this.db.withTenant(base.home, (tx) =>
+      this.mfa.hasSecondFactor(tx, caller.userId),
+    );
+    return {
+      userId: caller.userId,
+      email: base.email,
+      displayName: base.displayName,
+      homeTenantId: base.home,
+      roles: base.roles,
+      mfaEnrolled,
+    };
+  }
+
+  /** The caller's account in their session's tenant: one query, no MFA lookup. */
+  async #account(
+    caller: Caller,
+  ): Promise<{ email: string; displayName: string; home: TenantId; roles: string[] }> {
+    const r = await this.db.withTenant(caller.tenantId, async (tx) => {
       const { rows } = await tx.query<{
         email: string;
         display_name: string;
@@ -49,28 +67,21 @@ export class AccountService {
            JOIN memberships m ON m.user_id = u.id AND m.tenant_id = $2 WHERE u.id = $1`,
         [caller.userId, caller.tenantId],
       );
-      const r = rows[0];
-      if (r === undefined) throw new AppError('unauthenticated', 'no such user');
-      return r;
+      return rows[0];
     });
-    const home = asTenantId(base.tenant_id);
-    const mfaEnrolled = await this.db.withTenant(home, (tx) =>
-      this.mfa.hasSecondFactor(tx, caller.userId),
-    );
+    if (r === undefined) throw new AppError('unauthenticated', 'no such user');
     return {
-      userId: caller.userId,
-      email: base.email,
-      displayName: base.display_name,
-      homeTenantId: base.tenant_id,
-      roles: base.roles,
-      mfaEnrolled,
+      email: r.email,
+      displayName: r.display_name,
+      home: asTenantId(r.tenant_id),
+      roles: r.roles,
     };
   }
 
   /** Starts TOTP enrolment (only while none is confirmed). */
   async beginTotp(caller: Caller): Promise<TotpEnrolment> {
-    const info = await this.info(caller);
-    const home = asTenantId(info.homeTenantId);
+    const info = await this.#account(caller);
+    const home = info.home;
     const enrolment = await this.db.withTenant(home, (tx) =>
       this.mfa.beginTotp(tx, home, caller.userId, info.email),
     );
@@ -87,8 +98,8 @@ export class AccountService {
     code: string,
     meta: RequestMeta,
   ): Promise<{ recoveryCodes: string[]; issued: IssuedSession }> {
-    const info = await this.info(caller);
-    const home = asTenantId(info.homeTenantId);
+    const info = await this.#account(caller);
+    const home = info.home;
     await this.#notLocked(caller.userId);
     const codes = await this.db.withTenant(home, async (tx) => {
       if (!(await this.mfa.confirmTotp(tx, home, caller.userId, code))) return undefined;
@@ -118,8 +129,8 @@ export class AccountService {
    * the new one is confirmed.
    */
   async beginTotpReenrol(caller: Caller): Promise<TotpEnrolment> {
-    const info = await this.info(caller);
-    const home = asTenantId(info.homeTenantId);
+    const info = await this.#account(caller);
+    const home = info.home;
     const enrolment = await this.db.withTenant(home, (tx) =>
       this.mfa.beginReenrol(tx, home, caller.userId, info.email),
     );
@@ -131,8 +142,8 @@ export class AccountService {
 
   /** Confirms the re-enrolment with a first code of the new secret, which replaces the old one. */
   async confirmTotpReenrol(caller: Caller, code: string, meta: RequestMeta): Promise<void> {
-    const info = await this.info(caller);
-    const home = asTenantId(info.homeTenantId);
+    const info = await this.#account(caller);
+    const home = info.home;
     await this.#notLocked(caller.userId);
     const ok = await this.db.withTenant(home, async (tx) => {
       if (!(await this.mfa.confirmReenrol(tx, home, caller.userId, code))) return false;
@@ -162,8 +173,8 @@ export class AccountService {
   }
 
   async regenerateRecoveryCodes(caller: Caller, meta: RequestMeta): Promise<string[]> {
-    const info = await this.info(caller);
-    const home = asTenantId(info.homeTenantId);
+    const info = await this.#account(caller);
+    const home = info.home;
     return this.db.withTenant(home, async (tx) => {
       const codes = await this.mfa.regenerateRecoveryCodes(tx, home, caller.userId);
       await auditAuth(tx, this.clock, {
@@ -183,8 +194,8 @@ export class AccountService {
     if (!ACTION_RE.test(action) || action.length > 100) {
       throw new AppError('validation_failed', 'bad action name', { detail: 'action' });
     }
-    const info = await this.info(caller);
-    const home = asTenantId(info.homeTenantId);
+    const info = await this.#account(caller);
+    const home = info.home;
     await this.#notLocked(caller.userId);
     const ok = await this.db.withTenant(home, (tx) =>
       this.mfa.verifyTotp(tx, home, caller.userId, code),
