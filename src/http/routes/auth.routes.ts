@@ -28,6 +28,12 @@ export function noStore(reply: FastifyReply): void {
   void reply.header('Cache-Control', 'no-store');
 }
 
+/** The answer to a step-up, whatever the factor: which action it covers, and until when. */
+export const StepUpAnswer = Type.Object({
+  action: Type.String(),
+  expiresAt: Type.String({ format: 'date-time' }),
+});
+
 const Email = Type.String({ minLength: 3, maxLength: 254 });
 const Password = Type.String({ minLength: 1, maxLength: 1024 });
 const Token = Type.String({ minLength: 1, maxLength: 128 });
@@ -250,12 +256,7 @@ export function authRoutes(identity: Identity): RouteDef[] {
           { action: Type.String({ minLength: 3, maxLength: 100 }), totp: Code },
           { additionalProperties: false },
         ),
-        response: {
-          200: Type.Object({
-            action: Type.String(),
-            expiresAt: Type.String({ format: 'date-time' }),
-          }),
-        },
+        response: { 200: StepUpAnswer },
       },
       handler: async (request) => {
         const b = request.body as { action: string; totp: string };

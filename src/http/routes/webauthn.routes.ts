@@ -7,7 +7,14 @@ import type {
   RegistrationResponseJSON,
 } from '../../identity/index.js';
 import { defineRoute, type RouteDef } from '../route.js';
-import { caller, noStore, requestMeta, SessionAnswer, sessionAnswer } from './auth.routes.js';
+import {
+  caller,
+  noStore,
+  requestMeta,
+  SessionAnswer,
+  sessionAnswer,
+  StepUpAnswer,
+} from './auth.routes.js';
 import {
   AuthenticationResponse,
   CreationOptions,
@@ -159,12 +166,7 @@ export function webauthnRoutes(identity: Identity): RouteDef[] {
           { action: Action, response: AuthenticationResponse },
           { additionalProperties: false },
         ),
-        response: {
-          200: Type.Object({
-            action: Type.String(),
-            expiresAt: Type.String({ format: 'date-time' }),
-          }),
-        },
+        response: { 200: StepUpAnswer },
       },
       handler: async (request) => {
         const b = request.body as { action: string; response: AuthenticationResponseJSON };
