@@ -1,22 +1,14 @@
 import type { TSchema } from '@sinclair/typebox';
+import type { CatalogPermission } from '../access/permissions.js';
 import type { FastifyReply, FastifyRequest, HTTPMethods } from 'fastify';
 
 /**
- * Permissions a route can declare. The catalog grows with the access-control issue; until then
- * `authenticated` means "any signed-in principal with a second factor" and `session` means "any
- * session, including an enrolment-only one" (enrolment, session info, sign-out). `public` must be
- * chosen explicitly.
+ * Permissions a route can declare: one from the fixed catalog (src/access/permissions.ts), or
+ * `authenticated` ("any signed-in principal with a second factor") or `session` ("any session,
+ * including an enrolment-only one": enrolment, session info, sign-out). `public` must be chosen
+ * explicitly.
  */
-export type Permission =
-  | 'authenticated'
-  | 'session'
-  | 'keys.admin'
-  | 'user.admin'
-  | 'sso.admin'
-  | 'audit.read'
-  | 'audit.export'
-  | 'alerts.read'
-  | 'alerts.manage';
+export type Permission = 'authenticated' | 'session' | CatalogPermission;
 export type RoutePermission = Permission | 'public';
 
 export interface RouteSchema {

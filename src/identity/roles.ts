@@ -1,36 +1,12 @@
 /**
- * Roles stored in memberships, mapped to the permissions routes declare. A placeholder table
- * until the access-control issue owns the catalog; deny by default (an unknown role grants
- * nothing).
+ * Roles stored in memberships. The catalog lives in the access module (src/access/role-catalog.ts);
+ * this file keeps identity's imports stable. Deny by default: an unknown role grants nothing.
  */
-export const ROLE_PERMISSIONS = {
-  tenant_admin: ['user.admin', 'sso.admin'],
-  security_admin: ['keys.admin', 'audit.read', 'alerts.read', 'alerts.manage'],
-  prescriber: [],
-  staff: [],
-  prescriber_agent: [],
-  pharmacist: [],
-  pharmacy_technician: [],
-  care_coordinator: [],
-  support: [],
-  compliance_officer: ['audit.read', 'audit.export', 'alerts.read', 'alerts.manage'],
-  auditor: ['audit.read', 'audit.export', 'alerts.read'],
-} as const satisfies Readonly<Record<string, readonly string[]>>;
+import { BUILT_IN_CATALOG, permissionsOf } from '../access/role-catalog.js';
 
-export type Role = keyof typeof ROLE_PERMISSIONS;
+export { BOOTSTRAP_ROLES, ROLES, isRole, type Role } from '../access/role-catalog.js';
 
-export const ROLES: readonly Role[] = Object.keys(ROLE_PERMISSIONS) as Role[];
-
-export function isRole(value: string): value is Role {
-  return Object.hasOwn(ROLE_PERMISSIONS, value);
-}
-
-/** The permissions a set of roles grants (unknown roles grant nothing). */
+/** The permissions a set of roles grants under the built-in catalog. */
 export function permissionsFor(roles: readonly string[]): ReadonlySet<string> {
-  const out = new Set<string>();
-  for (const r of roles) if (isRole(r)) for (const p of ROLE_PERMISSIONS[r]) out.add(p);
-  return out;
+  return permissionsOf(BUILT_IN_CATALOG, roles);
 }
-
-/** The roles the first administrator of a tenant gets at bootstrap. */
-export const BOOTSTRAP_ROLES: readonly Role[] = ['tenant_admin', 'security_admin'];
