@@ -7,6 +7,8 @@ export interface Principal {
   readonly tenantId: TenantId;
   readonly sessionId: string;
   readonly permissions: ReadonlySet<string>;
+  /** The roles held in this tenant (context policy by role, minimum-necessary views). */
+  readonly roles: readonly string[];
   /** An enrolment-only session: it may reach only routes declaring `session`. */
   readonly restricted?: boolean;
 }

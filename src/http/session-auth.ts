@@ -95,6 +95,7 @@ function toPrincipal(s: {
   tenantId: Principal['tenantId'];
   id: string;
   permissions: ReadonlySet<string>;
+  roles: readonly string[];
   restricted: boolean;
 }): Principal {
   return {
@@ -102,6 +103,7 @@ function toPrincipal(s: {
     tenantId: s.tenantId,
     sessionId: s.id,
     permissions: s.permissions,
+    roles: s.roles,
     restricted: s.restricted,
   };
 }

@@ -7,7 +7,8 @@
 import { randomUUID } from 'node:crypto';
 import { AppError, asTenantId, type Clock, type Random, type TenantId } from '../core/index.js';
 import type { Database, Tx } from '../db/index.js';
-import { permissionsFor } from './roles.js';
+import { permissionsOf } from '../access/role-catalog.js';
+import { loadRoleCatalog } from '../access/role-catalog.service.js';
 import { hashToken, isTokenShaped, issueToken } from './tokens.js';
 
 export interface SessionOptions {
@@ -194,6 +195,7 @@ export class SessionService {
       );
       const roles = member.rows[0]?.roles;
       if (roles === undefined) return undefined;
+      const { catalog } = await loadRoleCatalog(tx);
       const now = this.clock.now();
       const touched = await tx.query<{ id: string; idle_expires_at: Date }>(
         `UPDATE sessions SET last_seen_at = $2,
@@ -207,7 +209,7 @@ export class SessionService {
         ...toSession(row),
         idleExpiresAt: idle ?? row.idle_expires_at,
         roles,
-        permissions: row.restricted ? new Set<string>() : permissionsFor(roles),
+        permissions: row.restricted ? new Set<string>() : permissionsOf(catalog, roles),
         csrfHash: row.csrf_hash,
       };
     });

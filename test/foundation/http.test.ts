@@ -218,6 +218,7 @@ describe('HTTP foundation', () => {
           tenantId,
           sessionId: 's1',
           permissions: new Set(),
+          roles: [],
         }),
       },
     });

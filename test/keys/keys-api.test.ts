@@ -29,6 +29,7 @@ const headerAuth: Authenticator = {
       tenantId: asTenantId('00000000-0000-4000-8000-000000000000'),
       sessionId: 's',
       permissions: new Set(perms.split(',').filter((x) => x !== '')),
+      roles: [],
     };
   },
 };
