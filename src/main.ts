@@ -9,16 +9,10 @@ import { Database, packagePath } from './db/index.js';
 import { ensureLocalTls } from './crypto/local-tls.js';
 import { unusedProvider } from './crypto/unused-provider.js';
 import { buildApp } from './http/app.js';
-import type { RouteDef } from './http/route.js';
-import { keyRoutes } from './http/routes/keys.routes.js';
-import { auditRoutes } from './http/routes/audit.routes.js';
-import { alertRoutes } from './http/routes/alerts.routes.js';
-import { authRoutes } from './http/routes/auth.routes.js';
-import { userRoutes } from './http/routes/users.routes.js';
-import { webauthnRoutes } from './http/routes/webauthn.routes.js';
-import { proofingRoutes } from './http/routes/proofing.routes.js';
+import { domainRoutes } from './http/domain-routes.js';
+import { contextCheck } from './http/context-check.js';
+import { BUILT_IN_CATALOG, ROLES } from './access/role-catalog.js';
 import { demoCommand, registryCommand } from './cli/registry.command.js';
-import { ssoRoutes } from './http/routes/sso.routes.js';
 import { sessionAuthenticator } from './http/session-auth.js';
 import { usersCommand, invitationLink } from './cli/users.command.js';
 import { createHttpMetrics } from './http/metrics.js';
@@ -195,6 +189,7 @@ async function serve(config: Config): Promise<void> {
       db: platform.db,
       metrics,
       authenticator: sessionAuthenticator(platform.identity.sessions),
+      contextGate: contextCheck(platform.access.context),
       routes: domainRoutes(platform),
       ...(tls === undefined ? {} : { tls }),
     });
@@ -250,35 +245,30 @@ async function serve(config: Config): Promise<void> {
   });
 }
 
-/** Every domain's routes, composed once (serve, and `scrip routes`). */
-function domainRoutes(
-  platform: Pick<Platform, 'signingKeys' | 'keyAdmin' | 'identity' | 'db' | 'clock'>,
-): RouteDef[] {
-  return [
-    ...keyRoutes(platform.signingKeys, platform.keyAdmin),
-    ...auditRoutes(platform.db, platform.clock),
-    ...alertRoutes(platform.db, platform.clock),
-    ...authRoutes(platform.identity),
-    ...userRoutes(platform.identity),
-    ...webauthnRoutes(platform.identity),
-    ...proofingRoutes(platform.identity),
-    ...ssoRoutes(platform.identity.sso, platform.identity.ssoConfig),
-  ];
-}
-
 async function routesCommand(config: Config, json: boolean): Promise<void> {
   // Listing routes needs no database: a pool that is never used, services that are never called.
   const logger = createLogger('silent');
   const db = new Database(new pg.Pool({ max: 1 }));
   const unused = compose(config, logger, db, unusedProvider(), systemClock);
   const app = await buildApp({ config, logger, db, routes: domainRoutes(unused) });
+  // The authorization matrix under the built-in role catalog: which roles reach each route.
   const rows = app.scripRoutes
-    .map((r) => ({ ...r }))
+    .map((r) => ({
+      ...r,
+      stepUp: r.stepUp ?? '',
+      roles: allowedRoles(r.permission).join(' '),
+    }))
     .sort((a, b) => a.url.localeCompare(b.url) || a.method.localeCompare(b.method));
   await app.close();
   await db.close();
   if (json) printJson(rows);
-  else printTable(rows, ['method', 'url', 'permission']);
+  else printTable(rows, ['method', 'url', 'permission', 'stepUp', 'roles']);
+}
+
+function allowedRoles(permission: string): string[] {
+  if (permission === 'public') return ['anyone'];
+  if (permission === 'session' || permission === 'authenticated') return ['signed-in'];
+  return ROLES.filter((r) => (BUILT_IN_CATALOG[r] as readonly string[]).includes(permission));
 }
 
 async function withPlatform(config: Config, fn: (p: Platform) => Promise<number>): Promise<number> {

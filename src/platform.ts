@@ -17,6 +17,9 @@ import { Reencryptor, type KeyEventSink } from './crypto/reencrypt.js';
 import { SigningKeyService } from './crypto/signing-keys.js';
 import type { EncryptedTable } from './crypto/row-cipher.js';
 import { appendAudit, type CheckpointSigner } from './audit/index.js';
+import { RoleCatalogService } from './access/role-catalog.service.js';
+import { ContextGate } from './access/context-gate.js';
+import { PatientAccess } from './access/patient-access.js';
 import { PATIENTS, PatientRepository } from './prescribing/patient.repository.js';
 import {
   composeIdentity,
@@ -44,7 +47,15 @@ export interface Platform {
   readonly signingKeys: SigningKeyService;
   readonly patients: PatientRepository;
   readonly identity: Identity;
+  readonly access: Access;
   close(): Promise<void>;
+}
+
+/** Access control: the role catalog, the context gate, the patient relationship choke point. */
+export interface Access {
+  readonly roles: RoleCatalogService;
+  readonly context: ContextGate;
+  readonly patients: PatientAccess;
 }
 
 /** Every table with encrypted PHI columns (re-encryption and key status visit them). */
@@ -133,6 +144,14 @@ export function compose(
     reencryptor: new Reencryptor(db, keyring, ENCRYPTED_TABLES, clock, events),
     signingKeys: new SigningKeyService(db, provider, clock, events),
     patients: new PatientRepository(keyring, clock),
+    access: {
+      roles: new RoleCatalogService(db, clock),
+      context: new ContextGate(db, clock, {
+        stepUpValidMs: config.SCRIP_CONTEXT_STEP_UP_MINUTES * 60_000,
+        deviceTtlMs: config.SCRIP_TRUSTED_DEVICE_DAYS * 86_400_000,
+      }),
+      patients: new PatientAccess(clock),
+    },
     identity: composeIdentity(db, keyring, clock, {
       idleMs: config.SCRIP_SESSION_IDLE_MINUTES * 60_000,
       absoluteMs: config.SCRIP_SESSION_ABSOLUTE_HOURS * 3_600_000,

@@ -200,7 +200,9 @@ export async function recordPatientAccess(
       ...(meta.ip === undefined ? {} : { ip: meta.ip }),
       ...(meta.userAgent === undefined ? {} : { userAgent: meta.userAgent }),
     },
-    ...(glass === undefined ? {} : { reason: glass.reason }),
+    // The category, not the free text: the justification stays on the break-glass session row
+    // (it may name clinical facts); the record points at it.
+    ...(glass === undefined ? {} : { reason: `break_glass:${glass.category}` }),
     details: {
       ...extra,
       basis: [...kinds].sort().join(','),

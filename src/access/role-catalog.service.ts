@@ -126,7 +126,15 @@ export class RoleCatalogService {
       const { rows } = await tx.query<VersionRow>(
         `INSERT INTO role_catalog_versions (id, tenant_id, version, catalog, reason, status, proposed_by, proposed_at)
          VALUES ($1, $2, $3, $4, $5, 'proposed', $6, $7) RETURNING ${COLUMNS}`,
-        [id, caller.tenantId, next.rows[0]?.v ?? 1, JSON.stringify(checked), reason, caller.userId, now],
+        [
+          id,
+          caller.tenantId,
+          next.rows[0]?.v ?? 1,
+          JSON.stringify(checked),
+          reason,
+          caller.userId,
+          now,
+        ],
       );
       await this.#audit(tx, caller, 'access.roles.propose', 'success', id, {
         version: next.rows[0]?.v ?? 1,

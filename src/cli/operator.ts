@@ -1,7 +1,8 @@
 import { createInterface } from 'node:readline';
 import { Writable } from 'node:stream';
 import { AppError } from '../core/index.js';
-import { permissionsFor } from '../identity/roles.js';
+import { permissionsOf } from '../access/role-catalog.js';
+import type { CatalogPermission } from '../access/permissions.js';
 import type { Platform } from '../platform.js';
 
 /**
@@ -14,7 +15,7 @@ import type { Platform } from '../platform.js';
 export async function signInOperator(
   p: Platform,
   email: string | undefined,
-  permission: string,
+  permission: CatalogPermission,
 ): Promise<string> {
   if (email === undefined || email === '')
     throw new AppError('validation_failed', '--actor <administrator email> is required');
@@ -31,7 +32,8 @@ export async function signInOperator(
   };
   try {
     const info = await p.identity.account.info(caller);
-    if (issued.session.restricted || !permissionsFor(info.roles).has(permission)) {
+    const { catalog } = await p.access.roles.current(caller.tenantId);
+    if (issued.session.restricted || !permissionsOf(catalog, info.roles).has(permission)) {
       throw new AppError('forbidden', `${email} may not do this (needs ${permission})`);
     }
     return issued.session.userId;

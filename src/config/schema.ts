@@ -147,6 +147,18 @@ export const ConfigSchema = Type.Object(
       default: 12,
       description: 'Session absolute lifetime (AAL2: at most 12 hours).',
     }),
+    SCRIP_CONTEXT_STEP_UP_MINUTES: Type.Integer({
+      minimum: 1,
+      maximum: 480,
+      default: 60,
+      description: 'How long a step-up satisfies context rules that demand one (access.context).',
+    }),
+    SCRIP_TRUSTED_DEVICE_DAYS: Type.Integer({
+      minimum: 1,
+      maximum: 365,
+      default: 30,
+      description: 'Lifetime of a trusted-device registration (device posture rules).',
+    }),
     SCRIP_INVITATION_TTL_HOURS: Type.Integer({ minimum: 1, maximum: 168, default: 72 }),
     SCRIP_BOOTSTRAP_TTL_MINUTES: Type.Integer({ minimum: 5, maximum: 1440, default: 60 }),
     SCRIP_WEBAUTHN_RP_ID: Type.String({

@@ -4,7 +4,7 @@ import swagger from '@fastify/swagger';
 import type { Config, Logger } from '../config/index.js';
 import type { Database } from '../db/index.js';
 import { AppError } from '../core/index.js';
-import { noAuthentication, type Authenticator } from './auth.js';
+import { noAuthentication, type Authenticator, type ContextCheck } from './auth.js';
 import { createHttpMetrics, type HttpMetrics } from './metrics.js';
 import { notFound, sendProblem, toProblem } from './problem.js';
 import type { RouteDef } from './route.js';
@@ -21,6 +21,8 @@ export interface AppDeps {
   readonly metrics?: HttpMetrics;
   /** TLS key and certificate; absent only for `app.inject()` tests or SCRIP_INSECURE_HTTP. */
   readonly tls?: { readonly key: string; readonly cert: string };
+  /** Context policy (networks, device, hours) checked on every authenticated request. */
+  readonly contextGate?: ContextCheck;
   /** Routes beyond the built-in ones (domains add theirs here). */
   readonly routes?: readonly RouteDef[];
 }
@@ -114,7 +116,12 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     if (route.schema?.response === undefined) {
       throw new TypeError(`route ${String(route.method)} ${route.url} declares no response schema`);
     }
-    table.push({ method: String(route.method), url: route.url, permission });
+    table.push({
+      method: String(route.method),
+      url: route.url,
+      permission,
+      ...(route.config?.stepUp === undefined ? {} : { stepUp: route.config.stepUp }),
+    });
   });
 
   app.addHook('onRequest', async (request, reply) => {
@@ -132,6 +139,15 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
       throw new AppError('forbidden', 'permission denied');
     }
     request.principal = principal;
+    // Sign-out, session info, enrolment and the step-up answers themselves stay reachable, so a
+    // user asked to step up (or to leave) can do so.
+    if (
+      deps.contextGate !== undefined &&
+      permission !== 'session' &&
+      request.routeOptions.config.context !== 'exempt'
+    ) {
+      await deps.contextGate.check(request, principal);
+    }
     const stepUp = request.routeOptions.config.stepUp;
     if (stepUp !== undefined) {
       if (authenticator.requireStepUp === undefined) {
@@ -186,7 +202,11 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     app.route({
       method: r.method,
       url: r.url,
-      config: { permission: r.permission, ...(r.stepUp === undefined ? {} : { stepUp: r.stepUp }) },
+      config: {
+        permission: r.permission,
+        ...(r.stepUp === undefined ? {} : { stepUp: r.stepUp }),
+        ...(r.context === undefined ? {} : { context: r.context }),
+      },
       schema: {
         ...r.schema,
         summary: r.summary,
@@ -206,6 +226,7 @@ export interface RouteInfo {
   readonly method: string;
   readonly url: string;
   readonly permission: string;
+  readonly stepUp?: string;
 }
 
 declare module 'fastify' {

@@ -23,6 +23,11 @@ export interface Authenticator {
   requireStepUp?(principal: Principal, action: string): Promise<void>;
 }
 
+/** The context-policy port: throws `forbidden` or `step_up_required` when the context fails. */
+export interface ContextCheck {
+  check(request: FastifyRequest, principal: Principal): Promise<void>;
+}
+
 export const noAuthentication: Authenticator = {
   authenticate: () => Promise.resolve(undefined),
 };

@@ -26,6 +26,8 @@ export interface RouteDef {
   readonly permission: RoutePermission;
   /** A fresh second factor bound to this action name is required (see POST /api/v1/auth/step-up). */
   readonly stepUp?: string;
+  /** `exempt`: the context policy is not applied (the step-up answers that satisfy it). */
+  readonly context?: 'exempt';
   readonly summary: string;
   readonly tags: readonly string[];
   readonly schema: RouteSchema;
@@ -36,6 +38,7 @@ declare module 'fastify' {
   interface FastifyContextConfig {
     permission?: RoutePermission;
     stepUp?: string;
+    context?: 'exempt';
   }
 }
 

@@ -260,7 +260,15 @@ export class EpcsPermissionService {
   }
 
   /** The prescriber's current permission (absent row: never granted). */
+  /** The permission of a member of the tenant; `not_found` for anyone else (no oracle). */
   async current(tenantId: TenantId, userId: string): Promise<EpcsPermissionState> {
-    return this.db.withTenant(tenantId, (tx) => currentEpcsPermission(tx, userId));
+    return this.db.withTenant(tenantId, async (tx) => {
+      const member = await tx.query(
+        'SELECT 1 FROM memberships WHERE tenant_id = $1 AND user_id = $2',
+        [tenantId, userId],
+      );
+      if (member.rows.length === 0) throw new AppError('not_found', 'no such user');
+      return currentEpcsPermission(tx, userId);
+    });
   }
 }

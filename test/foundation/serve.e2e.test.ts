@@ -259,12 +259,28 @@ describe('scrip CLI', () => {
   it('scrip routes prints every route with its permission', async () => {
     const res = await runScrip(['routes', '--json'], { PATH: process.env.PATH });
     expect(res.code).toBe(0);
-    const rows = JSON.parse(res.stdout) as { method: string; url: string; permission: string }[];
-    expect(rows).toContainEqual({ method: 'GET', url: '/healthz', permission: 'public' });
+    const rows = JSON.parse(res.stdout) as Record<string, string>[];
+    expect(rows).toContainEqual({
+      method: 'GET',
+      url: '/healthz',
+      permission: 'public',
+      stepUp: '',
+      roles: 'anyone',
+    });
     expect(rows).toContainEqual({
       method: 'GET',
       url: '/api/v1/whoami',
       permission: 'authenticated',
+      stepUp: '',
+      roles: 'signed-in',
+    });
+    // The matrix: which built-in roles reach a route, and its step-up.
+    expect(rows).toContainEqual({
+      method: 'PUT',
+      url: '/api/v1/access/context-policy',
+      permission: 'access.policy',
+      stepUp: 'access.policy.change',
+      roles: 'security_admin',
     });
   });
 });

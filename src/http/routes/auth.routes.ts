@@ -249,6 +249,7 @@ export function authRoutes(identity: Identity): RouteDef[] {
       method: 'POST',
       url: '/api/v1/auth/step-up',
       permission: 'authenticated',
+      context: 'exempt',
       summary: 'A fresh TOTP for one named action (valid 5 minutes, single use)',
       tags: ['auth'],
       schema: {

@@ -185,7 +185,7 @@ export function proofingRoutes(identity: Identity): RouteDef[] {
     defineRoute({
       method: 'POST',
       url: '/api/v1/epcs/permission-requests',
-      permission: 'user.admin',
+      permission: 'epcs.grant',
       summary: 'Enter a grant or revocation of EPCS signing permission (a second person approves)',
       tags: ['epcs'],
       schema: {
@@ -213,7 +213,7 @@ export function proofingRoutes(identity: Identity): RouteDef[] {
     defineRoute({
       method: 'GET',
       url: '/api/v1/epcs/permission-requests',
-      permission: 'user.admin',
+      permission: 'epcs.grant',
       summary: 'EPCS permission requests of this tenant',
       tags: ['epcs'],
       schema: { response: { 200: Type.Object({ requests: Type.Array(RequestAnswer) }) } },
@@ -237,7 +237,7 @@ export function proofingRoutes(identity: Identity): RouteDef[] {
     defineRoute({
       method: 'GET',
       url: '/api/v1/epcs/permissions/:userId',
-      permission: 'user.admin',
+      permission: 'epcs.grant',
       summary: "A prescriber's current EPCS signing permission",
       tags: ['epcs'],
       schema: {

@@ -18,7 +18,7 @@ export function userRoutes(identity: Identity): RouteDef[] {
     defineRoute({
       method: 'GET',
       url: '/api/v1/users',
-      permission: 'user.admin',
+      permission: 'user.read',
       summary: 'Users of this tenant',
       tags: ['users'],
       schema: {

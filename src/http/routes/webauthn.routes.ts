@@ -143,6 +143,7 @@ export function webauthnRoutes(identity: Identity): RouteDef[] {
       method: 'POST',
       url: '/api/v1/auth/webauthn/step-up/options',
       permission: 'authenticated',
+      context: 'exempt',
       summary: 'Step-up options for one named action (the caller’s passkeys, UV required)',
       tags: ['auth', 'webauthn'],
       schema: {
@@ -159,6 +160,7 @@ export function webauthnRoutes(identity: Identity): RouteDef[] {
       method: 'POST',
       url: '/api/v1/auth/webauthn/step-up',
       permission: 'authenticated',
+      context: 'exempt',
       summary: 'A fresh passkey assertion for one named action (valid 5 minutes, single use)',
       tags: ['auth', 'webauthn'],
       schema: {

@@ -1,0 +1,35 @@
+import type { Platform } from '../platform.js';
+import type { RouteDef } from './route.js';
+import { keyRoutes } from './routes/keys.routes.js';
+import { auditRoutes } from './routes/audit.routes.js';
+import { alertRoutes } from './routes/alerts.routes.js';
+import { authRoutes } from './routes/auth.routes.js';
+import { userRoutes } from './routes/users.routes.js';
+import { webauthnRoutes } from './routes/webauthn.routes.js';
+import { proofingRoutes } from './routes/proofing.routes.js';
+import { ssoRoutes } from './routes/sso.routes.js';
+import { accessRoutes } from './routes/access.routes.js';
+
+/** The platform services routes are built from. */
+export type RoutePlatform = Pick<
+  Platform,
+  'signingKeys' | 'keyAdmin' | 'identity' | 'db' | 'clock' | 'access'
+>;
+
+/**
+ * Every domain's routes, composed once: `scrip serve`, `scrip routes` and the authorization
+ * matrix test (test/access/authorization-matrix.test.ts) all use this list.
+ */
+export function domainRoutes(platform: RoutePlatform): RouteDef[] {
+  return [
+    ...keyRoutes(platform.signingKeys, platform.keyAdmin),
+    ...auditRoutes(platform.db, platform.clock),
+    ...alertRoutes(platform.db, platform.clock),
+    ...authRoutes(platform.identity),
+    ...userRoutes(platform.identity),
+    ...webauthnRoutes(platform.identity),
+    ...proofingRoutes(platform.identity),
+    ...ssoRoutes(platform.identity.sso, platform.identity.ssoConfig),
+    ...accessRoutes(platform.access.roles, platform.access.context),
+  ];
+}
