@@ -19,6 +19,12 @@ import type { EncryptedTable } from './crypto/row-cipher.js';
 import { appendAudit, type CheckpointSigner } from './audit/index.js';
 import { PATIENTS, PatientRepository } from './prescribing/patient.repository.js';
 import {
+  ChangeControlService,
+  createChangeApplierRegistry,
+  type ChangeApplierRegistry,
+} from './prescribing/change-control.service.js';
+import { catalogApplier, formularyApplier } from './prescribing/catalog-change.applier.js';
+import {
   composeIdentity,
   MFA_TOTP,
   SSO_PROVIDERS,
@@ -43,6 +49,9 @@ export interface Platform {
   readonly reencryptor: Reencryptor;
   readonly signingKeys: SigningKeyService;
   readonly patients: PatientRepository;
+  /** Change control appliers by kind; the network domain registers `routing` here. */
+  readonly changeAppliers: ChangeApplierRegistry;
+  readonly changes: ChangeControlService;
   readonly identity: Identity;
   close(): Promise<void>;
 }
@@ -119,6 +128,7 @@ export function compose(
   events: KeyEventSink = auditKeyEvents(clock),
 ): Omit<Platform, 'dataDir' | 'target' | 'close'> {
   const keyring = new Keyring(provider, clock, { cacheTtlMs: config.SCRIP_DEK_CACHE_TTL_MS });
+  const changeAppliers = createChangeApplierRegistry([catalogApplier, formularyApplier]);
   return {
     config,
     logger,
@@ -133,6 +143,8 @@ export function compose(
     reencryptor: new Reencryptor(db, keyring, ENCRYPTED_TABLES, clock, events),
     signingKeys: new SigningKeyService(db, provider, clock, events),
     patients: new PatientRepository(keyring, clock),
+    changeAppliers,
+    changes: new ChangeControlService(db, changeAppliers, clock),
     identity: composeIdentity(db, keyring, clock, {
       idleMs: config.SCRIP_SESSION_IDLE_MINUTES * 60_000,
       absoluteMs: config.SCRIP_SESSION_ABSOLUTE_HOURS * 3_600_000,
