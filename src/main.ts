@@ -13,6 +13,7 @@ import { domainRoutes } from './http/domain-routes.js';
 import { contextCheck } from './http/context-check.js';
 import { BUILT_IN_CATALOG, ROLES } from './access/role-catalog.js';
 import { demoCommand, registryCommand } from './cli/registry.command.js';
+import { drugsCommand } from './cli/drugs.command.js';
 import { sessionAuthenticator } from './http/session-auth.js';
 import { usersCommand, invitationLink } from './cli/users.command.js';
 import { createHttpMetrics } from './http/metrics.js';
@@ -58,6 +59,9 @@ Commands:
   audit checkpoint | public-key  sign a checkpoint now | print the signing public key (PEM)
   audit export [--dir D] [--witness W]   write sealed segments once (SCRIP_AUDIT_EXPORT_DIR)
   audit verify-export [--dir D]  verify the export offline | audit witness-check | audit prune-plan
+  drugs import --tenant T --actor E DIR   propose an RxNorm release (RRF) as a catalog change
+  drugs proposals|approve ID|reject ID|apply-due --tenant T [--actor E]   catalog change control
+  drugs interactions FILE        check an interaction table (docs/interactions.md)
   registry import FILE           verify (SCRIP_REGISTRY_PUBLIC_KEY_FILE) and load a signed NPI/DEA/licence registry
   registry expiry [--days N]     report expired/expiring proofed DEA registrations and licences (audited alerts)
   demo seed --out FILE           demo tenants, one user per role, credentials to FILE (not in production)
@@ -379,6 +383,7 @@ export async function main(argv: string[]): Promise<number> {
       email: { type: 'string' },
       role: { type: 'string', multiple: true },
       days: { type: 'string' },
+      effective: { type: 'string' },
     },
   });
   const [command, sub, ...rest] = positionals;
@@ -461,6 +466,8 @@ export async function main(argv: string[]): Promise<number> {
       return restore(config, sub);
     case 'registry':
       return withPlatform(config, (p) => registryCommand(p, sub, rest, values));
+    case 'drugs':
+      return withPlatform(config, (p) => drugsCommand(p, sub, rest, values));
     case 'demo':
       if (config.SCRIP_ENV === 'production') {
         throw new AppError('forbidden', 'demo data is refused when SCRIP_ENV is production');

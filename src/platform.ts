@@ -22,6 +22,12 @@ import { ContextGate } from './access/context-gate.js';
 import { PatientAccess } from './access/patient-access.js';
 import { PATIENTS, PatientRepository } from './prescribing/patient.repository.js';
 import {
+  ChangeControlService,
+  createChangeApplierRegistry,
+  type ChangeApplierRegistry,
+} from './prescribing/change-control.service.js';
+import { catalogApplier, formularyApplier } from './prescribing/catalog-change.applier.js';
+import {
   composeIdentity,
   MFA_TOTP,
   SSO_PROVIDERS,
@@ -46,6 +52,9 @@ export interface Platform {
   readonly reencryptor: Reencryptor;
   readonly signingKeys: SigningKeyService;
   readonly patients: PatientRepository;
+  /** Change control appliers by kind; the network domain registers `routing` here. */
+  readonly changeAppliers: ChangeApplierRegistry;
+  readonly changes: ChangeControlService;
   readonly identity: Identity;
   readonly access: Access;
   close(): Promise<void>;
@@ -130,6 +139,7 @@ export function compose(
   events: KeyEventSink = auditKeyEvents(clock),
 ): Omit<Platform, 'dataDir' | 'target' | 'close'> {
   const keyring = new Keyring(provider, clock, { cacheTtlMs: config.SCRIP_DEK_CACHE_TTL_MS });
+  const changeAppliers = createChangeApplierRegistry([catalogApplier, formularyApplier]);
   return {
     config,
     logger,
@@ -152,6 +162,8 @@ export function compose(
       }),
       patients: new PatientAccess(clock),
     },
+    changeAppliers,
+    changes: new ChangeControlService(db, changeAppliers, clock),
     identity: composeIdentity(db, keyring, clock, {
       idleMs: config.SCRIP_SESSION_IDLE_MINUTES * 60_000,
       absoluteMs: config.SCRIP_SESSION_ABSOLUTE_HOURS * 3_600_000,

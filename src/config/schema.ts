@@ -187,6 +187,13 @@ export const ConfigSchema = Type.Object(
           'Public key (PEM or JWK, EC P-256) that signs the NPI/DEA/licence registry file.',
       }),
     ),
+    SCRIP_INTERACTIONS_FILE: Type.Optional(
+      Type.String({
+        minLength: 1,
+        description:
+          'Operator-supplied drug-drug interaction table (CSV, docs/interactions.md) for the safety checks.',
+      }),
+    ),
     SCRIP_AUDIT_EXPORT_DIR: Type.Optional(
       Type.String({
         minLength: 1,

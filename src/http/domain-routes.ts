@@ -9,11 +9,12 @@ import { webauthnRoutes } from './routes/webauthn.routes.js';
 import { proofingRoutes } from './routes/proofing.routes.js';
 import { ssoRoutes } from './routes/sso.routes.js';
 import { accessRoutes } from './routes/access.routes.js';
+import { drugRoutes } from './routes/drugs.routes.js';
 
 /** The platform services routes are built from. */
 export type RoutePlatform = Pick<
   Platform,
-  'signingKeys' | 'keyAdmin' | 'identity' | 'db' | 'clock' | 'access'
+  'signingKeys' | 'keyAdmin' | 'identity' | 'db' | 'clock' | 'access' | 'changes'
 >;
 
 /**
@@ -31,5 +32,6 @@ export function domainRoutes(platform: RoutePlatform): RouteDef[] {
     ...proofingRoutes(platform.identity),
     ...ssoRoutes(platform.identity.sso, platform.identity.ssoConfig),
     ...accessRoutes(platform.access.roles, platform.access.context),
+    ...drugRoutes(platform.db, platform.changes),
   ];
 }

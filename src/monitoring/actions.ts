@@ -52,6 +52,16 @@ export const RULE_UPDATE = 'monitoring.rule.update';
 export const EPCS_REVIEW_CREATE = 'epcs.review.create';
 export const EPCS_REVIEW_DECIDE = 'epcs.review.decide';
 
+/**
+ * Change control of safety-relevant reference data (drug catalog, formulary, pharmacy routing):
+ * subject `change_proposal`. A refused self-approval is `approve` with outcome `denied`.
+ */
+export const CATALOG_ACTION_PREFIX = 'catalog.';
+export const CATALOG_CHANGE_PROPOSE = 'catalog.change.propose';
+export const CATALOG_CHANGE_APPROVE = 'catalog.change.approve';
+export const CATALOG_CHANGE_REJECT = 'catalog.change.reject';
+export const CATALOG_CHANGE_APPLY = 'catalog.change.apply';
+
 /** Does `action` equal `pattern`, or start with it when `pattern` ends in a dot? */
 export function actionMatches(action: string, pattern: string): boolean {
   return pattern.endsWith('.') ? action.startsWith(pattern) : action === pattern;

@@ -1,0 +1,139 @@
+import { AppError, asTenantId, isUuid, type TenantId } from '../core/index.js';
+import { permissionsFor } from '../identity/roles.js';
+import type { Platform } from '../platform.js';
+import { applyDueChanges, type ChangeActor } from '../prescribing/change-control.service.js';
+import { proposeRxNormImport } from '../prescribing/drug-import.js';
+import { loadInteractionTable } from '../prescribing/interaction-table.js';
+import { printJson, printTable } from './output.js';
+import { signInOperator } from './operator.js';
+
+/**
+ * `scrip drugs …`: import an RxNorm release as a catalog change proposal, list, approve or reject
+ * proposals, apply the ones that have come due, and check an interaction table. The operator signs
+ * in as a Scrip user (`--actor` email, password and TOTP, src/cli/operator.ts) who must hold
+ * `catalog.manage` in `--tenant`; the approver must be a different person (two-person rule).
+ */
+export const DRUGS_USAGE = `usage:
+  scrip drugs import --tenant T --actor EMAIL [--effective ISO-DATE] DIR
+  scrip drugs proposals --tenant T [--json]
+  scrip drugs approve|reject ID --tenant T --actor EMAIL
+  scrip drugs apply-due --tenant T
+  scrip drugs interactions FILE`;
+
+function requireTenant(v: unknown): TenantId {
+  if (typeof v !== 'string' || !isUuid(v)) {
+    throw new AppError('validation_failed', '--tenant <tenant uuid> is required');
+  }
+  return asTenantId(v);
+}
+
+/** Signs the operator in and checks `catalog.manage` in this tenant's membership. */
+async function operator(p: Platform, tenant: TenantId, actor: unknown): Promise<ChangeActor> {
+  const userId = await signInOperator(
+    p,
+    typeof actor === 'string' ? actor : undefined,
+    'catalog.manage',
+  );
+  const roles = await p.db.withTenant(tenant, async (tx) => {
+    const { rows } = await tx.query<{ roles: string[] }>(
+      'SELECT roles FROM memberships WHERE tenant_id = $1 AND user_id = $2',
+      [tenant, userId],
+    );
+    return rows[0]?.roles;
+  });
+  if (roles === undefined || !permissionsFor(roles).has('catalog.manage')) {
+    throw new AppError('forbidden', 'the operator may not manage this tenant’s catalog');
+  }
+  return { userId };
+}
+
+function effectiveDate(v: unknown): Date | undefined {
+  if (v === undefined) return undefined;
+  const d = typeof v === 'string' ? new Date(v) : new Date(Number.NaN);
+  if (Number.isNaN(d.getTime())) {
+    throw new AppError('validation_failed', '--effective must be an ISO 8601 date-time');
+  }
+  return d;
+}
+
+export async function drugsCommand(
+  p: Platform,
+  sub: string | undefined,
+  rest: readonly string[],
+  values: Record<string, unknown>,
+): Promise<number> {
+  switch (sub ?? '') {
+    case 'import': {
+      const dir = rest[0];
+      if (dir === undefined) throw new AppError('validation_failed', DRUGS_USAGE);
+      const tenant = requireTenant(values.tenant);
+      const effectiveAt = effectiveDate(values.effective);
+      const actor = await operator(p, tenant, values.actor);
+      const { proposal, release } = await proposeRxNormImport(
+        p.changes,
+        tenant,
+        actor,
+        dir,
+        effectiveAt,
+      );
+      process.stdout.write(
+        `Proposal ${proposal.id}: ${String(release.drugs.length)} drugs, ${String(release.retire.length)} obsolete, skipped ${String(release.skipped.noIngredients)} without ingredients and ${String(release.skipped.scheduleI)} in Schedule I.\n` +
+          `Effective ${proposal.effectiveAt.toISOString()} once another person approves:\n  scrip drugs approve ${proposal.id} --tenant ${tenant} --actor <other pharmacist>\n`,
+      );
+      return 0;
+    }
+    case 'proposals': {
+      const list = await p.changes.list(requireTenant(values.tenant), { limit: 100, offset: 0 });
+      if (values.json === true) printJson(list);
+      else
+        printTable(
+          list.map((x) => ({
+            id: x.id,
+            kind: x.kind,
+            status: x.status,
+            effective: x.effectiveAt.toISOString(),
+            version: x.appliedVersion === null ? '' : String(x.appliedVersion),
+            summary: x.summary,
+          })),
+          ['id', 'kind', 'status', 'effective', 'version', 'summary'],
+        );
+      return 0;
+    }
+    case 'approve':
+    case 'reject': {
+      const id = rest[0];
+      if (id === undefined || !isUuid(id)) throw new AppError('validation_failed', DRUGS_USAGE);
+      const tenant = requireTenant(values.tenant);
+      const actor = await operator(p, tenant, values.actor);
+      const r =
+        sub === 'approve'
+          ? await p.changes.approve(tenant, actor, id)
+          : await p.changes.reject(tenant, actor, id);
+      process.stdout.write(
+        `Proposal ${r.id}: ${r.status}${r.appliedVersion === null ? '' : ` (catalog version ${String(r.appliedVersion)})`}\n`,
+      );
+      return 0;
+    }
+    case 'apply-due': {
+      const applied = await applyDueChanges(
+        p.db,
+        requireTenant(values.tenant),
+        p.clock,
+        p.changeAppliers,
+      );
+      process.stdout.write(`Applied ${String(applied.length)} due change(s).\n`);
+      for (const id of applied) process.stdout.write(`  ${id}\n`);
+      return 0;
+    }
+    case 'interactions': {
+      const file = rest[0];
+      if (file === undefined) throw new AppError('validation_failed', DRUGS_USAGE);
+      const table = loadInteractionTable(file);
+      process.stdout.write(`${String(table.size)} interactions, file is valid.\n`);
+      return 0;
+    }
+    default:
+      process.stderr.write(`${DRUGS_USAGE}\n`);
+      return 2;
+  }
+}
