@@ -96,6 +96,7 @@ export async function accessReviewEvidence(tx: Tx, tenantId: TenantId) {
     campaigns.push({
       id: c.id,
       name: c.name,
+      status: c.status,
       scope: c.scope,
       scopeRoles: [...c.scopeRoles],
       reviewers: [...c.reviewers],

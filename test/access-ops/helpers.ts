@@ -8,7 +8,7 @@ import { accessSettingsRoutes } from '../../src/http/routes/access-settings.rout
 import { alertRoutes } from '../../src/http/routes/alerts.routes.js';
 import { breakGlassRoutes } from '../../src/http/routes/break-glass.routes.js';
 import { sessionAuthenticator } from '../../src/http/session-auth.js';
-import { buildTestApp } from '../app.js';
+import { buildTestApp, type LogCapture } from '../app.js';
 import {
   codeFor,
   cookiesOf,
@@ -25,11 +25,12 @@ import {
 export interface OpsHarness extends Harness {
   /** The access-operation routes (and alerts), over the same sessions as `app`. */
   readonly ops: FastifyInstance;
+  readonly opsLogs: LogCapture;
 }
 
 export async function opsHarness(): Promise<OpsHarness> {
   const h = await harness();
-  const { app: ops } = await buildTestApp(h.p.db, {
+  const { app: ops, logs: opsLogs } = await buildTestApp(h.p.db, {
     routes: [
       ...accessGrantRoutes(h.p.accessOps),
       ...breakGlassRoutes(h.p.accessOps),
@@ -42,6 +43,7 @@ export async function opsHarness(): Promise<OpsHarness> {
   return {
     ...h,
     ops,
+    opsLogs,
     close: async () => {
       await ops.close();
       await h.close();
