@@ -42,6 +42,7 @@ export {
 } from './break-glass.service.js';
 export {
   accessReviewEvidence,
+  escalateAllOverdueReviews,
   escalateOverdueReviews,
   lastCompletedReview,
   type AccessReviewEvidence,

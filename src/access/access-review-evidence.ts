@@ -40,6 +40,31 @@ export async function escalateOverdueReviews(
   return db.withTenant(tenantId, (tx) => escalateIn(tx, clock, tenantId, actor));
 }
 
+/** {@link escalateOverdueReviews} for every tenant (the scheduled job); failures are collected. */
+export async function escalateAllOverdueReviews(
+  db: Database,
+  clock: Clock,
+): Promise<{
+  escalated: { tenantId: TenantId; campaignId: string; unreviewed: number }[];
+  failures: { tenantId: TenantId; error: unknown }[];
+}> {
+  const ids = await db.withoutTenant(
+    async (tx) => (await tx.query<{ id: TenantId }>('SELECT scrip_tenant_ids() AS id')).rows,
+  );
+  const escalated: { tenantId: TenantId; campaignId: string; unreviewed: number }[] = [];
+  const failures: { tenantId: TenantId; error: unknown }[] = [];
+  for (const { id } of ids) {
+    try {
+      for (const e of await escalateOverdueReviews(db, clock, id)) {
+        escalated.push({ tenantId: id, ...e });
+      }
+    } catch (error) {
+      failures.push({ tenantId: id, error });
+    }
+  }
+  return { escalated, failures };
+}
+
 export async function escalateIn(
   tx: Tx,
   clock: Clock,
