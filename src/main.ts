@@ -16,6 +16,7 @@ import { demoCommand, registryCommand } from './cli/registry.command.js';
 import { drugsCommand } from './cli/drugs.command.js';
 import { sessionAuthenticator } from './http/session-auth.js';
 import { usersCommand, invitationLink } from './cli/users.command.js';
+import { accessCommand } from './cli/access.command.js';
 import { createHttpMetrics } from './http/metrics.js';
 import { closeServer, listen, startMetricsServer } from './http/server.js';
 import { printJson, printTable } from './cli/output.js';
@@ -46,6 +47,8 @@ Commands:
   config                         print the effective configuration (secrets masked)
   tenants create --name N [--kind clinic|pharmacy] [--admin-email E]
   users invite --tenant T --email E --role R   print a single-use invitation link
+  access disable-stale --tenant T [--days N] [--dry-run]   disable accounts unused for N days (default 90)
+  access escalate-reviews [--tenant T]   escalate overdue access reviews (alerts)
   tenants shred T --actor A      request crypto-shredding of tenant T (dual control)
   keys status [--json]           key versions, ages, rows per version, warnings
   keys rotate-dek --tenant T     new data key for T; re-encrypt rows (resumable)
@@ -384,6 +387,7 @@ export async function main(argv: string[]): Promise<number> {
       role: { type: 'string', multiple: true },
       days: { type: 'string' },
       effective: { type: 'string' },
+      'dry-run': { type: 'boolean' },
     },
   });
   const [command, sub, ...rest] = positionals;
@@ -428,6 +432,8 @@ export async function main(argv: string[]): Promise<number> {
       return withPlatform(config, (p) => tenantsCommand(p, sub, values, rest));
     case 'users':
       return withPlatform(config, (p) => usersCommand(p, sub, values));
+    case 'access':
+      return withPlatform(config, (p) => accessCommand(p, sub, values));
     case 'audit':
       if (sub === 'verify-proof') return auditCommand(undefined, sub, rest, values);
       return withPlatform(config, (p) => auditCommand(p, sub, rest, values));

@@ -1,6 +1,6 @@
 import type { Config, Logger } from './config/index.js';
 import { acquireInstanceLock, createLogger, ensurePrivateDir } from './config/index.js';
-import { systemClock, type Clock } from './core/index.js';
+import { cryptoRandom, systemClock, type Clock } from './core/index.js';
 import {
   attachEmbedded,
   migrateTarget,
@@ -34,6 +34,8 @@ import {
   SSO_TRANSACTIONS,
   type Identity,
 } from './identity/index.js';
+import { composeAccessOps, type AccessOps } from './access/access-ops.js';
+import { immediateAlerter } from './monitoring/index.js';
 
 /**
  * The composition of domains shared by `scrip serve` and the CLI: database, key provider,
@@ -57,6 +59,8 @@ export interface Platform {
   readonly changes: ChangeControlService;
   readonly identity: Identity;
   readonly access: Access;
+  /** JIT grants, break-glass and access reviews (src/access/access-ops.ts). */
+  readonly accessOps: AccessOps;
   close(): Promise<void>;
 }
 
@@ -140,6 +144,20 @@ export function compose(
 ): Omit<Platform, 'dataDir' | 'target' | 'close'> {
   const keyring = new Keyring(provider, clock, { cacheTtlMs: config.SCRIP_DEK_CACHE_TTL_MS });
   const changeAppliers = createChangeApplierRegistry([catalogApplier, formularyApplier]);
+  const identity = composeIdentity(db, keyring, clock, {
+    idleMs: config.SCRIP_SESSION_IDLE_MINUTES * 60_000,
+    absoluteMs: config.SCRIP_SESSION_ABSOLUTE_HOURS * 3_600_000,
+    bearerMs: 15 * 60_000,
+    stepUpMs: 5 * 60_000,
+    invitationTtlMs: config.SCRIP_INVITATION_TTL_HOURS * 3_600_000,
+    bootstrapTtlMs: config.SCRIP_BOOTSTRAP_TTL_MINUTES * 60_000,
+    issuer: 'Scrip',
+    webauthn: {
+      rpId: config.SCRIP_WEBAUTHN_RP_ID,
+      rpName: config.SCRIP_WEBAUTHN_RP_NAME,
+      origins: config.SCRIP_WEBAUTHN_ORIGIN.split(','),
+    },
+  });
   return {
     config,
     logger,
@@ -164,20 +182,8 @@ export function compose(
     },
     changeAppliers,
     changes: new ChangeControlService(db, changeAppliers, clock),
-    identity: composeIdentity(db, keyring, clock, {
-      idleMs: config.SCRIP_SESSION_IDLE_MINUTES * 60_000,
-      absoluteMs: config.SCRIP_SESSION_ABSOLUTE_HOURS * 3_600_000,
-      bearerMs: 15 * 60_000,
-      stepUpMs: 5 * 60_000,
-      invitationTtlMs: config.SCRIP_INVITATION_TTL_HOURS * 3_600_000,
-      bootstrapTtlMs: config.SCRIP_BOOTSTRAP_TTL_MINUTES * 60_000,
-      issuer: 'Scrip',
-      webauthn: {
-        rpId: config.SCRIP_WEBAUTHN_RP_ID,
-        rpName: config.SCRIP_WEBAUTHN_RP_NAME,
-        origins: config.SCRIP_WEBAUTHN_ORIGIN.split(','),
-      },
-    }),
+    identity,
+    accessOps: composeAccessOps(db, clock, identity.sessions, immediateAlerter(cryptoRandom)),
   };
 }
 

@@ -10,11 +10,15 @@ import { proofingRoutes } from './routes/proofing.routes.js';
 import { ssoRoutes } from './routes/sso.routes.js';
 import { accessRoutes } from './routes/access.routes.js';
 import { drugRoutes } from './routes/drugs.routes.js';
+import { accessGrantRoutes } from './routes/access-grants.routes.js';
+import { breakGlassRoutes } from './routes/break-glass.routes.js';
+import { accessReviewRoutes } from './routes/access-reviews.routes.js';
+import { accessSettingsRoutes } from './routes/access-settings.routes.js';
 
 /** The platform services routes are built from. */
 export type RoutePlatform = Pick<
   Platform,
-  'signingKeys' | 'keyAdmin' | 'identity' | 'db' | 'clock' | 'access' | 'changes'
+  'signingKeys' | 'keyAdmin' | 'identity' | 'db' | 'clock' | 'access' | 'accessOps' | 'changes'
 >;
 
 /**
@@ -32,6 +36,10 @@ export function domainRoutes(platform: RoutePlatform): RouteDef[] {
     ...proofingRoutes(platform.identity),
     ...ssoRoutes(platform.identity.sso, platform.identity.ssoConfig),
     ...accessRoutes(platform.access.roles, platform.access.context),
+    ...accessGrantRoutes(platform.accessOps),
+    ...breakGlassRoutes(platform.accessOps),
+    ...accessReviewRoutes(platform.accessOps, platform.db, platform.clock),
+    ...accessSettingsRoutes(platform.db, platform.clock),
     ...drugRoutes(platform.db, platform.changes),
   ];
 }

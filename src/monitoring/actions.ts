@@ -30,6 +30,29 @@ export const BREAKGLASS_PREFIX = 'access.breakglass.';
 export const BREAKGLASS_OPEN = 'access.breakglass.open';
 export const BREAKGLASS_CLOSE = 'access.breakglass.close';
 
+/** A break-glass session was reviewed after the fact (outside the prefix: not itself an alert). */
+export const BREAKGLASS_REVIEW = 'access.breakglass_review.close';
+
+/** Just-in-time access grants (45 CFR 164.308(a)(4)(ii)(C)); subjects `access_grant` and `patient`. */
+export const ACCESS_GRANT_REQUESTED = 'access.grant.requested';
+export const ACCESS_GRANT_APPROVED = 'access.grant.approved';
+export const ACCESS_GRANT_DENIED = 'access.grant.denied';
+export const ACCESS_GRANT_REVOKED = 'access.grant.revoked';
+export const ACCESS_GRANT_WITHDRAWN = 'access.grant.withdrawn';
+/** The tenant's access-operation settings (grant length, break-glass time box and writes). */
+export const ACCESS_SETTINGS_CHANGE = 'access.settings.change';
+
+/** Access reviews (recertification, 45 CFR 164.308(a)(3)(ii)(B), 164.308(a)(4)(ii)(C)). */
+export const ACCESS_REVIEW_CREATED = 'access.review.created';
+export const ACCESS_REVIEW_OPENED = 'access.review.opened';
+export const ACCESS_REVIEW_DECIDED = 'access.review.decided';
+export const ACCESS_REVIEW_REVOKED = 'access.review.revoked';
+export const ACCESS_REVIEW_CLOSED = 'access.review.closed';
+/** Unreviewed items past the due date; the `access_review_overdue` rule alerts on it. */
+export const ACCESS_REVIEW_ESCALATED = 'access.review.escalated';
+/** An account unused for N days was disabled (45 CFR 164.308(a)(3)(ii)(C)); subject `user`. */
+export const USER_DISABLED_STALE = 'user.disabled.stale';
+
 /** Signing a controlled-substance prescription (21 CFR 1311.120(b)); outcome failure = failed attempt. */
 export const RX_SIGN_CONTROLLED = 'rx.sign.controlled';
 /** Prefix of EPCS logical access control changes (21 CFR 1311.125, 1311.150(b)). */

@@ -77,6 +77,30 @@ describe('rule evaluation', () => {
     expect(evaluateRecord(record(10, { action: 'rx.sign' }), DEFAULT_RULES)).toEqual([]);
   });
 
+  it('a break-glass record whose alert the access domain raised is not alerted twice', () => {
+    const raised = record(11, {
+      action: 'access.breakglass.open',
+      details: { alertRaised: true },
+    });
+    expect(evaluateRecord(raised, DEFAULT_RULES)).toEqual([]);
+    const other = record(12, { action: 'access.breakglass.open', details: { alertRaised: false } });
+    expect(evaluateRecord(other, DEFAULT_RULES).map((x) => x.rule)).toEqual(['break_glass']);
+  });
+
+  it('an escalated access review alerts once per campaign', () => {
+    const c = evaluateRecord(
+      record(13, {
+        action: 'access.review.escalated',
+        subjects: [{ type: 'access_review', id: 'c1' }],
+        details: { unreviewed: 3 },
+      }),
+      DEFAULT_RULES,
+    );
+    expect(c.map((x) => [x.rule, x.subject, x.severity, x.details.unreviewed])).toEqual([
+      ['access_review_overdue', 'c1', 'medium', 3],
+    ]);
+  });
+
   it('validates parameters and keeps the defaults for the rest', () => {
     expect(resolveRule('failed_login_account', false, { threshold: 3 })).toEqual({
       enabled: false,

@@ -6,6 +6,7 @@
  */
 import type { AuditDetailValue, AuditRecord } from '../audit/index.js';
 import {
+  ACCESS_REVIEW_ESCALATED,
   AUDIT_VERIFY_FAILED,
   AUTH_LOGIN_FAILURE,
   AUTH_RECOVERY_CODE_USED,
@@ -90,7 +91,10 @@ export function evaluateRecord(record: AuditRecord, rules: RuleSet): AlertCandid
     out.push(candidate(record, 'transmission_failure', action, t.dedupMinutes, base));
   }
   const b = rules.break_glass;
-  if (b.enabled && actionMatches(action, BREAKGLASS_PREFIX)) {
+  // The access domain raises the break-glass alert itself, in the transaction that opens the
+  // session (src/access/break-glass.service.ts), and marks the record: one alert, not two.
+  const alerted = record.details.alertRaised === true;
+  if (b.enabled && actionMatches(action, BREAKGLASS_PREFIX) && !alerted) {
     out.push(candidate(record, 'break_glass', user ?? action, b.dedupMinutes, base));
   }
   // An expired (or expiring) DEA registration or licence blocks EPCS signing: alert (1311.105).
@@ -114,6 +118,17 @@ export function evaluateRecord(record: AuditRecord, rules: RuleSet): AlertCandid
       candidate(record, 'recovery_code_used', user ?? action, rc.dedupMinutes, {
         ...base,
         ...(typeof remaining === 'number' ? { remaining } : {}),
+      }),
+    );
+  }
+  const ar = rules.access_review_overdue;
+  if (ar.enabled && action === ACCESS_REVIEW_ESCALATED) {
+    const campaign = record.subjects.find((x) => x.type === 'access_review')?.id ?? action;
+    const unreviewed = record.details.unreviewed;
+    out.push(
+      candidate(record, 'access_review_overdue', campaign, ar.dedupMinutes, {
+        ...base,
+        ...(typeof unreviewed === 'number' ? { unreviewed } : {}),
       }),
     );
   }

@@ -80,4 +80,5 @@ export {
   type EpcsReviewItem,
   type EpcsReviewOptions,
 } from './epcs-review.js';
+export { immediateAlerter, type ImmediateAlert, type ImmediateAlerter } from './immediate-alert.js';
 export { MonitoringService, type MonitoringServiceOptions } from './monitoring.service.js';

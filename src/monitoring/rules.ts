@@ -19,6 +19,7 @@ export const RULE_IDS = [
   'epcs_event',
   'audit_verification_failure',
   'recovery_code_used',
+  'access_review_overdue',
 ] as const;
 export type RuleId = (typeof RULE_IDS)[number];
 export type Severity = 'info' | 'low' | 'medium' | 'high' | 'critical';
@@ -52,6 +53,8 @@ export interface RuleParams {
    * identity issue's recovery-code requirement); `dedupMinutes` 0 opens one alert per use.
    */
   readonly recovery_code_used: { dedupMinutes: number };
+  /** An access review reached its due date with unreviewed items (escalated once per campaign). */
+  readonly access_review_overdue: { dedupMinutes: number };
 }
 
 export type RuleConfig<R extends RuleId = RuleId> = RuleParams[R] & { readonly enabled: boolean };
@@ -68,6 +71,7 @@ export const RULE_SEVERITY: Readonly<Record<RuleId, Severity>> = {
   epcs_event: 'info',
   audit_verification_failure: 'critical',
   recovery_code_used: 'high',
+  access_review_overdue: 'medium',
 };
 
 export const DEFAULT_RULES: RuleSet = {
@@ -92,6 +96,7 @@ export const DEFAULT_RULES: RuleSet = {
   epcs_event: { enabled: true, dedupMinutes: 60 },
   audit_verification_failure: { enabled: true, dedupMinutes: 60 },
   recovery_code_used: { enabled: true, dedupMinutes: 0 },
+  access_review_overdue: { enabled: true, dedupMinutes: 0 },
 };
 
 /** Longest window any rule may use, so window state older than this can be pruned. */
@@ -131,6 +136,7 @@ const CHECKS: { readonly [R in RuleId]: Readonly<Record<keyof RuleParams[R], Che
   epcs_event: { dedupMinutes: int(0, MAX_WINDOW_MINUTES) },
   audit_verification_failure: { dedupMinutes: int(0, MAX_WINDOW_MINUTES) },
   recovery_code_used: { dedupMinutes: int(0, MAX_WINDOW_MINUTES) },
+  access_review_overdue: { dedupMinutes: int(0, MAX_WINDOW_MINUTES) },
 };
 
 export function isRuleId(value: string): value is RuleId {

@@ -1,0 +1,46 @@
+/**
+ * Alerts a domain raises itself, in the transaction of the event, instead of waiting for the
+ * audit-stream detector (45 CFR 164.312(a)(2)(ii): an emergency access must reach the security
+ * officers at once). The dedup key is the one the detector would compute for the same record
+ * (`rule:subject:s<seq>`), so even a detector that saw the record would merge into this alert
+ * rather than open a second one; the domain also marks the record (`alertRaised`), which the
+ * detector's rule skips.
+ */
+import type { Random } from '../core/index.js';
+import type { Tx } from '../db/index.js';
+import type { AuditDetailValue } from '../audit/index.js';
+import { upsertAlert } from './alert-store.js';
+import { RULE_SEVERITY, type RuleId } from './rules.js';
+
+export interface ImmediateAlert {
+  readonly tenantId: string;
+  readonly rule: RuleId;
+  readonly subject: string;
+  readonly at: Date;
+  /** The audit record's seq (the alert points at it). */
+  readonly seq: number;
+  readonly details: Readonly<Record<string, AuditDetailValue>>;
+}
+
+/** Raises `a` in `tx` (which must be in `a.tenantId`'s context); returns the alert id. */
+export type ImmediateAlerter = (tx: Tx, a: ImmediateAlert) => Promise<string>;
+
+export function immediateAlerter(random: Random): ImmediateAlerter {
+  return async (tx, a) => {
+    const { alert } = await upsertAlert(
+      tx,
+      {
+        tenantId: a.tenantId,
+        rule: a.rule,
+        severity: RULE_SEVERITY[a.rule],
+        dedupKey: `${a.rule}:${a.subject}:s${String(a.seq)}`,
+        subject: a.subject,
+        at: a.at,
+        seq: a.seq,
+        details: a.details,
+      },
+      random,
+    );
+    return alert.id;
+  };
+}
