@@ -19,6 +19,14 @@ import type { EncryptedTable } from './crypto/row-cipher.js';
 import { appendAudit, type CheckpointSigner } from './audit/index.js';
 import { PATIENTS, PatientRepository } from './prescribing/patient.repository.js';
 import {
+  composePatients,
+  PATIENT_ALLERGIES,
+  PATIENT_MEDICATIONS,
+  PATIENT_PHARMACIES,
+  type Patients,
+} from './prescribing/index.js';
+import { PatientAccess } from './access/patient-access.js';
+import {
   composeIdentity,
   MFA_TOTP,
   SSO_PROVIDERS,
@@ -43,6 +51,10 @@ export interface Platform {
   readonly reencryptor: Reencryptor;
   readonly signingKeys: SigningKeyService;
   readonly patients: PatientRepository;
+  /** The relationship choke point for clinical data (care team, grants, break-glass). */
+  readonly patientAccess: PatientAccess;
+  /** Patient services over the choke point: records, care teams, allergies and medications. */
+  readonly patientServices: Patients;
   readonly identity: Identity;
   close(): Promise<void>;
 }
@@ -50,6 +62,9 @@ export interface Platform {
 /** Every table with encrypted PHI columns (re-encryption and key status visit them). */
 export const ENCRYPTED_TABLES: readonly EncryptedTable[] = [
   PATIENTS,
+  PATIENT_ALLERGIES,
+  PATIENT_MEDICATIONS,
+  PATIENT_PHARMACIES,
   MFA_TOTP,
   SSO_PROVIDERS,
   SSO_TRANSACTIONS,
@@ -119,6 +134,8 @@ export function compose(
   events: KeyEventSink = auditKeyEvents(clock),
 ): Omit<Platform, 'dataDir' | 'target' | 'close'> {
   const keyring = new Keyring(provider, clock, { cacheTtlMs: config.SCRIP_DEK_CACHE_TTL_MS });
+  const patients = new PatientRepository(keyring, clock);
+  const patientAccess = new PatientAccess(clock);
   return {
     config,
     logger,
@@ -132,7 +149,9 @@ export function compose(
     }),
     reencryptor: new Reencryptor(db, keyring, ENCRYPTED_TABLES, clock, events),
     signingKeys: new SigningKeyService(db, provider, clock, events),
-    patients: new PatientRepository(keyring, clock),
+    patients,
+    patientAccess,
+    patientServices: composePatients(db, keyring, clock, patientAccess, patients),
     identity: composeIdentity(db, keyring, clock, {
       idleMs: config.SCRIP_SESSION_IDLE_MINUTES * 60_000,
       absoluteMs: config.SCRIP_SESSION_ABSOLUTE_HOURS * 3_600_000,

@@ -26,6 +26,11 @@ export interface RouteDef {
   readonly permission: RoutePermission;
   /** A fresh second factor bound to this action name is required (see POST /api/v1/auth/step-up). */
   readonly stepUp?: string;
+  /**
+   * Accepts an `application/x-www-form-urlencoded` body (FHIR `POST [type]/_search`); every
+   * other route refuses form bodies with 415.
+   */
+  readonly formBody?: boolean;
   readonly summary: string;
   readonly tags: readonly string[];
   readonly schema: RouteSchema;
@@ -36,6 +41,7 @@ declare module 'fastify' {
   interface FastifyContextConfig {
     permission?: RoutePermission;
     stepUp?: string;
+    formBody?: boolean;
   }
 }
 
