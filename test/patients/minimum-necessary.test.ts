@@ -104,7 +104,9 @@ describe('patients: minimum-necessary views per role', () => {
     expect(body.view).toBe('dispensing');
     expect(body).not.toHaveProperty('medications');
     expect(body).not.toHaveProperty('identifiers');
-    expect((await call(h, 'GET', `/api/v1/patients/${patientId}/allergies`, u)).statusCode).toBe(200);
+    expect((await call(h, 'GET', `/api/v1/patients/${patientId}/allergies`, u)).statusCode).toBe(
+      200,
+    );
     const meds = await call(h, 'GET', `/api/v1/patients/${patientId}/medications`, u);
     expect(meds.statusCode).toBe(403);
     // Read-only grant: no changes.
