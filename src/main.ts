@@ -19,6 +19,8 @@ import { webauthnRoutes } from './http/routes/webauthn.routes.js';
 import { proofingRoutes } from './http/routes/proofing.routes.js';
 import { demoCommand, registryCommand } from './cli/registry.command.js';
 import { ssoRoutes } from './http/routes/sso.routes.js';
+import { patientRoutes } from './http/routes/patients.routes.js';
+import { fhirRoutes } from './http/routes/fhir.routes.js';
 import { sessionAuthenticator } from './http/session-auth.js';
 import { usersCommand, invitationLink } from './cli/users.command.js';
 import { createHttpMetrics } from './http/metrics.js';
@@ -252,7 +254,10 @@ async function serve(config: Config): Promise<void> {
 
 /** Every domain's routes, composed once (serve, and `scrip routes`). */
 function domainRoutes(
-  platform: Pick<Platform, 'signingKeys' | 'keyAdmin' | 'identity' | 'db' | 'clock'>,
+  platform: Pick<
+    Platform,
+    'signingKeys' | 'keyAdmin' | 'identity' | 'db' | 'clock' | 'patientServices'
+  >,
 ): RouteDef[] {
   return [
     ...keyRoutes(platform.signingKeys, platform.keyAdmin),
@@ -263,6 +268,8 @@ function domainRoutes(
     ...webauthnRoutes(platform.identity),
     ...proofingRoutes(platform.identity),
     ...ssoRoutes(platform.identity.sso, platform.identity.ssoConfig),
+    ...patientRoutes(platform.patientServices),
+    ...fhirRoutes(platform.patientServices, platform.db),
   ];
 }
 
