@@ -111,6 +111,26 @@ describe('patient clinical data: sealed at rest, safety profile', () => {
     }
   });
 
+  it('data-key rotation re-encrypts the clinical rows, which still open afterwards', async () => {
+    await p.reencryptor.start(t);
+    const job = await p.reencryptor.run(t);
+    expect(job.status).toBe('done');
+    const c = await ownerClient();
+    try {
+      const { rows } = await c.query<{ v: number }>(
+        `SELECT DISTINCT dek_version AS v FROM patient_medications WHERE tenant_id = $1`,
+        [t],
+      );
+      expect(rows.map((r) => r.v)).toEqual([job.toVersion]);
+    } finally {
+      await c.end();
+    }
+    const profile = await p.db.withTenant(t, (tx) =>
+      p.patientServices.clinical.safetyProfile(tx, t, patientId),
+    );
+    expect(profile.activeIngredientRxcuis).toEqual(['17767', '29046', '5487']);
+  });
+
   it('another tenant sees none of it', async () => {
     const other = await freshTenant(p.db);
     const profile = await p.db.withTenant(other, (tx) =>
