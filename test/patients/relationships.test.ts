@@ -201,6 +201,36 @@ describe('patients: relationships, tenant isolation and audit', () => {
     expect(created?.details).toMatchObject({ confirmedNotDuplicate: true, duplicateMatches: 1 });
   });
 
+  it('a break-glass read is marked in its audit record; the read-only session cannot write', async () => {
+    const emergency = await user(h, t, 'prescriber');
+    const glassId = randomUUID();
+    const now = h.clock.now();
+    await h.p.db.withTenant(t, (tx) =>
+      tx.query(
+        `INSERT INTO break_glass_sessions (id, tenant_id, user_id, session_id, patient_id, category, reason,
+                                           started_at, expires_at)
+         VALUES ($1, $2, $3, $4, $5, 'emergency_treatment', 'unconscious patient in the ED', $6,
+                 $6::timestamptz + interval '30 minutes')`,
+        [glassId, t, emergency.userId, randomUUID(), patientId, now],
+      ),
+    );
+    const res = await call(h, 'GET', `/api/v1/patients/${patientId}`, emergency);
+    expect(res.statusCode, res.body).toBe(200);
+    const row = (await audit(h, t)).at(-1);
+    expect(row).toMatchObject({
+      action: 'patient.read',
+      details: {
+        basis: 'break_glass',
+        breakGlass: glassId,
+        breakGlassCategory: 'emergency_treatment',
+      },
+    });
+    const write = await call(h, 'POST', `/api/v1/patients/${patientId}/allergies`, emergency, {
+      substance: 'Latex',
+    });
+    expect(write.statusCode).toBe(404);
+  });
+
   it('bad input answers 400 and changes nothing', async () => {
     const before = (await audit(h, t)).length;
     for (const body of [
@@ -236,6 +266,22 @@ describe('patients: relationships, tenant isolation and audit', () => {
     });
     expect(badPharmacy.statusCode).toBe(400);
     expect((await audit(h, t)).length).toBe(before);
+  });
+
+  it('demographics are replaced by a care-team member only, and the indexes follow', async () => {
+    const newMrn = `${mrn}-B`;
+    const body = { ...demographics, mrn: newMrn };
+    expect((await call(h, 'PUT', `/api/v1/patients/${patientId}`, outsider, body)).statusCode).toBe(
+      404,
+    );
+    const res = await call(h, 'PUT', `/api/v1/patients/${patientId}`, prescriber, body);
+    expect(res.statusCode, res.body).toBe(200);
+    const found = await call(h, 'POST', '/api/v1/patients/search', prescriber, { mrn: newMrn });
+    expect(found.json<{ patients: { id: string }[] }>().patients.map((p) => p.id)).toEqual([
+      patientId,
+    ]);
+    const old = await call(h, 'POST', '/api/v1/patients/search', prescriber, { mrn });
+    expect(old.json()).toEqual({ patients: [] });
   });
 
   it('allergies and medications: inactivate and stop, each change audited', async () => {
