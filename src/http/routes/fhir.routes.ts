@@ -19,7 +19,7 @@ import {
 } from '../../fhir/resources.js';
 import { findPractitioner } from '../../fhir/practitioners.js';
 import { defineRoute, type RouteDef } from '../route.js';
-import { accessMeta, patientActor } from './patients.routes.js';
+import { accessMeta, patientActor } from './patient-http.js';
 
 export const FHIR_BASE = '/fhir/R4';
 

@@ -1,43 +1,25 @@
 import { Type, type Static } from '@sinclair/typebox';
-import type { FastifyRequest } from 'fastify';
 import { AppError } from '../../core/index.js';
-import type { AccessMeta } from '../../access/patient-access.js';
 import {
-  ALLERGY_SEVERITIES,
-  AllergyView,
   CareTeamMemberView,
-  MedicationView,
   PATIENT_PAGE_MAX,
   PatientFullView,
   PatientSummaryView,
-  type PatientActor,
   type PatientQuery,
   type Patients,
 } from '../../prescribing/index.js';
 import { problem } from '../problem.js';
 import { defineRoute, type RouteDef } from '../route.js';
-
-/** The signed-in principal as a patient actor (the route's permission was checked already). */
-export function patientActor(request: FastifyRequest): PatientActor {
-  const p = request.principal;
-  if (p === undefined) throw new AppError('unauthenticated', 'no principal');
-  return p;
-}
-
-export function accessMeta(request: FastifyRequest): AccessMeta {
-  const ua = request.headers['user-agent'];
-  return {
-    requestId: request.id,
-    ip: request.ip,
-    ...(ua === undefined ? {} : { userAgent: ua.slice(0, 512) }),
-  };
-}
-
-const Id = Type.String({ format: 'uuid' });
-const PatientParams = Type.Object({ id: Id });
-const Text = (max: number) => Type.String({ minLength: 1, maxLength: max });
-const IsoDate = Type.String({ pattern: '^\\d{4}-\\d{2}-\\d{2}$' });
-const Rxcui = Type.String({ pattern: '^[0-9]{1,10}$' });
+import { patientClinicalRoutes } from './patient-clinical.routes.js';
+import {
+  accessMeta,
+  Created,
+  Id,
+  IsoDate,
+  PatientParams,
+  patientActor,
+  Text,
+} from './patient-http.js';
 
 export const PatientBody = Type.Object(
   {
@@ -90,7 +72,6 @@ const DuplicateProblem = Type.Composite([
 ]);
 
 const Summaries = Type.Object({ patients: Type.Array(PatientSummaryView) });
-const Created = Type.Object({ id: Type.String() });
 
 /** Turns the search body into exactly one blind-index query, or 400. */
 export function searchQuery(b: Static<typeof SearchBody>): PatientQuery {
@@ -215,169 +196,7 @@ export function patientRoutes(p: Patients): RouteDef[] {
         return { id };
       },
     }),
-    defineRoute({
-      method: 'GET',
-      url: '/api/v1/patients/:id/allergies',
-      permission: 'patient.read',
-      summary: "A patient's allergies (treating and dispensing views)",
-      tags,
-      schema: {
-        params: PatientParams,
-        response: { 200: Type.Object({ allergies: Type.Array(AllergyView) }) },
-      },
-      handler: async (request) => ({
-        allergies: await p.clinicalService.allergies(
-          patientActor(request),
-          (request.params as { id: string }).id,
-          accessMeta(request),
-        ),
-      }),
-    }),
-    defineRoute({
-      method: 'POST',
-      url: '/api/v1/patients/:id/allergies',
-      permission: 'patient.write',
-      summary: 'Record an allergy (coded by ingredient RXCUI where possible)',
-      tags,
-      schema: {
-        params: PatientParams,
-        body: Type.Object(
-          {
-            rxcui: Type.Optional(Rxcui),
-            substance: Text(200),
-            reaction: Type.Optional(Text(500)),
-            severity: Type.Optional(Type.Union(ALLERGY_SEVERITIES.map((s) => Type.Literal(s)))),
-          },
-          { additionalProperties: false },
-        ),
-        response: { 201: Created },
-      },
-      handler: async (request, reply) => {
-        const id = await p.clinicalService.addAllergy(
-          patientActor(request),
-          (request.params as { id: string }).id,
-          request.body as never,
-          accessMeta(request),
-        );
-        void reply.code(201);
-        return { id };
-      },
-    }),
-    defineRoute({
-      method: 'POST',
-      url: '/api/v1/patients/:id/allergies/:itemId/inactivate',
-      permission: 'patient.write',
-      summary: 'Mark an allergy inactive (resolved or entered in error)',
-      tags,
-      schema: { params: Type.Object({ id: Id, itemId: Id }), response: { 200: Created } },
-      handler: async (request) => {
-        const { id, itemId } = request.params as { id: string; itemId: string };
-        await p.clinicalService.inactivateAllergy(
-          patientActor(request),
-          id,
-          itemId,
-          accessMeta(request),
-        );
-        return { id: itemId };
-      },
-    }),
-    defineRoute({
-      method: 'GET',
-      url: '/api/v1/patients/:id/medications',
-      permission: 'patient.read',
-      summary: "A patient's medications (treating view only)",
-      tags,
-      schema: {
-        params: PatientParams,
-        response: { 200: Type.Object({ medications: Type.Array(MedicationView) }) },
-      },
-      handler: async (request) => ({
-        medications: await p.clinicalService.medications(
-          patientActor(request),
-          (request.params as { id: string }).id,
-          accessMeta(request),
-        ),
-      }),
-    }),
-    defineRoute({
-      method: 'POST',
-      url: '/api/v1/patients/:id/medications',
-      permission: 'patient.write',
-      summary: 'Record a medication the patient takes',
-      tags,
-      schema: {
-        params: PatientParams,
-        body: Type.Object(
-          {
-            rxcui: Type.Optional(Rxcui),
-            ingredientRxcuis: Type.Array(Rxcui, { maxItems: 20 }),
-            name: Text(300),
-            dosage: Type.Optional(Text(500)),
-            startedOn: Type.Optional(IsoDate),
-            stoppedOn: Type.Optional(IsoDate),
-          },
-          { additionalProperties: false },
-        ),
-        response: { 201: Created },
-      },
-      handler: async (request, reply) => {
-        const id = await p.clinicalService.addMedication(
-          patientActor(request),
-          (request.params as { id: string }).id,
-          request.body as never,
-          accessMeta(request),
-        );
-        void reply.code(201);
-        return { id };
-      },
-    }),
-    defineRoute({
-      method: 'POST',
-      url: '/api/v1/patients/:id/medications/:itemId/stop',
-      permission: 'patient.write',
-      summary: 'Stop an active medication',
-      tags,
-      schema: {
-        params: Type.Object({ id: Id, itemId: Id }),
-        body: Type.Object({ stoppedOn: IsoDate }, { additionalProperties: false }),
-        response: { 200: Created },
-      },
-      handler: async (request) => {
-        const { id, itemId } = request.params as { id: string; itemId: string };
-        const { stoppedOn } = request.body as { stoppedOn: string };
-        await p.clinicalService.stopMedication(
-          patientActor(request),
-          id,
-          itemId,
-          stoppedOn,
-          accessMeta(request),
-        );
-        return { id: itemId };
-      },
-    }),
-    defineRoute({
-      method: 'PUT',
-      url: '/api/v1/patients/:id/pharmacy',
-      permission: 'patient.write',
-      summary: "Set the patient's preferred pharmacy (NCPDP ID)",
-      tags,
-      schema: {
-        params: PatientParams,
-        body: Type.Object({ ncpdpId: Text(35) }, { additionalProperties: false }),
-        response: { 200: Created },
-      },
-      handler: async (request) => {
-        const id = (request.params as { id: string }).id;
-        const { ncpdpId } = request.body as { ncpdpId: string };
-        await p.clinicalService.setPreferredPharmacy(
-          patientActor(request),
-          id,
-          ncpdpId,
-          accessMeta(request),
-        );
-        return { id };
-      },
-    }),
+    ...patientClinicalRoutes(p),
     defineRoute({
       method: 'GET',
       url: '/api/v1/patients/:id/care-team',
