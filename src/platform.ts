@@ -28,6 +28,13 @@ import {
 } from './prescribing/change-control.service.js';
 import { catalogApplier, formularyApplier } from './prescribing/catalog-change.applier.js';
 import {
+  composePatients,
+  PATIENT_ALLERGIES,
+  PATIENT_MEDICATIONS,
+  PATIENT_PHARMACIES,
+  type Patients,
+} from './prescribing/index.js';
+import {
   composeIdentity,
   MFA_TOTP,
   SSO_PROVIDERS,
@@ -57,6 +64,8 @@ export interface Platform {
   /** Change control appliers by kind; the network domain registers `routing` here. */
   readonly changeAppliers: ChangeApplierRegistry;
   readonly changes: ChangeControlService;
+  /** Patient services over the choke point (access.patients): records, care teams, allergies, medications. */
+  readonly patientServices: Patients;
   readonly identity: Identity;
   readonly access: Access;
   /** JIT grants, break-glass and access reviews (src/access/access-ops.ts). */
@@ -74,6 +83,9 @@ export interface Access {
 /** Every table with encrypted PHI columns (re-encryption and key status visit them). */
 export const ENCRYPTED_TABLES: readonly EncryptedTable[] = [
   PATIENTS,
+  PATIENT_ALLERGIES,
+  PATIENT_MEDICATIONS,
+  PATIENT_PHARMACIES,
   MFA_TOTP,
   SSO_PROVIDERS,
   SSO_TRANSACTIONS,
@@ -158,6 +170,8 @@ export function compose(
       origins: config.SCRIP_WEBAUTHN_ORIGIN.split(','),
     },
   });
+  const patients = new PatientRepository(keyring, clock);
+  const patientAccess = new PatientAccess(clock);
   return {
     config,
     logger,
@@ -171,14 +185,15 @@ export function compose(
     }),
     reencryptor: new Reencryptor(db, keyring, ENCRYPTED_TABLES, clock, events),
     signingKeys: new SigningKeyService(db, provider, clock, events),
-    patients: new PatientRepository(keyring, clock),
+    patients,
+    patientServices: composePatients(db, keyring, clock, patientAccess, patients),
     access: {
       roles: new RoleCatalogService(db, clock),
       context: new ContextGate(db, clock, {
         stepUpValidMs: config.SCRIP_CONTEXT_STEP_UP_MINUTES * 60_000,
         deviceTtlMs: config.SCRIP_TRUSTED_DEVICE_DAYS * 86_400_000,
       }),
-      patients: new PatientAccess(clock),
+      patients: patientAccess,
     },
     changeAppliers,
     changes: new ChangeControlService(db, changeAppliers, clock),

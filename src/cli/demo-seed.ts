@@ -4,7 +4,8 @@
  * invitation and enrolment paths; the prescriber proofed against a demo registry file (signed
  * with a throw-away key and imported through the ordinary verifier), credential bound, and given
  * EPCS permission through the real two-person path (requested by the administrator, approved by
- * a second demo DEA registrant with a step-up). Passwords and TOTP secrets are written to FILE
+ * a second demo DEA registrant with a step-up); demo patients with allergies, medications and a
+ * preferred pharmacy, the demo prescriber on their care teams. Passwords and TOTP secrets are written to FILE
  * (mode 0600, never overwritten). Refused when SCRIP_ENV is production.
  */
 import { generateKeyPairSync, randomBytes, randomUUID } from 'node:crypto';
@@ -28,12 +29,15 @@ import {
   type RegistryPayload,
   type Role,
 } from '../identity/index.js';
+import type { Patients } from '../prescribing/index.js';
+import { seedDemoPatients } from './demo-patients.js';
 
 export interface DemoSeedDeps {
   readonly config: Config;
   readonly db: Database;
   readonly clock: Clock;
   readonly identity: Identity;
+  readonly patientServices: Patients;
 }
 
 export interface DemoUser {
@@ -57,6 +61,8 @@ export interface DemoSeedResult {
     readonly state: string;
     readonly licence: string;
   };
+  /** Demo patients (allergies, medications, preferred pharmacy), the prescriber on their care teams. */
+  readonly patientIds: readonly string[];
 }
 
 /** A well-formed NPI from a 9-digit base (Luhn with the 80840 prefix). */
@@ -244,6 +250,11 @@ async function populate(deps: DemoSeedDeps, file: string): Promise<DemoSeedResul
   if (!consumed) throw new AppError('internal', 'demo step-up was not recorded');
   await identity.epcs.approve(registrant.caller, request.id, {});
 
+  const patientIds = await seedDemoPatients(deps.patientServices, {
+    ...prescriber.caller,
+    tenantId: clinic,
+  });
+
   const pharmacyUsers: Enrolled[] = [];
   for (const role of ['tenant_admin', 'pharmacist', 'pharmacy_technician'] as const) {
     pharmacyUsers.push(await enrol(await pending(pharmacy, 'pharmacy', role, '')));
@@ -273,6 +284,7 @@ async function populate(deps: DemoSeedDeps, file: string): Promise<DemoSeedResul
       state: 'CA',
       licence: first?.licence ?? '',
     },
+    patientIds,
   };
 }
 

@@ -102,6 +102,26 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   const hsts = deps.tls !== undefined || deps.config.SCRIP_INSECURE_HTTP;
 
   app.removeContentTypeParser('text/plain');
+  // Form bodies only where a route asks for them (FHIR search); a flat map of single values.
+  app.addContentTypeParser(
+    'application/x-www-form-urlencoded',
+    { parseAs: 'string' },
+    (request, body, done) => {
+      if (request.routeOptions.config.formBody !== true) {
+        done(new AppError('unsupported_media_type', 'form bodies are not accepted here'));
+        return;
+      }
+      const out: Record<string, string> = {};
+      for (const [k, v] of new URLSearchParams(body as string)) {
+        if (Object.hasOwn(out, k) || k === '__proto__') {
+          done(new AppError('bad_request', 'repeated or reserved form field', { detail: 'form' }));
+          return;
+        }
+        out[k] = v;
+      }
+      done(null, out);
+    },
+  );
   app.setValidatorCompiler(validatorCompiler);
   app.decorateRequest('principal', undefined);
 
@@ -206,6 +226,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
         permission: r.permission,
         ...(r.stepUp === undefined ? {} : { stepUp: r.stepUp }),
         ...(r.context === undefined ? {} : { context: r.context }),
+        ...(r.formBody === true ? { formBody: true } : {}),
       },
       schema: {
         ...r.schema,

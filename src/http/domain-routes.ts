@@ -10,6 +10,8 @@ import { proofingRoutes } from './routes/proofing.routes.js';
 import { ssoRoutes } from './routes/sso.routes.js';
 import { accessRoutes } from './routes/access.routes.js';
 import { drugRoutes } from './routes/drugs.routes.js';
+import { patientRoutes } from './routes/patients.routes.js';
+import { fhirRoutes } from './routes/fhir.routes.js';
 import { accessGrantRoutes } from './routes/access-grants.routes.js';
 import { breakGlassRoutes } from './routes/break-glass.routes.js';
 import { accessReviewRoutes } from './routes/access-reviews.routes.js';
@@ -18,7 +20,15 @@ import { accessSettingsRoutes } from './routes/access-settings.routes.js';
 /** The platform services routes are built from. */
 export type RoutePlatform = Pick<
   Platform,
-  'signingKeys' | 'keyAdmin' | 'identity' | 'db' | 'clock' | 'access' | 'accessOps' | 'changes'
+  | 'signingKeys'
+  | 'keyAdmin'
+  | 'identity'
+  | 'db'
+  | 'clock'
+  | 'access'
+  | 'accessOps'
+  | 'changes'
+  | 'patientServices'
 >;
 
 /**
@@ -41,5 +51,7 @@ export function domainRoutes(platform: RoutePlatform): RouteDef[] {
     ...accessReviewRoutes(platform.accessOps, platform.db, platform.clock),
     ...accessSettingsRoutes(platform.db, platform.clock),
     ...drugRoutes(platform.db, platform.changes),
+    ...patientRoutes(platform.patientServices),
+    ...fhirRoutes(platform.patientServices, platform.db),
   ];
 }

@@ -28,6 +28,11 @@ export interface RouteDef {
   readonly stepUp?: string;
   /** `exempt`: the context policy is not applied (the step-up answers that satisfy it). */
   readonly context?: 'exempt';
+  /**
+   * Accepts an `application/x-www-form-urlencoded` body (FHIR `POST [type]/_search`); every
+   * other route refuses form bodies with 415.
+   */
+  readonly formBody?: boolean;
   readonly summary: string;
   readonly tags: readonly string[];
   readonly schema: RouteSchema;
@@ -39,6 +44,7 @@ declare module 'fastify' {
     permission?: RoutePermission;
     stepUp?: string;
     context?: 'exempt';
+    formBody?: boolean;
   }
 }
 

@@ -9,6 +9,15 @@
 export const PATIENT_READ = 'patient.read';
 /** Patient search; subjects are the `patient` ids returned. */
 export const PATIENT_SEARCH = 'patient.search';
+/** Patient list (the user's own patients, summaries); subjects are the `patient` ids listed. */
+export const PATIENT_LIST = 'patient.list';
+/** Patient created (or refused as a possible duplicate: outcome failure). */
+export const PATIENT_CREATE = 'patient.create';
+/** Patient demographics or clinical data changed; `details.part` says which. */
+export const PATIENT_UPDATE = 'patient.update';
+/** Care-team membership added / ended (the relationship that opens a patient's record). */
+export const CARETEAM_ADD = 'careteam.add';
+export const CARETEAM_REMOVE = 'careteam.remove';
 /** Prefix of every PHI access action watched by the off-hours rule. */
 export const PATIENT_ACTION_PREFIX = 'patient.';
 

@@ -37,6 +37,12 @@ export interface PatientInput {
   readonly identifiers?: readonly { system: string; value: string }[] | undefined;
 }
 
+/** A blind-index lookup: last name + date of birth, MRN, or US phone number. */
+export type PatientQuery =
+  | { readonly by: 'name_dob'; readonly familyName: string; readonly birthDate: string }
+  | { readonly by: 'mrn'; readonly mrn: string }
+  | { readonly by: 'phone'; readonly phone: string };
+
 export interface Patient extends PatientInput {
   readonly id: string;
   readonly shredded: false;
@@ -73,6 +79,30 @@ export class PatientRepository {
 
   async create(tx: Tx, tenantId: TenantId, input: PatientInput): Promise<string> {
     const id = randomUUID();
+    const row = await this.#seal(tx, tenantId, id, input);
+    await tx.query(
+      `INSERT INTO patients (id, tenant_id, dek_version, given_name, family_name, birth_date, mrn, phone, address, identifiers,
+                             bi_name_dob, bi_mrn, bi_phone, created_at, updated_at)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $14)`,
+      [id, tenantId, ...row, this.clock.now()],
+    );
+    return id;
+  }
+
+  /** Replaces the demographics of one patient (re-sealed under the current data key). */
+  async update(tx: Tx, tenantId: TenantId, id: string, input: PatientInput): Promise<void> {
+    const row = await this.#seal(tx, tenantId, id, input);
+    const r = await tx.query(
+      `UPDATE patients SET dek_version = $2, given_name = $3, family_name = $4, birth_date = $5, mrn = $6, phone = $7,
+                           address = $8, identifiers = $9, bi_name_dob = $10, bi_mrn = $11, bi_phone = $12, updated_at = $13
+        WHERE id = $1`,
+      [id, ...row, this.clock.now()],
+    );
+    if (r.rowCount !== 1) throw new AppError('not_found', 'no such patient');
+  }
+
+  /** dek_version, the seven sealed columns and the three blind indexes, in column order. */
+  async #seal(tx: Tx, tenantId: TenantId, id: string, input: PatientInput): Promise<unknown[]> {
     const birthDate = normalizeDob(input.birthDate);
     const index = await this.#indexKey(tx, tenantId);
     const plain: Plain = {
@@ -85,29 +115,19 @@ export class PatientRepository {
       identifiers: input.identifiers === undefined ? null : JSON.stringify(input.identifiers),
     };
     const { version, sealed } = await sealRow(tx, this.keyring, tenantId, PATIENTS, id, plain);
-    const now = this.clock.now();
-    await tx.query(
-      `INSERT INTO patients (id, tenant_id, dek_version, given_name, family_name, birth_date, mrn, phone, address, identifiers,
-                             bi_name_dob, bi_mrn, bi_phone, created_at, updated_at)
-       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $14)`,
-      [
-        id,
-        tenantId,
-        version,
-        sealed.given_name,
-        sealed.family_name,
-        sealed.birth_date,
-        sealed.mrn,
-        sealed.phone,
-        sealed.address,
-        sealed.identifiers,
-        lastNameDobIndex(index, input.familyName, birthDate),
-        input.mrn === undefined ? null : mrnIndex(index, input.mrn),
-        input.phone === undefined ? null : usPhoneIndex(index, input.phone),
-        now,
-      ],
-    );
-    return id;
+    return [
+      version,
+      sealed.given_name,
+      sealed.family_name,
+      sealed.birth_date,
+      sealed.mrn,
+      sealed.phone,
+      sealed.address,
+      sealed.identifiers,
+      lastNameDobIndex(index, input.familyName, birthDate),
+      input.mrn === undefined ? null : mrnIndex(index, input.mrn),
+      input.phone === undefined ? null : usPhoneIndex(index, input.phone),
+    ];
   }
 
   /** One patient, decrypted; another tenant's id answers not_found exactly like a missing one. */
@@ -150,6 +170,52 @@ export class PatientRepository {
       'bi_phone',
       usPhoneIndex(await this.#indexKey(tx, tenantId), phone),
     );
+  }
+
+  /**
+   * Ids of the patients matching a blind-index query (at most 50), without decrypting anything:
+   * callers filter them through PatientAccess first and open only what the user may see.
+   */
+  async matchIds(tx: Tx, tenantId: TenantId, query: PatientQuery): Promise<string[]> {
+    const index = await this.#indexKey(tx, tenantId);
+    const [column, value] = ((): ['bi_name_dob' | 'bi_mrn' | 'bi_phone', string] => {
+      switch (query.by) {
+        case 'name_dob':
+          return [
+            'bi_name_dob',
+            lastNameDobIndex(index, query.familyName, normalizeDob(query.birthDate)),
+          ];
+        case 'mrn':
+          return ['bi_mrn', mrnIndex(index, query.mrn)];
+        case 'phone':
+          return ['bi_phone', usPhoneIndex(index, query.phone)];
+      }
+    })();
+    const { rows } = await tx.query<{ id: string }>(
+      `SELECT id FROM patients WHERE ${column} = $1 ORDER BY id LIMIT 50`,
+      [value],
+    );
+    return rows.map((r) => r.id);
+  }
+
+  /** Several patients by id, decrypted, in the order given (missing ids are left out). */
+  async getMany(
+    tx: Tx,
+    tenantId: TenantId,
+    ids: readonly string[],
+  ): Promise<(Patient | ShreddedPatient)[]> {
+    if (ids.length === 0) return [];
+    const { rows } = await tx.query<PatientRow>(
+      `SELECT ${COLUMNS} FROM patients WHERE id = ANY($1::uuid[])`,
+      [ids],
+    );
+    const byId = new Map(rows.map((r) => [r.id, r]));
+    const out: (Patient | ShreddedPatient)[] = [];
+    for (const id of ids) {
+      const row = byId.get(id);
+      if (row !== undefined) out.push(await this.#open(tx, tenantId, row));
+    }
+    return out;
   }
 
   async #find(

@@ -24,6 +24,7 @@ describe('scrip demo seed', () => {
     db: h.p.db,
     clock: h.clock,
     identity: h.p.identity,
+    patientServices: h.p.patientServices,
   });
 
   it('is refused when SCRIP_ENV is production, and writes nothing', async () => {
@@ -75,6 +76,23 @@ describe('scrip demo seed', () => {
       ).rows.map((r) => r.action),
     );
     expect(audit).toEqual(['epcs.permission.requested', 'epcs.permission.granted']);
+
+    // Demo patients, with the demo prescriber on each care team, allergies and medications.
+    expect(seeded.patientIds).toHaveLength(3);
+    const team = await h.p.db.withTenant(tenant, async (tx) =>
+      (
+        await tx.query<{ patient_id: string }>(
+          'SELECT patient_id FROM care_team WHERE user_id = $1 AND ended_at IS NULL',
+          [seeded.prescriber.userId],
+        )
+      ).rows.map((r) => r.patient_id),
+    );
+    expect(team.sort()).toEqual([...seeded.patientIds].sort());
+    const profile = await h.p.db.withTenant(tenant, (tx) =>
+      h.p.patientServices.clinical.safetyProfile(tx, tenant, seeded.patientIds[0] ?? ''),
+    );
+    expect(profile.allergies).toEqual([{ rxcui: '7980', substance: 'Penicillin G' }]);
+    expect(profile.activeIngredientRxcuis).toEqual(['29046']);
 
     await expect(seedDemo(deps(), out)).rejects.toMatchObject({ code: 'conflict' });
   }, 120_000);
