@@ -141,7 +141,7 @@ describe('NCPDP SCRIPT 2017071 codec: refusals', () => {
       newRx.replace('<FirstName>Ada</FirstName>', `<FirstName>${secret}\u0007</FirstName>`),
     );
     expect(error.code).toBe('malformed');
-    const invalid = refuse(newRx.replace('1984-07-09', `${secret}`));
+    const invalid = refuse(newRx.replace('1984-07-09', secret));
     const reply = errorResponse(invalid as Parameters<typeof errorResponse>[0], self);
     expect(reply.type).toBe('Error');
     expect(reply.header.relatesToMessageId).toBe('MSG-0001');

@@ -289,7 +289,7 @@ const description = textOf(70);
 
 function parseBody<K extends MessageType>(type: K, c: Cursor): Bodies[K] {
   const body = ((): Bodies[MessageType] => {
-    switch (type as MessageType) {
+    switch (type) {
       case 'NewRx':
       case 'CancelRx':
         return parseParties(c);
