@@ -19,6 +19,8 @@ import { webauthnRoutes } from './http/routes/webauthn.routes.js';
 import { proofingRoutes } from './http/routes/proofing.routes.js';
 import { demoCommand, registryCommand } from './cli/registry.command.js';
 import { ssoRoutes } from './http/routes/sso.routes.js';
+import { pharmacyRoutes } from './http/routes/pharmacies.routes.js';
+import { pharmaciesCommand } from './cli/pharmacies.command.js';
 import { sessionAuthenticator } from './http/session-auth.js';
 import { usersCommand, invitationLink } from './cli/users.command.js';
 import { createHttpMetrics } from './http/metrics.js';
@@ -65,6 +67,7 @@ Commands:
   audit export [--dir D] [--witness W]   write sealed segments once (SCRIP_AUDIT_EXPORT_DIR)
   audit verify-export [--dir D]  verify the export offline | audit witness-check | audit prune-plan
   registry import FILE           verify (SCRIP_REGISTRY_PUBLIC_KEY_FILE) and load a signed NPI/DEA/licence registry
+  pharmacies import --tenant T FILE   load a pharmacy directory file (JSON lines; all or nothing)
   registry expiry [--days N]     report expired/expiring proofed DEA registrations and licences (audited alerts)
   demo seed --out FILE           demo tenants, one user per role, credentials to FILE (not in production)
   backup --out FILE              encrypted, consistent snapshot of the database
@@ -252,7 +255,7 @@ async function serve(config: Config): Promise<void> {
 
 /** Every domain's routes, composed once (serve, and `scrip routes`). */
 function domainRoutes(
-  platform: Pick<Platform, 'signingKeys' | 'keyAdmin' | 'identity' | 'db' | 'clock'>,
+  platform: Pick<Platform, 'signingKeys' | 'keyAdmin' | 'identity' | 'db' | 'clock' | 'pharmacies'>,
 ): RouteDef[] {
   return [
     ...keyRoutes(platform.signingKeys, platform.keyAdmin),
@@ -263,6 +266,7 @@ function domainRoutes(
     ...webauthnRoutes(platform.identity),
     ...proofingRoutes(platform.identity),
     ...ssoRoutes(platform.identity.sso, platform.identity.ssoConfig),
+    ...pharmacyRoutes(platform.pharmacies),
   ];
 }
 
@@ -471,6 +475,8 @@ export async function main(argv: string[]): Promise<number> {
       return restore(config, sub);
     case 'registry':
       return withPlatform(config, (p) => registryCommand(p, sub, rest, values));
+    case 'pharmacies':
+      return withPlatform(config, (p) => pharmaciesCommand(p, sub, rest, values));
     case 'demo':
       if (config.SCRIP_ENV === 'production') {
         throw new AppError('forbidden', 'demo data is refused when SCRIP_ENV is production');

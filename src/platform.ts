@@ -18,6 +18,7 @@ import { SigningKeyService } from './crypto/signing-keys.js';
 import type { EncryptedTable } from './crypto/row-cipher.js';
 import { appendAudit, type CheckpointSigner } from './audit/index.js';
 import { PATIENTS, PatientRepository } from './prescribing/patient.repository.js';
+import { PharmacyDirectoryService } from './network/pharmacy-directory.service.js';
 import {
   composeIdentity,
   MFA_TOTP,
@@ -43,6 +44,7 @@ export interface Platform {
   readonly reencryptor: Reencryptor;
   readonly signingKeys: SigningKeyService;
   readonly patients: PatientRepository;
+  readonly pharmacies: PharmacyDirectoryService;
   readonly identity: Identity;
   close(): Promise<void>;
 }
@@ -133,6 +135,7 @@ export function compose(
     reencryptor: new Reencryptor(db, keyring, ENCRYPTED_TABLES, clock, events),
     signingKeys: new SigningKeyService(db, provider, clock, events),
     patients: new PatientRepository(keyring, clock),
+    pharmacies: new PharmacyDirectoryService(db, clock),
     identity: composeIdentity(db, keyring, clock, {
       idleMs: config.SCRIP_SESSION_IDLE_MINUTES * 60_000,
       absoluteMs: config.SCRIP_SESSION_ABSOLUTE_HOURS * 3_600_000,
