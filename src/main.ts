@@ -14,6 +14,7 @@ import { contextCheck } from './http/context-check.js';
 import { BUILT_IN_CATALOG, ROLES } from './access/role-catalog.js';
 import { demoCommand, registryCommand } from './cli/registry.command.js';
 import { drugsCommand } from './cli/drugs.command.js';
+import { pharmaciesCommand } from './cli/pharmacies.command.js';
 import { sessionAuthenticator } from './http/session-auth.js';
 import { usersCommand, invitationLink } from './cli/users.command.js';
 import { accessCommand } from './cli/access.command.js';
@@ -66,6 +67,7 @@ Commands:
   drugs proposals|approve ID|reject ID|apply-due --tenant T [--actor E]   catalog change control
   drugs interactions FILE        check an interaction table (docs/interactions.md)
   registry import FILE           verify (SCRIP_REGISTRY_PUBLIC_KEY_FILE) and load a signed NPI/DEA/licence registry
+  pharmacies import --tenant T FILE   load a pharmacy directory file (JSON lines; all or nothing)
   registry expiry [--days N]     report expired/expiring proofed DEA registrations and licences (audited alerts)
   demo seed --out FILE           demo tenants, one user per role, credentials to FILE (not in production)
   backup --out FILE              encrypted, consistent snapshot of the database
@@ -474,6 +476,8 @@ export async function main(argv: string[]): Promise<number> {
       return withPlatform(config, (p) => registryCommand(p, sub, rest, values));
     case 'drugs':
       return withPlatform(config, (p) => drugsCommand(p, sub, rest, values));
+    case 'pharmacies':
+      return withPlatform(config, (p) => pharmaciesCommand(p, sub, rest, values));
     case 'demo':
       if (config.SCRIP_ENV === 'production') {
         throw new AppError('forbidden', 'demo data is refused when SCRIP_ENV is production');

@@ -21,6 +21,7 @@ import { RoleCatalogService } from './access/role-catalog.service.js';
 import { ContextGate } from './access/context-gate.js';
 import { PatientAccess } from './access/patient-access.js';
 import { PATIENTS, PatientRepository } from './prescribing/patient.repository.js';
+import { PharmacyDirectoryService } from './network/pharmacy-directory.service.js';
 import {
   ChangeControlService,
   createChangeApplierRegistry,
@@ -66,6 +67,7 @@ export interface Platform {
   readonly changes: ChangeControlService;
   /** Patient services over the choke point (access.patients): records, care teams, allergies, medications. */
   readonly patientServices: Patients;
+  readonly pharmacies: PharmacyDirectoryService;
   readonly identity: Identity;
   readonly access: Access;
   /** JIT grants, break-glass and access reviews (src/access/access-ops.ts). */
@@ -199,6 +201,7 @@ export function compose(
     changes: new ChangeControlService(db, changeAppliers, clock),
     identity,
     accessOps: composeAccessOps(db, clock, identity.sessions, immediateAlerter(cryptoRandom)),
+    pharmacies: new PharmacyDirectoryService(db, clock),
   };
 }
 

@@ -14,6 +14,8 @@ export const BUILT_IN_ROLES = {
     'sso.admin',
     'epcs.grant',
     'access.review',
+    'pharmacies.read',
+    'pharmacies.manage',
   ],
   security_admin: [
     'keys.admin',

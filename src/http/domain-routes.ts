@@ -10,6 +10,7 @@ import { proofingRoutes } from './routes/proofing.routes.js';
 import { ssoRoutes } from './routes/sso.routes.js';
 import { accessRoutes } from './routes/access.routes.js';
 import { drugRoutes } from './routes/drugs.routes.js';
+import { pharmacyRoutes } from './routes/pharmacies.routes.js';
 import { patientRoutes } from './routes/patients.routes.js';
 import { fhirRoutes } from './routes/fhir.routes.js';
 import { accessGrantRoutes } from './routes/access-grants.routes.js';
@@ -27,6 +28,7 @@ export type RoutePlatform = Pick<
   | 'clock'
   | 'access'
   | 'accessOps'
+  | 'pharmacies'
   | 'changes'
   | 'patientServices'
 >;
@@ -51,6 +53,7 @@ export function domainRoutes(platform: RoutePlatform): RouteDef[] {
     ...accessReviewRoutes(platform.accessOps, platform.db, platform.clock),
     ...accessSettingsRoutes(platform.db, platform.clock),
     ...drugRoutes(platform.db, platform.changes),
+    ...pharmacyRoutes(platform.pharmacies),
     ...patientRoutes(platform.patientServices),
     ...fhirRoutes(platform.patientServices, platform.db),
   ];

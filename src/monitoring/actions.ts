@@ -98,3 +98,8 @@ export const CATALOG_CHANGE_APPLY = 'catalog.change.apply';
 export function actionMatches(action: string, pattern: string): boolean {
   return pattern.endsWith('.') ? action.startsWith(pattern) : action === pattern;
 }
+
+/** Pharmacy directory changes (issue 8): one record per create/update, one per file import. */
+export const PHARMACY_DIRECTORY_CREATE = 'pharmacy.directory.create';
+export const PHARMACY_DIRECTORY_UPDATE = 'pharmacy.directory.update';
+export const PHARMACY_DIRECTORY_IMPORT = 'pharmacy.directory.import';

@@ -131,4 +131,8 @@ export const EXPECTED_PERMISSIONS: Readonly<Record<string, string>> = {
   'POST /fhir/R4/Patient/_search': 'patient.read',
   'GET /fhir/R4/Patient/:id': 'patient.read',
   'GET /fhir/R4/Practitioner/:id': 'rx.read',
+  'GET /api/v1/pharmacies': 'pharmacies.read',
+  'POST /api/v1/pharmacies': 'pharmacies.manage',
+  'GET /api/v1/pharmacies/:id': 'pharmacies.read',
+  'PUT /api/v1/pharmacies/:id': 'pharmacies.manage',
 };
