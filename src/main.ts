@@ -41,6 +41,7 @@ import { backupCommand, restoreCommand } from './cli/backup.command.js';
 import { openKeyProvider } from './crypto/open-provider.js';
 import { acquireInstanceLock, ensurePrivateDir } from './config/index.js';
 import { resolveDatabase } from './db/index.js';
+import { rxCommand } from './cli/rx.command.js';
 
 const USAGE = `Usage: scrip <command> [options]
 
@@ -67,6 +68,7 @@ Commands:
   registry import FILE           verify (SCRIP_REGISTRY_PUBLIC_KEY_FILE) and load a signed NPI/DEA/licence registry
   registry expiry [--days N]     report expired/expiring proofed DEA registrations and licences (audited alerts)
   demo seed --out FILE           demo tenants, one user per role, credentials to FILE (not in production)
+  rx verify FILE --jwks FILE|URL verify a signed prescription (JWS) offline against the JWKS
   backup --out FILE              encrypted, consistent snapshot of the database
   restore FILE                   restore a backup into an empty database
   help                           this text
@@ -389,6 +391,7 @@ export async function main(argv: string[]): Promise<number> {
       email: { type: 'string' },
       role: { type: 'string', multiple: true },
       days: { type: 'string' },
+      jwks: { type: 'string' },
     },
   });
   const [command, sub, ...rest] = positionals;
@@ -400,6 +403,8 @@ export async function main(argv: string[]): Promise<number> {
     process.stdout.write(`${version()}\n`);
     return 0;
   }
+  // Offline: needs neither configuration nor a database.
+  if (command === 'rx') return rxCommand(sub, rest, values);
   const config = loadConfig();
   await assertFipsIfRequired(config.SCRIP_REQUIRE_FIPS);
   switch (command) {

@@ -18,6 +18,9 @@ import { SigningKeyService } from './crypto/signing-keys.js';
 import type { EncryptedTable } from './crypto/row-cipher.js';
 import { appendAudit, type CheckpointSigner } from './audit/index.js';
 import { PATIENTS, PatientRepository } from './prescribing/patient.repository.js';
+import { PRESCRIPTIONS } from './prescribing/prescription.repository.js';
+import { OUTBOX } from './prescribing/prescription.outbox.js';
+import { PRESCRIBER_LOGS } from './prescribing/prescriber-log.js';
 import {
   composeIdentity,
   MFA_TOTP,
@@ -53,6 +56,9 @@ export const ENCRYPTED_TABLES: readonly EncryptedTable[] = [
   MFA_TOTP,
   SSO_PROVIDERS,
   SSO_TRANSACTIONS,
+  PRESCRIPTIONS,
+  OUTBOX,
+  PRESCRIBER_LOGS,
 ];
 
 export interface OpenOptions {

@@ -5,6 +5,7 @@
  * table is refused (`conflict`), so a state cannot be skipped or revisited by accident.
  */
 import { AppError } from '../core/index.js';
+import { PRESCRIPTION_EDIT_REFUSED } from '../monitoring/actions.js';
 import type { PrescriptionStatus } from './prescription.types.js';
 
 /** Audit actions of the lifecycle (every transition writes one, with the request id). */
@@ -20,7 +21,7 @@ export const RX_ACTIONS = {
   failed: 'prescription.failed',
   dispensed: 'prescription.dispensed',
   read: 'prescription.read',
-  editRefused: 'prescription.edit.refused',
+  editRefused: PRESCRIPTION_EDIT_REFUSED,
 } as const;
 
 export type RxAction = (typeof RX_ACTIONS)[keyof typeof RX_ACTIONS];

@@ -134,10 +134,22 @@ export interface Clinic {
   readonly tenant: TenantId;
 }
 
-export async function clinic(h: RxHarness, people: readonly Practitioner[]): Promise<Clinic> {
+export async function clinic(
+  h: RxHarness,
+  people: readonly Practitioner[],
+  extraDea: readonly Practitioner[] = [],
+): Promise<Clinic> {
   const admin = await bootstrapAdmin(h);
   const key = registryKey();
-  await importRegistryFile(h.p.db, h.clock, await key.sign(payloadFor(people)), key.publicKey);
+  const payload = payloadFor(people);
+  // A second DEA registration of a practitioner already listed (same NPI and name).
+  const extra = payloadFor(extraDea).dea;
+  await importRegistryFile(
+    h.p.db,
+    h.clock,
+    await key.sign({ ...payload, dea: [...payload.dea, ...extra] }),
+    key.publicKey,
+  );
   return { admin, tenant: asTenantId(admin.tenantId) };
 }
 
