@@ -4,15 +4,13 @@ import type { Database, Tx } from '../db/index.js';
 import type { Keyring } from '../crypto/keyring.js';
 import type { PatientAccess } from '../access/patient-access.js';
 import { recordPatientAccess } from '../access/patient-access.js';
-import { loadRoleCatalog } from '../access/role-catalog.service.js';
-import { permissionsOf } from '../access/role-catalog.js';
+import { checkSeries, prescriberFor } from './prescription.rules.js';
 import type { Patient, PatientRepository } from './patient.repository.js';
 import type { PrescriptionRepository } from './prescription.repository.js';
 import { prescriberIdentity } from './canonical-prescription.js';
 import { auditRx, resolveFindings, type Override } from './prescription.audit.js';
 import { RX_ACTIONS, transition, type TransitionSource } from './prescription.state.js';
 import {
-  checkScheduleIiSeries,
   deaElementsChanged,
   DEFAULT_LIMITS,
   missingElements,
@@ -69,10 +67,19 @@ export class PrescriptionService {
     return this.d.db.withTenant(actor.tenantId, async (tx) => {
       const { patientId, prescriberId: named, ...fields } = input;
       await this.d.access.require(tx, actor, patientId, 'rx.draft');
-      const prescriberId = await this.#prescriberFor(tx, actor, named);
+      const prescriberId = await prescriberFor(tx, actor, named);
       const content = await this.#content(tx, actor.tenantId, fields);
       const id = randomUUID();
-      await this.#checkSeries(tx, actor.tenantId, id, patientId, prescriberId, content);
+      await checkSeries(
+        tx,
+        this.d.repo,
+        this.d.clock.now(),
+        actor.tenantId,
+        id,
+        patientId,
+        prescriberId,
+        content,
+      );
       await this.d.repo.insert(tx, actor.tenantId, {
         id,
         patientId,
@@ -136,7 +143,16 @@ export class PrescriptionService {
       const { drug, ...rest } = p.content;
       const merged = { ...rest, rxcui: drug.rxcui, ...patch };
       const content = await this.#content(tx, actor.tenantId, merged);
-      await this.#checkSeries(tx, actor.tenantId, id, p.patientId, p.prescriberId, content);
+      await checkSeries(
+        tx,
+        this.d.repo,
+        this.d.clock.now(),
+        actor.tenantId,
+        id,
+        p.patientId,
+        p.prescriberId,
+        content,
+      );
       const reset = p.status === 'ready' && deaElementsChanged(p.content, content);
       const status = reset ? 'draft' : p.status === 'ready' ? 'ready' : 'draft';
       if (reset) transition('ready', 'draft', 'clinic');
@@ -350,8 +366,10 @@ export class PrescriptionService {
         ...patch,
       });
       const newId = randomUUID();
-      await this.#checkSeries(
+      await checkSeries(
         tx,
+        this.d.repo,
+        this.d.clock.now(),
         actor.tenantId,
         newId,
         prev.patientId,
@@ -462,70 +480,5 @@ export class PrescriptionService {
     const content: PrescriptionContent = { ...rest, drug };
     validateContent(content, this.#limits);
     return content;
-  }
-
-  /** The prescriber a draft is for: the caller, or a named member who may sign (agents). */
-  async #prescriberFor(tx: Tx, actor: Actor, named: string | undefined): Promise<string> {
-    if (named === undefined || named === actor.userId) {
-      if (!actor.permissions.has('rx.sign')) {
-        throw new AppError('validation_failed', 'name the prescriber this draft is for', {
-          detail: 'prescriberId',
-        });
-      }
-      return actor.userId;
-    }
-    const { rows } = await tx.query<{ roles: string[] }>(
-      `SELECT m.roles FROM memberships m JOIN users u ON u.id = m.user_id
-        WHERE m.user_id = $1 AND u.status = 'active'`,
-      [named],
-    );
-    const roles = rows[0]?.roles;
-    const { catalog } = await loadRoleCatalog(tx);
-    if (roles === undefined || !permissionsOf(catalog, roles).has('rx.sign')) {
-      throw new AppError('validation_failed', 'not a prescriber of this organisation', {
-        detail: 'prescriberId',
-      });
-    }
-    return named;
-  }
-
-  /** 21 CFR 1306.12(b): the other Schedule II prescriptions of the same visit. */
-  async #checkSeries(
-    tx: Tx,
-    tenantId: TenantId,
-    id: string,
-    patientId: string,
-    prescriberId: string,
-    content: PrescriptionContent,
-  ): Promise<void> {
-    if (content.drug.deaSchedule !== 'CII') return;
-    const now = this.d.clock.now();
-    const today = now.toISOString().slice(0, 10);
-    const dayStart = new Date(`${today}T00:00:00Z`);
-    const others = (
-      await this.d.repo.list(tx, tenantId, {
-        patientId,
-        prescriberId,
-        controlledOnly: true,
-        createdFrom: dayStart,
-        createdTo: new Date(dayStart.getTime() + 86_400_000),
-      })
-    ).filter(
-      (o) => o.id !== id && o.status !== 'cancelled' && o.content.drug.rxcui === content.drug.rxcui,
-    );
-    checkScheduleIiSeries(
-      {
-        id,
-        daysSupply: content.daysSupply,
-        earliestFillDate: content.earliestFillDate,
-        issuedOn: today,
-      },
-      others.map((o) => ({
-        id: o.id,
-        daysSupply: o.content.daysSupply,
-        earliestFillDate: o.content.earliestFillDate,
-        issuedOn: today,
-      })),
-    );
   }
 }
