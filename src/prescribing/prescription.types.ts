@@ -1,7 +1,8 @@
 /**
  * The prescription vocabulary and the ports the prescribing domain uses: the drug catalog
- * ({@link DrugLookup}), the safety checks ({@link SafetyChecker}) and the patient's safety
- * profile ({@link PatientSafetyProfile}). Other modules implement the ports; tests use fakes.
+ * ({@link DrugLookup}) and the safety checks ({@link SafetyChecker}, which reads the patient's
+ * allergies and medications itself from the transaction it is given). Other modules implement
+ * the ports; tests use fakes.
  */
 import type { TenantId } from '../core/index.js';
 import type { Tx } from '../db/index.js';
