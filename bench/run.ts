@@ -12,6 +12,7 @@ import { EMBEDDED_OWNER } from '../src/db/embedded-postgres.js';
 import { LocalKeyProvider } from '../src/crypto/local-key-provider.js';
 import { encryptionBench, PLAIN_TABLE_SQL } from './encryption.bench.js';
 import { auditBench } from './audit.bench.js';
+import { rxSignBench } from './rx-sign.bench.js';
 
 /**
  * `npm run bench`: every benchmark against a real PostgreSQL (embedded, in a temporary directory,
@@ -66,6 +67,7 @@ async function main(): Promise<void> {
     const results: Record<string, unknown> = { database: target.kind, node: process.version };
     Object.assign(results, await encryptionBench(db, provider));
     Object.assign(results, await auditBench(db));
+    Object.assign(results, await rxSignBench(db, provider));
     await provider.close();
     await db.close();
     process.stdout.write(`${JSON.stringify(results, null, 2)}\n`);

@@ -38,6 +38,7 @@ import { backupCommand, restoreCommand } from './cli/backup.command.js';
 import { openKeyProvider } from './crypto/open-provider.js';
 import { acquireInstanceLock, ensurePrivateDir } from './config/index.js';
 import { resolveDatabase } from './db/index.js';
+import { rxCommand } from './cli/rx.command.js';
 
 const USAGE = `Usage: scrip <command> [options]
 
@@ -70,6 +71,7 @@ Commands:
   pharmacies import --tenant T FILE   load a pharmacy directory file (JSON lines; all or nothing)
   registry expiry [--days N]     report expired/expiring proofed DEA registrations and licences (audited alerts)
   demo seed --out FILE           demo tenants, one user per role, credentials to FILE (not in production)
+  rx verify FILE --jwks FILE|URL verify a signed prescription (JWS) offline against the JWKS
   backup --out FILE              encrypted, consistent snapshot of the database
   restore FILE                   restore a backup into an empty database
   help                           this text
@@ -390,6 +392,7 @@ export async function main(argv: string[]): Promise<number> {
       days: { type: 'string' },
       effective: { type: 'string' },
       'dry-run': { type: 'boolean' },
+      jwks: { type: 'string' },
     },
   });
   const [command, sub, ...rest] = positionals;
@@ -401,6 +404,8 @@ export async function main(argv: string[]): Promise<number> {
     process.stdout.write(`${version()}\n`);
     return 0;
   }
+  // Offline: needs neither configuration nor a database.
+  if (command === 'rx') return rxCommand(sub, rest, values);
   const config = loadConfig();
   await assertFipsIfRequired(config.SCRIP_REQUIRE_FIPS);
   switch (command) {

@@ -35,6 +35,12 @@ import {
   PATIENT_PHARMACIES,
   type Patients,
 } from './prescribing/index.js';
+import { PRESCRIPTIONS } from './prescribing/prescription.repository.js';
+import { composePrescriptions, type Prescriptions } from './prescribing/prescription.module.js';
+import { catalogDrugLookup, catalogSafetyChecker } from './prescribing/prescription.adapters.js';
+import { loadInteractionTable, NO_INTERACTIONS } from './prescribing/interaction-table.js';
+import { OUTBOX } from './prescribing/prescription.outbox.js';
+import { PRESCRIBER_LOGS } from './prescribing/prescriber-log.js';
 import {
   composeIdentity,
   MFA_TOTP,
@@ -67,6 +73,8 @@ export interface Platform {
   readonly changes: ChangeControlService;
   /** Patient services over the choke point (access.patients): records, care teams, allergies, medications. */
   readonly patientServices: Patients;
+  /** Prescriptions: drafting, review, signing (EPCS), outbox, prescriber logs. */
+  readonly prescriptions: Prescriptions;
   readonly pharmacies: PharmacyDirectoryService;
   readonly identity: Identity;
   readonly access: Access;
@@ -91,6 +99,9 @@ export const ENCRYPTED_TABLES: readonly EncryptedTable[] = [
   MFA_TOTP,
   SSO_PROVIDERS,
   SSO_TRANSACTIONS,
+  PRESCRIPTIONS,
+  OUTBOX,
+  PRESCRIBER_LOGS,
 ];
 
 export interface OpenOptions {
@@ -174,6 +185,12 @@ export function compose(
   });
   const patients = new PatientRepository(keyring, clock);
   const patientAccess = new PatientAccess(clock);
+  const patientServices = composePatients(db, keyring, clock, patientAccess, patients);
+  const signingKeys = new SigningKeyService(db, provider, clock, events);
+  const interactions =
+    config.SCRIP_INTERACTIONS_FILE === undefined
+      ? NO_INTERACTIONS
+      : loadInteractionTable(config.SCRIP_INTERACTIONS_FILE);
   return {
     config,
     logger,
@@ -186,9 +203,19 @@ export function compose(
       maxKeyAgeDays: config.SCRIP_KEY_MAX_AGE_DAYS,
     }),
     reencryptor: new Reencryptor(db, keyring, ENCRYPTED_TABLES, clock, events),
-    signingKeys: new SigningKeyService(db, provider, clock, events),
+    signingKeys,
     patients,
-    patientServices: composePatients(db, keyring, clock, patientAccess, patients),
+    patientServices,
+    prescriptions: composePrescriptions({
+      db,
+      clock,
+      keyring,
+      signingKeys,
+      patients,
+      access: patientAccess,
+      drugs: catalogDrugLookup,
+      safety: catalogSafetyChecker(patientServices.clinical, interactions),
+    }),
     access: {
       roles: new RoleCatalogService(db, clock),
       context: new ContextGate(db, clock, {

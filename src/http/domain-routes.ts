@@ -10,6 +10,8 @@ import { proofingRoutes } from './routes/proofing.routes.js';
 import { ssoRoutes } from './routes/sso.routes.js';
 import { accessRoutes } from './routes/access.routes.js';
 import { drugRoutes } from './routes/drugs.routes.js';
+import { prescriptionRoutes } from './routes/prescriptions.routes.js';
+import { fhirRxRoutes } from './routes/fhir-rx.routes.js';
 import { pharmacyRoutes } from './routes/pharmacies.routes.js';
 import { patientRoutes } from './routes/patients.routes.js';
 import { fhirRoutes } from './routes/fhir.routes.js';
@@ -29,6 +31,7 @@ export type RoutePlatform = Pick<
   | 'access'
   | 'accessOps'
   | 'pharmacies'
+  | 'prescriptions'
   | 'changes'
   | 'patientServices'
 >;
@@ -54,6 +57,8 @@ export function domainRoutes(platform: RoutePlatform): RouteDef[] {
     ...accessSettingsRoutes(platform.db, platform.clock),
     ...drugRoutes(platform.db, platform.changes),
     ...pharmacyRoutes(platform.pharmacies),
+    ...prescriptionRoutes(platform.prescriptions),
+    ...fhirRxRoutes(platform.prescriptions),
     ...patientRoutes(platform.patientServices),
     ...fhirRoutes(platform.patientServices, platform.db),
   ];

@@ -64,6 +64,14 @@ export const USER_DISABLED_STALE = 'user.disabled.stale';
 
 /** Signing a controlled-substance prescription (21 CFR 1311.120(b)); outcome failure = failed attempt. */
 export const RX_SIGN_CONTROLLED = 'rx.sign.controlled';
+/**
+ * The prescription lifecycle (emitted by prescribing, subjects `prescription` and `patient`):
+ * `prescription.created|changed|ready|signed|queued|transmitted|acknowledged|cancelled|failed|
+ * dispensed`, a refused edit of a signed prescription, and prescription reads.
+ */
+export const PRESCRIPTION_ACTION_PREFIX = 'prescription.';
+export const PRESCRIPTION_EDIT_REFUSED = 'prescription.edit.refused';
+
 /** Prefix of EPCS logical access control changes (21 CFR 1311.125, 1311.150(b)). */
 export const EPCS_PERMISSION_PREFIX = 'epcs.permission.';
 export const EPCS_PERMISSION_GRANT = 'epcs.permission.granted';

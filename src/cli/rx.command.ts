@@ -1,0 +1,71 @@
+import { readFileSync } from 'node:fs';
+import { AppError, isAppError } from '../core/index.js';
+import type { Jwks } from '../crypto/jws.js';
+import { verifyPrescriptionJws } from '../prescribing/canonical-prescription.js';
+import { printJson } from './output.js';
+
+/**
+ * `scrip rx verify FILE --jwks FILE|URL`: checks a signed prescription offline, without a
+ * database or a key provider. FILE holds the compact JWS (as returned by
+ * `GET /api/v1/prescriptions/:id`, or a JSON object with a `jws` member); the JWKS is the
+ * server's `/.well-known/jwks.json`, saved to a file or fetched from its HTTPS URL. Verification
+ * follows RFC 7515 §5.2 with ES256 only, and the payload must be the RFC 8785 canonical form.
+ */
+export async function rxCommand(
+  sub: string | undefined,
+  rest: readonly string[],
+  values: Readonly<Record<string, unknown>>,
+): Promise<number> {
+  const file = rest[0];
+  const jwksSource = typeof values.jwks === 'string' ? values.jwks : undefined;
+  if (sub !== 'verify' || file === undefined || jwksSource === undefined) {
+    process.stderr.write('usage: scrip rx verify FILE --jwks FILE|URL\n');
+    return 2;
+  }
+  try {
+    const jws = readJws(readFileSync(file, 'utf8'));
+    const jwks = await loadJwks(jwksSource);
+    const doc = verifyPrescriptionJws(jws, jwks);
+    printJson({ valid: true, prescription: doc });
+    return 0;
+  } catch (err) {
+    if (!isAppError(err)) throw err;
+    printJson({ valid: false, code: err.code, detail: err.detail ?? null });
+    return 1;
+  }
+}
+
+/** The JWS from a file: the compact form itself, or `{ "jws": "..." }`. */
+export function readJws(text: string): string {
+  const trimmed = text.trim();
+  if (!trimmed.startsWith('{')) return trimmed;
+  try {
+    const parsed = JSON.parse(trimmed) as { jws?: unknown };
+    if (typeof parsed.jws === 'string') return parsed.jws;
+  } catch {
+    // falls through to the error below
+  }
+  throw new AppError('validation_failed', 'FILE holds neither a compact JWS nor {"jws": ...}', {
+    detail: 'file',
+  });
+}
+
+async function loadJwks(source: string): Promise<Jwks> {
+  let text: string;
+  if (/^https?:\/\//.test(source)) {
+    const res = await fetch(source, { headers: { accept: 'application/json' } });
+    if (!res.ok) throw new AppError('unavailable', `JWKS fetch answered ${String(res.status)}`);
+    text = await res.text();
+  } else {
+    text = readFileSync(source, 'utf8');
+  }
+  const parsed = JSON.parse(text) as unknown;
+  if (
+    typeof parsed !== 'object' ||
+    parsed === null ||
+    !Array.isArray((parsed as { keys?: unknown }).keys)
+  ) {
+    throw new AppError('validation_failed', 'not a JWK Set', { detail: 'jwks' });
+  }
+  return parsed as Jwks;
+}

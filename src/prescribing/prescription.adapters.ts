@@ -1,0 +1,88 @@
+import type { TenantId } from '../core/index.js';
+import type { Tx } from '../db/index.js';
+import { DrugCatalogRepository } from './drug-catalog.repository.js';
+import type { PatientClinicalRepository } from './patient-clinical.repository.js';
+import { runSafetyChecks, type SafetyFinding as CatalogFinding } from './safety-checks.js';
+import type { InteractionTable } from './interaction-table.js';
+import type {
+  DrugLookup,
+  DrugSnapshot,
+  FindingSeverity,
+  SafetyChecker,
+  SafetyFinding,
+} from './prescription.types.js';
+
+/**
+ * The prescription module's drug port over the tenant's catalog: the active drug with that
+ * RXCUI, as a snapshot (what the prescription records and signs).
+ */
+export const catalogDrugLookup: DrugLookup = {
+  async get(tx: Tx, _tenantId: TenantId, rxcui: string): Promise<DrugSnapshot | undefined> {
+    const drugs = await DrugCatalogRepository.findByCode(tx, rxcui);
+    const d = drugs.find((x) => x.rxcui === rxcui && x.status === 'active');
+    if (d === undefined) return undefined;
+    const limits: Record<string, number> = {};
+    for (const [k, v] of Object.entries(d.limits ?? {})) if (typeof v === 'number') limits[k] = v;
+    return {
+      rxcui: d.rxcui,
+      name: d.name,
+      strength: d.strength ?? '',
+      doseForm: d.doseForm ?? '',
+      route: d.route ?? '',
+      ingredients: d.ingredients.map((i) => ({ rxcui: i.rxcui, name: i.name })),
+      deaSchedule: d.deaSchedule,
+      ...(Object.keys(limits).length === 0 ? {} : { limits }),
+    };
+  },
+};
+
+/** Catalog severities onto the prescriber-facing scale: anything but minor must be overridden. */
+function severity(s: CatalogFinding['severity']): FindingSeverity {
+  switch (s) {
+    case 'contraindicated':
+    case 'major':
+      return 'high';
+    case 'moderate':
+      return 'warning';
+    case 'minor':
+      return 'info';
+  }
+}
+
+/**
+ * The safety-check port over the catalog's checks (drug-allergy, duplicate therapy,
+ * interactions from the operator's table, dose range), with the patient's allergies and active
+ * medications read in the caller's transaction (which already passed the relationship check).
+ */
+export function catalogSafetyChecker(
+  clinical: PatientClinicalRepository,
+  interactions: InteractionTable,
+): SafetyChecker {
+  return {
+    async check(input): Promise<readonly SafetyFinding[]> {
+      const profile = await clinical.safetyProfile(input.tx, input.tenantId, input.patientId);
+      const drugRow = (await DrugCatalogRepository.findByCode(input.tx, input.drug.rxcui)).find(
+        (d) => d.rxcui === input.drug.rxcui,
+      );
+      const findings = runSafetyChecks({
+        drug: {
+          rxcui: input.drug.rxcui,
+          name: input.drug.name,
+          ingredients: input.drug.ingredients,
+          limits: drugRow?.limits ?? null,
+        },
+        allergies: profile.allergies.map((a) => ({ ingredientRxcui: a.rxcui, name: a.substance })),
+        activeMedications: profile.activeMedications.map((m) => ({
+          rxcui: m.rxcui,
+          ingredients: m.ingredientRxcuis.map((rxcui) => ({ rxcui })),
+        })),
+        interactions,
+      });
+      return findings.map((f) => ({
+        kind: f.kind,
+        severity: severity(f.severity),
+        message: f.message,
+      }));
+    },
+  };
+}
