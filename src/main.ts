@@ -10,6 +10,7 @@ import { ensureLocalTls } from './crypto/local-tls.js';
 import { unusedProvider } from './crypto/unused-provider.js';
 import { buildApp } from './http/app.js';
 import { domainRoutes } from './http/domain-routes.js';
+import { periodicJobs, startPeriodicJobs } from './jobs/periodic-jobs.js';
 import { contextCheck } from './http/context-check.js';
 import { BUILT_IN_CATALOG, ROLES } from './access/role-catalog.js';
 import { demoCommand, registryCommand } from './cli/registry.command.js';
@@ -187,6 +188,11 @@ async function serve(config: Config): Promise<void> {
       );
     };
     checkExpiry();
+    const stopJobs = startPeriodicJobs(
+      periodicJobs(platform, config.SCRIP_STALE_ACCOUNT_DAYS),
+      logger,
+    );
+    cleanup.push(stopJobs);
     const expiryTimer = setInterval(checkExpiry, 3_600_000);
     expiryTimer.unref();
     cleanup.push(async () => {

@@ -159,6 +159,12 @@ export const ConfigSchema = Type.Object(
       default: 30,
       description: 'Lifetime of a trusted-device registration (device posture rules).',
     }),
+    SCRIP_STALE_ACCOUNT_DAYS: Type.Integer({
+      minimum: 7,
+      maximum: 365,
+      default: 90,
+      description: 'Accounts unused this many days are disabled and reported (daily job).',
+    }),
     SCRIP_INVITATION_TTL_HOURS: Type.Integer({ minimum: 1, maximum: 168, default: 72 }),
     SCRIP_BOOTSTRAP_TTL_MINUTES: Type.Integer({ minimum: 5, maximum: 1440, default: 60 }),
     SCRIP_WEBAUTHN_RP_ID: Type.String({

@@ -1,0 +1,81 @@
+import type { TenantId } from '../core/index.js';
+import type { Logger } from '../config/index.js';
+import { disableStaleAccounts } from '../access/stale-accounts.js';
+import { escalateAllOverdueReviews } from '../access/access-review-evidence.js';
+import { applyDueChanges } from '../prescribing/change-control.service.js';
+import type { Platform } from '../platform.js';
+
+/** One periodic job: a name for the logs and the work; failures are logged, never fatal. */
+interface Job {
+  readonly name: string;
+  readonly everyMs: number;
+  run(): Promise<unknown>;
+}
+
+async function tenantIds(p: Pick<Platform, 'db'>): Promise<TenantId[]> {
+  return p.db.withoutTenant(async (tx) =>
+    (await tx.query<{ id: TenantId }>('SELECT scrip_tenant_ids() AS id')).rows.map((r) => r.id),
+  );
+}
+
+/**
+ * The jobs `scrip serve` runs on timers (each safe on several processes at once):
+ * - catalog, formulary and routing changes whose effective date has come (every minute);
+ * - overdue access-review items escalate (hourly);
+ * - accounts unused for SCRIP_STALE_ACCOUNT_DAYS are disabled and reported (daily; 164.308(a)(3));
+ * - the monthly controlled-substance logs per prescriber (daily; 21 CFR 1311.120(b)(27)).
+ */
+export function periodicJobs(p: Platform, staleDays: number): readonly Job[] {
+  return [
+    {
+      name: 'catalog changes due',
+      everyMs: 60_000,
+      run: async () => {
+        for (const t of await tenantIds(p))
+          await applyDueChanges(p.db, t, p.clock, p.changeAppliers);
+      },
+    },
+    {
+      name: 'access review escalation',
+      everyMs: 3_600_000,
+      run: () => escalateAllOverdueReviews(p.db, p.clock),
+    },
+    {
+      name: 'stale accounts',
+      everyMs: 86_400_000,
+      run: async () => {
+        for (const t of await tenantIds(p)) await disableStaleAccounts(p.db, t, p.clock, staleDays);
+      },
+    },
+    {
+      name: 'prescriber monthly logs',
+      everyMs: 86_400_000,
+      run: () => p.prescriptions.logs.generateMonthlyLogs(),
+    },
+  ];
+}
+
+/** Starts every job once now and then on its timer; returns the stop function. */
+export function startPeriodicJobs(jobs: readonly Job[], logger: Logger): () => Promise<void> {
+  const timers: NodeJS.Timeout[] = [];
+  const running = new Set<Promise<unknown>>();
+  for (const job of jobs) {
+    const tick = (): void => {
+      const run = job
+        .run()
+        .catch((err: unknown) => {
+          logger.error({ err, job: job.name }, 'periodic job failed');
+        })
+        .finally(() => running.delete(run));
+      running.add(run);
+    };
+    tick();
+    const timer = setInterval(tick, job.everyMs);
+    timer.unref();
+    timers.push(timer);
+  }
+  return async () => {
+    for (const t of timers) clearInterval(t);
+    await Promise.allSettled([...running]);
+  };
+}
