@@ -1,6 +1,8 @@
 import type { Config, Logger } from './config/index.js';
 import { acquireInstanceLock, createLogger, ensurePrivateDir } from './config/index.js';
-import { cryptoRandom, systemClock, type Clock } from './core/index.js';
+import { AppError, cryptoRandom, systemClock, type Clock } from './core/index.js';
+import { composeComplianceProgram, type ComplianceProgram } from './compliance/index.js';
+import { identityContainment, keyRotationContainment } from './compliance/containment-adapters.js';
 import {
   attachEmbedded,
   migrateTarget,
@@ -73,6 +75,8 @@ export interface Platform {
   readonly changes: ChangeControlService;
   /** Patient services over the choke point (access.patients): records, care teams, allergies, medications. */
   readonly patientServices: Patients;
+  /** The compliance program: risks, incidents and containment, breach clock, policies. */
+  readonly compliance: ComplianceProgram;
   /** Prescriptions: drafting, review, signing (EPCS), outbox, prescriber logs. */
   readonly prescriptions: Prescriptions;
   readonly pharmacies: PharmacyDirectoryService;
@@ -191,6 +195,10 @@ export function compose(
     config.SCRIP_INTERACTIONS_FILE === undefined
       ? NO_INTERACTIONS
       : loadInteractionTable(config.SCRIP_INTERACTIONS_FILE);
+  const keyAdmin = new KeyAdmin(db, keyring, provider, ENCRYPTED_TABLES, clock, events, {
+    requestTtlMs: config.SCRIP_KEY_REQUEST_TTL_HOURS * 3_600_000,
+    maxKeyAgeDays: config.SCRIP_KEY_MAX_AGE_DAYS,
+  });
   return {
     config,
     logger,
@@ -198,9 +206,11 @@ export function compose(
     clock,
     provider,
     keyring,
-    keyAdmin: new KeyAdmin(db, keyring, provider, ENCRYPTED_TABLES, clock, events, {
-      requestTtlMs: config.SCRIP_KEY_REQUEST_TTL_HOURS * 3_600_000,
-      maxKeyAgeDays: config.SCRIP_KEY_MAX_AGE_DAYS,
+    keyAdmin,
+    compliance: composeComplianceProgram(db, clock, {
+      ...identityContainment(identity.users),
+      ...keyRotationContainment(keyAdmin),
+      suspendIntegration: integrationsNotRegistered,
     }),
     reencryptor: new Reencryptor(db, keyring, ENCRYPTED_TABLES, clock, events),
     signingKeys,
@@ -230,6 +240,11 @@ export function compose(
     accessOps: composeAccessOps(db, clock, identity.sessions, immediateAlerter(cryptoRandom)),
     pharmacies: new PharmacyDirectoryService(db, clock),
   };
+}
+
+/** Until the integrations registry is composed, no integration exists to suspend. */
+function integrationsNotRegistered(): Promise<void> {
+  return Promise.reject(new AppError('not_found', 'no such integration'));
 }
 
 /** Key events become audit records in the transaction of the change (45 CFR 164.312(b)). */

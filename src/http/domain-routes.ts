@@ -10,6 +10,7 @@ import { proofingRoutes } from './routes/proofing.routes.js';
 import { ssoRoutes } from './routes/sso.routes.js';
 import { accessRoutes } from './routes/access.routes.js';
 import { drugRoutes } from './routes/drugs.routes.js';
+import { complianceProgramRoutes } from './routes/compliance-program.routes.js';
 import { prescriptionRoutes } from './routes/prescriptions.routes.js';
 import { fhirRxRoutes } from './routes/fhir-rx.routes.js';
 import { pharmacyRoutes } from './routes/pharmacies.routes.js';
@@ -32,6 +33,7 @@ export type RoutePlatform = Pick<
   | 'accessOps'
   | 'pharmacies'
   | 'prescriptions'
+  | 'compliance'
   | 'changes'
   | 'patientServices'
 >;
@@ -59,6 +61,7 @@ export function domainRoutes(platform: RoutePlatform): RouteDef[] {
     ...pharmacyRoutes(platform.pharmacies),
     ...prescriptionRoutes(platform.prescriptions),
     ...fhirRxRoutes(platform.prescriptions),
+    ...complianceProgramRoutes(platform.compliance),
     ...patientRoutes(platform.patientServices),
     ...fhirRoutes(platform.patientServices, platform.db),
   ];

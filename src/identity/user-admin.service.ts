@@ -5,7 +5,7 @@
  * like a missing one.
  */
 import { AppError, type Clock, type TenantId } from '../core/index.js';
-import type { Database } from '../db/index.js';
+import type { Database, Tx } from '../db/index.js';
 import { auditAuth, type RequestMeta } from './auth-audit.js';
 import type { Caller } from './account.service.js';
 import type { Role } from './roles.js';
@@ -77,6 +77,46 @@ export class UserAdminService {
   }
 
   /**
+   * Ends every session and bearer token of member `userId` inside `tx` (a transaction in
+   * `tenantId`), for a caller that writes its own audit record in `tx` (incident containment).
+   * `not_found` when the user is not a member of the tenant.
+   */
+  async endMemberSessions(
+    tx: Tx,
+    tenantId: TenantId,
+    userId: string,
+    reason: string,
+  ): Promise<number> {
+    await assertMember(tx, tenantId, userId);
+    return this.sessions.revokeAllForUser(tx, userId, reason);
+  }
+
+  /**
+   * Disables member `userId` (no sign-in, no live session anywhere: the authenticator checks the
+   * status) and ends its sessions in the tenant, inside `tx`, for a caller that audits in `tx`.
+   * Only the account's home tenant may disable it (the users row policy): `conflict` otherwise.
+   */
+  async disableMember(
+    tx: Tx,
+    tenantId: TenantId,
+    userId: string,
+    reason: string,
+  ): Promise<{ endedSessions: number }> {
+    await assertMember(tx, tenantId, userId);
+    const home = await tx.query<{ tenant_id: string }>(
+      'SELECT tenant_id FROM users WHERE id = $1',
+      [userId],
+    );
+    if (home.rows[0]?.tenant_id !== tenantId) {
+      throw new AppError('conflict', "only the account's home tenant can disable it", {
+        detail: 'home_tenant',
+      });
+    }
+    await tx.query(`UPDATE users SET status = 'disabled' WHERE id = $1`, [userId]);
+    return { endedSessions: await this.sessions.revokeAllForUser(tx, userId, reason) };
+  }
+
+  /**
    * Replaces the roles of `userId` in the administrator's tenant and ends that user's sessions in
    * it, so the next sign-in carries the new permissions (OWASP Session Management: rotate on
    * privilege change). Nobody changes their own roles (a second administrator does). The route
@@ -121,4 +161,12 @@ export class UserAdminService {
       return { roles: next, ended };
     });
   }
+}
+
+async function assertMember(tx: Tx, tenantId: TenantId, userId: string): Promise<void> {
+  const member = await tx.query('SELECT 1 FROM memberships WHERE tenant_id = $1 AND user_id = $2', [
+    tenantId,
+    userId,
+  ]);
+  if (member.rows.length === 0) throw new AppError('not_found', 'no such user');
 }

@@ -3,6 +3,7 @@ import type { Logger } from '../config/index.js';
 import { disableStaleAccounts } from '../access/stale-accounts.js';
 import { escalateAllOverdueReviews } from '../access/access-review-evidence.js';
 import { applyDueChanges } from '../prescribing/change-control.service.js';
+import { runComplianceChecksForAll } from '../compliance/compliance-checks.js';
 import type { Platform } from '../platform.js';
 
 /** One periodic job: a name for the logs and the work; failures are logged, never fatal. */
@@ -23,6 +24,7 @@ async function tenantIds(p: Pick<Platform, 'db'>): Promise<TenantId[]> {
  * - catalog, formulary and routing changes whose effective date has come (every minute);
  * - overdue access-review items escalate (hourly);
  * - accounts unused for SCRIP_STALE_ACCOUNT_DAYS are disabled and reported (daily; 164.308(a)(3));
+ * - compliance program checks: overdue items and breach-notice countdowns (hourly);
  * - the monthly controlled-substance logs per prescriber (daily; 21 CFR 1311.120(b)(27)).
  */
 export function periodicJobs(p: Platform, staleDays: number): readonly Job[] {
@@ -46,6 +48,11 @@ export function periodicJobs(p: Platform, staleDays: number): readonly Job[] {
       run: async () => {
         for (const t of await tenantIds(p)) await disableStaleAccounts(p.db, t, p.clock, staleDays);
       },
+    },
+    {
+      name: 'compliance checks',
+      everyMs: 3_600_000,
+      run: () => runComplianceChecksForAll(p.db, p.clock),
     },
     {
       name: 'prescriber monthly logs',

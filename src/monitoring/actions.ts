@@ -102,6 +102,44 @@ export const CATALOG_CHANGE_APPROVE = 'catalog.change.approve';
 export const CATALOG_CHANGE_REJECT = 'catalog.change.reject';
 export const CATALOG_CHANGE_APPLY = 'catalog.change.apply';
 
+/**
+ * The compliance program (45 CFR 164.308(a)(1), (a)(5), (a)(6), 164.316, 164.400-414): every
+ * change to a program record is one of these, audited in the transaction of the change. Subjects
+ * name the record (`risk`, `incident`, `policy`, ...); details carry codes and counts, never PHI.
+ */
+export const COMPLIANCE_PREFIX = 'compliance.';
+export const COMPLIANCE_RISK_CREATE = 'compliance.risk.create';
+export const COMPLIANCE_RISK_REVISE = 'compliance.risk.revise';
+export const COMPLIANCE_REASSESSMENT_OPEN = 'compliance.reassessment.open';
+export const COMPLIANCE_REASSESSMENT_COMPLETE = 'compliance.reassessment.complete';
+export const COMPLIANCE_INCIDENT_CREATE = 'compliance.incident.create';
+export const COMPLIANCE_INCIDENT_UPDATE = 'compliance.incident.update';
+export const COMPLIANCE_INCIDENT_NOTE = 'compliance.incident.note';
+export const COMPLIANCE_INCIDENT_CHECKLIST = 'compliance.incident.checklist';
+/** A containment action run from an incident (details.containment: end_sessions, ...). */
+export const COMPLIANCE_INCIDENT_CONTAINMENT = 'compliance.incident.containment';
+export const COMPLIANCE_INCIDENT_EVIDENCE = 'compliance.incident.evidence';
+export const COMPLIANCE_PLAYBOOK_UPDATE = 'compliance.playbook.update';
+export const COMPLIANCE_TABLETOP_RECORD = 'compliance.tabletop.record';
+export const COMPLIANCE_BREACH_ASSESS = 'compliance.breach.assess';
+export const COMPLIANCE_BREACH_NOTICE = 'compliance.breach.notice';
+export const COMPLIANCE_POLICY_VERSION = 'compliance.policy.version';
+export const COMPLIANCE_POLICY_APPROVE = 'compliance.policy.approve';
+export const COMPLIANCE_POLICY_REVIEW = 'compliance.policy.review';
+export const COMPLIANCE_POLICY_ACKNOWLEDGE = 'compliance.policy.acknowledge';
+export const COMPLIANCE_TRAINING_RECORD = 'compliance.training.record';
+/**
+ * Emitted once per condition by the periodic compliance checks: an item is overdue
+ * (details.kind: risk_due, reassessment_due, policy_review_due, acknowledgement_missing,
+ * training_expired). The `compliance_overdue` rule turns it into an alert.
+ */
+export const COMPLIANCE_OVERDUE = 'compliance.overdue';
+/**
+ * Emitted once per breach notice deadline and countdown step (details.step: 30, 14, 7, 1 days
+ * left, or `overdue`); the `breach_deadline` rule turns it into an alert (45 CFR 164.404-.410).
+ */
+export const COMPLIANCE_BREACH_DEADLINE = 'compliance.breach.deadline';
+
 /** Does `action` equal `pattern`, or start with it when `pattern` ends in a dot? */
 export function actionMatches(action: string, pattern: string): boolean {
   return pattern.endsWith('.') ? action.startsWith(pattern) : action === pattern;

@@ -11,6 +11,8 @@ import {
   AUTH_LOGIN_FAILURE,
   AUTH_RECOVERY_CODE_USED,
   BREAKGLASS_PREFIX,
+  COMPLIANCE_BREACH_DEADLINE,
+  COMPLIANCE_OVERDUE,
   EPCS_PERMISSION_PREFIX,
   NETWORK_DELIVERY_FAILED,
   PATIENT_ACTION_PREFIX,
@@ -132,6 +134,21 @@ export function evaluateRecord(record: AuditRecord, rules: RuleSet): AlertCandid
       }),
     );
   }
+  // Compliance checks report each overdue item or deadline step once; the subject names it.
+  const co = rules.compliance_overdue;
+  if (co.enabled && action === COMPLIANCE_OVERDUE) {
+    const subject = complianceSubject(record);
+    out.push(
+      candidate(record, 'compliance_overdue', subject, co.dedupMinutes, complianceDetails(record)),
+    );
+  }
+  const bd = rules.breach_deadline;
+  if (bd.enabled && action === COMPLIANCE_BREACH_DEADLINE) {
+    const subject = complianceSubject(record);
+    out.push(
+      candidate(record, 'breach_deadline', subject, bd.dedupMinutes, complianceDetails(record)),
+    );
+  }
   const o = rules.off_hours_access;
   if (
     o.enabled &&
@@ -142,6 +159,17 @@ export function evaluateRecord(record: AuditRecord, rules: RuleSet): AlertCandid
     out.push(candidate(record, 'off_hours_access', user, o.dedupMinutes, base));
   }
   return out;
+}
+
+/** `type:id` of the record's first subject (the overdue item), or the action. */
+function complianceSubject(record: AuditRecord): string {
+  const s = record.subjects[0];
+  return s === undefined ? record.action : `${s.type}:${s.id}`;
+}
+
+/** The check's codes and dates (never PHI), with the action, for the alert. */
+function complianceDetails(record: AuditRecord): Readonly<Record<string, AuditDetailValue>> {
+  return { action: record.action, ...record.details };
 }
 
 function stringDetail(record: AuditRecord, key: string): string | null {

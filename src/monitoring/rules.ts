@@ -20,6 +20,8 @@ export const RULE_IDS = [
   'audit_verification_failure',
   'recovery_code_used',
   'access_review_overdue',
+  'compliance_overdue',
+  'breach_deadline',
 ] as const;
 export type RuleId = (typeof RULE_IDS)[number];
 export type Severity = 'info' | 'low' | 'medium' | 'high' | 'critical';
@@ -55,6 +57,14 @@ export interface RuleParams {
   readonly recovery_code_used: { dedupMinutes: number };
   /** An access review reached its due date with unreviewed items (escalated once per campaign). */
   readonly access_review_overdue: { dedupMinutes: number };
+  /**
+   * A compliance-program item is overdue (risk due date, reassessment, policy review,
+   * acknowledgement, training). The checks report each condition once, so `dedupMinutes` 0 opens
+   * one alert per condition.
+   */
+  readonly compliance_overdue: { dedupMinutes: number };
+  /** A breach notification deadline is near (30/14/7/1 days) or passed (45 CFR 164.404-.410). */
+  readonly breach_deadline: { dedupMinutes: number };
 }
 
 export type RuleConfig<R extends RuleId = RuleId> = RuleParams[R] & { readonly enabled: boolean };
@@ -72,6 +82,8 @@ export const RULE_SEVERITY: Readonly<Record<RuleId, Severity>> = {
   audit_verification_failure: 'critical',
   recovery_code_used: 'high',
   access_review_overdue: 'medium',
+  compliance_overdue: 'medium',
+  breach_deadline: 'high',
 };
 
 export const DEFAULT_RULES: RuleSet = {
@@ -97,6 +109,8 @@ export const DEFAULT_RULES: RuleSet = {
   audit_verification_failure: { enabled: true, dedupMinutes: 60 },
   recovery_code_used: { enabled: true, dedupMinutes: 0 },
   access_review_overdue: { enabled: true, dedupMinutes: 0 },
+  compliance_overdue: { enabled: true, dedupMinutes: 0 },
+  breach_deadline: { enabled: true, dedupMinutes: 0 },
 };
 
 /** Longest window any rule may use, so window state older than this can be pruned. */
@@ -137,6 +151,8 @@ const CHECKS: { readonly [R in RuleId]: Readonly<Record<keyof RuleParams[R], Che
   audit_verification_failure: { dedupMinutes: int(0, MAX_WINDOW_MINUTES) },
   recovery_code_used: { dedupMinutes: int(0, MAX_WINDOW_MINUTES) },
   access_review_overdue: { dedupMinutes: int(0, MAX_WINDOW_MINUTES) },
+  compliance_overdue: { dedupMinutes: int(0, MAX_WINDOW_MINUTES) },
+  breach_deadline: { dedupMinutes: int(0, MAX_WINDOW_MINUTES) },
 };
 
 export function isRuleId(value: string): value is RuleId {
