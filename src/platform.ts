@@ -19,6 +19,13 @@ import type { EncryptedTable } from './crypto/row-cipher.js';
 import { appendAudit, type CheckpointSigner } from './audit/index.js';
 import { PATIENTS, PatientRepository } from './prescribing/patient.repository.js';
 import {
+  BAA_DOCUMENTS,
+  composeCompliance,
+  type Compliance,
+  type ComplianceOptions,
+} from './compliance/index.js';
+import { TLS_CIPHERS, TLS_MIN_VERSION } from './crypto/tls-policy.js';
+import {
   composeIdentity,
   MFA_TOTP,
   SSO_PROVIDERS,
@@ -44,6 +51,7 @@ export interface Platform {
   readonly signingKeys: SigningKeyService;
   readonly patients: PatientRepository;
   readonly identity: Identity;
+  readonly compliance: Compliance;
   close(): Promise<void>;
 }
 
@@ -53,6 +61,7 @@ export const ENCRYPTED_TABLES: readonly EncryptedTable[] = [
   MFA_TOTP,
   SSO_PROVIDERS,
   SSO_TRANSACTIONS,
+  BAA_DOCUMENTS,
 ];
 
 export interface OpenOptions {
@@ -117,8 +126,20 @@ export function compose(
   provider: KeyProvider,
   clock: Clock,
   events: KeyEventSink = auditKeyEvents(clock),
+  compliancePorts: Partial<ComplianceOptions> = {},
 ): Omit<Platform, 'dataDir' | 'target' | 'close'> {
   const keyring = new Keyring(provider, clock, { cacheTtlMs: config.SCRIP_DEK_CACHE_TTL_MS });
+  const signingKeys = new SigningKeyService(db, provider, clock, events);
+  // Part A's reassessment port and program status, the access-review port, the network domain's
+  // pharmacy endpoints and further evidence sources are wired here (compliancePorts) when they land.
+  const compliance = composeCompliance(
+    { db, keyring, clock, config, provider, signingKeys },
+    {
+      tls: { minVersion: TLS_MIN_VERSION, ciphers: TLS_CIPHERS },
+      encryptedTables: ENCRYPTED_TABLES,
+      ...compliancePorts,
+    },
+  );
   return {
     config,
     logger,
@@ -131,7 +152,8 @@ export function compose(
       maxKeyAgeDays: config.SCRIP_KEY_MAX_AGE_DAYS,
     }),
     reencryptor: new Reencryptor(db, keyring, ENCRYPTED_TABLES, clock, events),
-    signingKeys: new SigningKeyService(db, provider, clock, events),
+    signingKeys,
+    compliance,
     patients: new PatientRepository(keyring, clock),
     identity: composeIdentity(db, keyring, clock, {
       idleMs: config.SCRIP_SESSION_IDLE_MINUTES * 60_000,
@@ -145,6 +167,14 @@ export function compose(
         rpId: config.SCRIP_WEBAUTHN_RP_ID,
         rpName: config.SCRIP_WEBAUTHN_RP_NAME,
         origins: config.SCRIP_WEBAUTHN_ORIGIN.split(','),
+      },
+      // An IdP registered as an integration passes the compliance gate before SSO is enabled.
+      ssoEnableGuard: async (tx, tenantId, change) => {
+        await compliance.gate.checkEnable(tx, tenantId, 'identity_provider', change.issuer, {
+          kind: 'user',
+          userId: change.userId,
+          sessionId: change.sessionId,
+        });
       },
     }),
   };

@@ -19,6 +19,7 @@ export const RULE_IDS = [
   'epcs_event',
   'audit_verification_failure',
   'recovery_code_used',
+  'baa_expiry',
 ] as const;
 export type RuleId = (typeof RULE_IDS)[number];
 export type Severity = 'info' | 'low' | 'medium' | 'high' | 'critical';
@@ -52,6 +53,14 @@ export interface RuleParams {
    * identity issue's recovery-code requirement); `dedupMinutes` 0 opens one alert per use.
    */
   readonly recovery_code_used: { dedupMinutes: number };
+  /**
+   * A Business Associate Agreement is about to expire or has expired (45 CFR 164.308(b)). Raised
+   * by the compliance domain's daily BAA check, not by the audit-stream detector; the lead times
+   * are that check's policy. Disabling the rule silences the alerts, never the suspension.
+   * `dedupMinutes` 0 raises one alert per agreement and stage; above 0 the same stage alerts
+   * again in each new window of that length (a reminder while a BAA stays expired).
+   */
+  readonly baa_expiry: { dedupMinutes: number };
 }
 
 export type RuleConfig<R extends RuleId = RuleId> = RuleParams[R] & { readonly enabled: boolean };
@@ -68,6 +77,7 @@ export const RULE_SEVERITY: Readonly<Record<RuleId, Severity>> = {
   epcs_event: 'info',
   audit_verification_failure: 'critical',
   recovery_code_used: 'high',
+  baa_expiry: 'medium',
 };
 
 export const DEFAULT_RULES: RuleSet = {
@@ -92,6 +102,7 @@ export const DEFAULT_RULES: RuleSet = {
   epcs_event: { enabled: true, dedupMinutes: 60 },
   audit_verification_failure: { enabled: true, dedupMinutes: 60 },
   recovery_code_used: { enabled: true, dedupMinutes: 0 },
+  baa_expiry: { enabled: true, dedupMinutes: 0 },
 };
 
 /** Longest window any rule may use, so window state older than this can be pruned. */
@@ -131,6 +142,7 @@ const CHECKS: { readonly [R in RuleId]: Readonly<Record<keyof RuleParams[R], Che
   epcs_event: { dedupMinutes: int(0, MAX_WINDOW_MINUTES) },
   audit_verification_failure: { dedupMinutes: int(0, MAX_WINDOW_MINUTES) },
   recovery_code_used: { dedupMinutes: int(0, MAX_WINDOW_MINUTES) },
+  baa_expiry: { dedupMinutes: int(0, 525_600) },
 };
 
 export function isRuleId(value: string): value is RuleId {
