@@ -36,6 +36,8 @@ import { LogSink, MonitoringService, WebhookSink, type AlertSink } from './monit
 import { findExpiringCredentials } from './identity/index.js';
 import { auditCommand } from './cli/audit-dispatch.command.js';
 import { backupCommand, restoreCommand } from './cli/backup.command.js';
+import { evidenceCommand } from './cli/evidence.command.js';
+import { recordBackupVerification, runComplianceJobs } from './compliance/index.js';
 import { openKeyProvider } from './crypto/open-provider.js';
 import { acquireInstanceLock, ensurePrivateDir } from './config/index.js';
 import { resolveDatabase } from './db/index.js';
@@ -73,6 +75,10 @@ Commands:
   registry expiry [--days N]     report expired/expiring proofed DEA registrations and licences (audited alerts)
   demo seed --out FILE           demo tenants, one user per role, credentials to FILE (not in production)
   rx verify FILE --jwks FILE|URL verify a signed prescription (JWS) offline against the JWKS
+  evidence export --tenant T --out DIR   signed evidence bundle (controls, inventory, BAAs, audit)
+  evidence verify DIR [--jwks F] check an evidence bundle offline (digests, files, signature)
+  evidence controls --tenant T   run every live control check | evidence daily (inventory, BAAs)
+  evidence restore-drill FILE    decrypt and parse a backup end to end; recorded for the controls
   backup --out FILE              encrypted, consistent snapshot of the database
   restore FILE                   restore a backup into an empty database
   help                           this text
@@ -197,6 +203,37 @@ async function serve(config: Config): Promise<void> {
     expiryTimer.unref();
     cleanup.push(async () => {
       clearInterval(expiryTimer);
+    });
+    // The compliance program's periodic work: every tenant's platform inventory and BAA check,
+    // and a daily audit-log verification. The first run waits ten minutes after start.
+    const complianceJobs = (): void => {
+      runComplianceJobs(
+        {
+          db: platform.db,
+          clock: platform.clock,
+          compliance: platform.compliance,
+          auditKeys: async () =>
+            (await platform.provider.listSigningKeys()).map((k) => k.publicKey),
+          auditOrigin: config.SCRIP_AUDIT_ORIGIN,
+        },
+        (err, tenantId) => {
+          logger.error({ err, tenantId }, 'compliance job failed');
+        },
+      ).catch((err: unknown) => {
+        logger.error({ err }, 'compliance jobs failed');
+      });
+    };
+    const complianceStart = setTimeout(() => {
+      complianceJobs();
+      const timer = setInterval(complianceJobs, 3_600_000);
+      timer.unref();
+      cleanup.push(async () => {
+        clearInterval(timer);
+      });
+    }, 600_000);
+    complianceStart.unref();
+    cleanup.push(async () => {
+      clearTimeout(complianceStart);
     });
     const metrics = createHttpMetrics();
     metrics.setClockSkew(skew.skewMs);
@@ -351,6 +388,12 @@ async function restore(config: Config, file: string | undefined): Promise<number
       const provider = await openKeyProvider(config, dataDir);
       try {
         const r = await restoreCommand(target.ownerUrl, target.appUser, provider, file);
+        // The data is back either way; a failure to record it only costs the control its evidence.
+        await recordRestore(target.ownerUrl, r).catch((err: unknown) => {
+          process.stderr.write(
+            `warning: the restore could not be recorded for the backup control (${err instanceof Error ? err.message : 'error'})\n`,
+          );
+        });
         process.stdout.write(
           `Restored ${String(r.tables)} tables, ${String(r.rows)} rows from ${r.file}\n`,
         );
@@ -363,6 +406,45 @@ async function restore(config: Config, file: string | undefined): Promise<number
     }
   } finally {
     lock.release();
+  }
+}
+
+/**
+ * A restore that verified end to end is the evidence the backup control wants (45 CFR
+ * 164.308(a)(7)(ii)(D)): recorded, with its audit record, in the restored database itself.
+ */
+async function recordRestore(
+  ownerUrl: string,
+  r: { plaintextSha256: string; tables: number; rows: number },
+): Promise<void> {
+  const client = new pg.Client({ connectionString: ownerUrl });
+  await client.connect();
+  try {
+    await client.query('BEGIN');
+    await recordBackupVerification(client, systemClock, {
+      kind: 'restore',
+      ok: true,
+      tables: r.tables,
+      rows: r.rows,
+      detail: `plaintext sha256 ${r.plaintextSha256}`,
+    });
+    await appendAudit(
+      client,
+      {
+        tenantId: null,
+        actor: { kind: 'cli' },
+        action: 'backup.restore',
+        outcome: 'success',
+        details: { plaintextSha256: r.plaintextSha256, tables: r.tables, rows: r.rows },
+      },
+      systemClock,
+    );
+    await client.query('COMMIT');
+  } catch (err) {
+    await client.query('ROLLBACK').catch(() => undefined);
+    throw err;
+  } finally {
+    await client.end();
   }
 }
 
@@ -483,6 +565,9 @@ export async function main(argv: string[]): Promise<number> {
     }
     case 'restore':
       return restore(config, sub);
+    case 'evidence':
+      if (sub === 'verify') return evidenceCommand(undefined, sub, rest, values);
+      return withPlatform(config, (p) => evidenceCommand(p, sub, rest, values));
     case 'registry':
       return withPlatform(config, (p) => registryCommand(p, sub, rest, values));
     case 'drugs':

@@ -1,7 +1,10 @@
 import type { Config, Logger } from './config/index.js';
 import { acquireInstanceLock, createLogger, ensurePrivateDir } from './config/index.js';
-import { AppError, cryptoRandom, systemClock, type Clock } from './core/index.js';
-import { composeComplianceProgram, type ComplianceProgram } from './compliance/index.js';
+import { cryptoRandom, systemClock, type Clock } from './core/index.js';
+import { composeComplianceProgram, type ComplianceProgram } from './compliance/program.js';
+import { openReassessment } from './compliance/reassessment.js';
+import { programEvidence } from './compliance/program-evidence.js';
+import { accessReviewEvidence, lastCompletedReview } from './access/access-review-evidence.js';
 import { identityContainment, keyRotationContainment } from './compliance/containment-adapters.js';
 import {
   attachEmbedded,
@@ -44,6 +47,13 @@ import { loadInteractionTable, NO_INTERACTIONS } from './prescribing/interaction
 import { OUTBOX } from './prescribing/prescription.outbox.js';
 import { PRESCRIBER_LOGS } from './prescribing/prescriber-log.js';
 import {
+  BAA_DOCUMENTS,
+  composeCompliance,
+  type Compliance,
+  type ComplianceOptions,
+} from './compliance/index.js';
+import { TLS_CIPHERS, TLS_MIN_VERSION } from './crypto/tls-policy.js';
+import {
   composeIdentity,
   MFA_TOTP,
   SSO_PROVIDERS,
@@ -76,7 +86,7 @@ export interface Platform {
   /** Patient services over the choke point (access.patients): records, care teams, allergies, medications. */
   readonly patientServices: Patients;
   /** The compliance program: risks, incidents and containment, breach clock, policies. */
-  readonly compliance: ComplianceProgram;
+  readonly complianceProgram: ComplianceProgram;
   /** Prescriptions: drafting, review, signing (EPCS), outbox, prescriber logs. */
   readonly prescriptions: Prescriptions;
   readonly pharmacies: PharmacyDirectoryService;
@@ -84,6 +94,7 @@ export interface Platform {
   readonly access: Access;
   /** JIT grants, break-glass and access reviews (src/access/access-ops.ts). */
   readonly accessOps: AccessOps;
+  readonly compliance: Compliance;
   close(): Promise<void>;
 }
 
@@ -106,6 +117,7 @@ export const ENCRYPTED_TABLES: readonly EncryptedTable[] = [
   PRESCRIPTIONS,
   OUTBOX,
   PRESCRIBER_LOGS,
+  BAA_DOCUMENTS,
 ];
 
 export interface OpenOptions {
@@ -170,9 +182,37 @@ export function compose(
   provider: KeyProvider,
   clock: Clock,
   events: KeyEventSink = auditKeyEvents(clock),
+  compliancePorts: Partial<ComplianceOptions> = {},
 ): Omit<Platform, 'dataDir' | 'target' | 'close'> {
   const keyring = new Keyring(provider, clock, { cacheTtlMs: config.SCRIP_DEK_CACHE_TTL_MS });
   const changeAppliers = createChangeApplierRegistry([catalogApplier, formularyApplier]);
+  const signingKeys = new SigningKeyService(db, provider, clock, events);
+  const compliance = composeCompliance(
+    { db, keyring, clock, config, provider, signingKeys },
+    {
+      tls: { minVersion: TLS_MIN_VERSION, ciphers: TLS_CIPHERS },
+      encryptedTables: ENCRYPTED_TABLES,
+      changes: {
+        // Every asset a changed record concerns gets its linked risks reassessed.
+        onInventoryChange: async (tx, tenantId, ref, cause) => {
+          for (const asset of ref.assetIds) {
+            await openReassessment(tx, tenantId, asset, `${ref.type} ${cause}`, { clock });
+          }
+        },
+      },
+      accessReviews: {
+        latestCompleted: async (tx, tenantId) => {
+          const r = await lastCompletedReview(tx, tenantId);
+          return r === null ? undefined : { id: r.campaignId, completedAt: r.closedAt };
+        },
+      },
+      evidenceSources: [
+        { name: 'program', collect: (tx, tenantId) => programEvidence(tx, tenantId, clock) },
+        { name: 'access-reviews', collect: (tx, tenantId) => accessReviewEvidence(tx, tenantId) },
+      ],
+      ...compliancePorts,
+    },
+  );
   const identity = composeIdentity(db, keyring, clock, {
     idleMs: config.SCRIP_SESSION_IDLE_MINUTES * 60_000,
     absoluteMs: config.SCRIP_SESSION_ABSOLUTE_HOURS * 3_600_000,
@@ -186,11 +226,18 @@ export function compose(
       rpName: config.SCRIP_WEBAUTHN_RP_NAME,
       origins: config.SCRIP_WEBAUTHN_ORIGIN.split(','),
     },
+    // An IdP registered as an integration passes the compliance gate before SSO is enabled.
+    ssoEnableGuard: async (tx, tenantId, change) => {
+      await compliance.gate.checkEnable(tx, tenantId, 'identity_provider', change.issuer, {
+        kind: 'user',
+        userId: change.userId,
+        sessionId: change.sessionId,
+      });
+    },
   });
   const patients = new PatientRepository(keyring, clock);
   const patientAccess = new PatientAccess(clock);
   const patientServices = composePatients(db, keyring, clock, patientAccess, patients);
-  const signingKeys = new SigningKeyService(db, provider, clock, events);
   const interactions =
     config.SCRIP_INTERACTIONS_FILE === undefined
       ? NO_INTERACTIONS
@@ -207,10 +254,13 @@ export function compose(
     provider,
     keyring,
     keyAdmin,
-    compliance: composeComplianceProgram(db, clock, {
+    compliance,
+    complianceProgram: composeComplianceProgram(db, clock, {
       ...identityContainment(identity.users),
       ...keyRotationContainment(keyAdmin),
-      suspendIntegration: integrationsNotRegistered,
+      suspendIntegration: async (tx, tenantId, integrationRef, reason) => {
+        await compliance.gate.suspend(tx, tenantId, integrationRef, reason);
+      },
     }),
     reencryptor: new Reencryptor(db, keyring, ENCRYPTED_TABLES, clock, events),
     signingKeys,
@@ -240,11 +290,6 @@ export function compose(
     accessOps: composeAccessOps(db, clock, identity.sessions, immediateAlerter(cryptoRandom)),
     pharmacies: new PharmacyDirectoryService(db, clock),
   };
-}
-
-/** Until the integrations registry is composed, no integration exists to suspend. */
-function integrationsNotRegistered(): Promise<void> {
-  return Promise.reject(new AppError('not_found', 'no such integration'));
 }
 
 /** Key events become audit records in the transaction of the change (45 CFR 164.312(b)). */

@@ -12,6 +12,7 @@ import {
 } from './audit-export.command.js';
 import { DirectoryExportTarget } from '../audit/directory-export-target.js';
 import { retentionPolicy } from '../audit/retention-policy.js';
+import { recordAuditVerification } from '../compliance/index.js';
 
 function int(v: unknown, name: string): number | undefined {
   if (v === undefined) return undefined;
@@ -48,6 +49,9 @@ export async function auditCommand(
           : { publicKeyPemFile: publicKeyFile }),
         origin: p.config.SCRIP_AUDIT_ORIGIN,
         json: values.json === true,
+        // Each run is evidence for the audit-verified control (45 CFR 164.312(b)).
+        onReport: (report) =>
+          p.db.withoutTenant((tx) => recordAuditVerification(tx, p.clock, report, 'cli')),
       });
       // The result is itself evidence (and a failure raises the monitoring alert).
       await p.db.withoutTenant((tx) =>

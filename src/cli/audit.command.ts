@@ -51,6 +51,8 @@ export interface AuditVerifyArgs {
   readonly batchSize?: number;
   /** Show progress on stderr when the log has more records than this (default 10 000). */
   readonly progressAbove?: number;
+  /** Called with the report before printing (the compliance control records every run). */
+  readonly onReport?: (report: AuditVerifyReport) => Promise<void>;
 }
 
 function describe(report: AuditVerifyReport): string {
@@ -82,6 +84,7 @@ export async function auditVerifyCommand(
       }
     },
   });
+  await args.onReport?.(report);
   if (args.json === true) io.stdout(`${JSON.stringify(report, null, 2)}\n`);
   else if (report.ok) io.stdout(describe(report));
   else io.stderr(describe(report));

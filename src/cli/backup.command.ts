@@ -220,3 +220,42 @@ export async function restoreCommand(
     await client.end().catch(() => undefined);
   }
 }
+
+export interface RestoreDrillResult extends SnapshotSummary {
+  readonly file: string;
+  /** SHA-256 of the file as read. */
+  readonly fileSha256: string;
+  readonly plaintextSha256: string;
+}
+
+/**
+ * A restore drill (45 CFR 164.308(a)(7)(ii)(D) testing): everything `scrip restore` does short
+ * of writing to a database. The whole file is decrypted and authenticated, every record parsed
+ * through the snapshot grammar, and its migration history compared with this Scrip's. Throws on
+ * the first problem, like a restore would.
+ */
+export async function restoreDrillCommand(
+  keyProvider: KeyProvider,
+  inFile: string,
+  options: RestoreCommandOptions = {},
+): Promise<RestoreDrillResult> {
+  const file = resolve(inFile);
+  const walked = await readBackup(keyProvider, file, (records) => walkSnapshot(records));
+  const local = readMigrations(options.migrationsDir).map(({ version, name, checksum }) => ({
+    version,
+    name,
+    checksum,
+  }));
+  if (!sameMigrations(walked.result.header.migrations, local)) {
+    throw new AppError(
+      'conflict',
+      "the backup's migration history differs from this Scrip's; it would not restore here",
+    );
+  }
+  return {
+    file,
+    fileSha256: await sha256File(file),
+    plaintextSha256: walked.digest.plaintextSha256,
+    ...walked.result.summary,
+  };
+}

@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
-import { AppError } from '../core/index.js';
+import { AppError, asTenantId } from '../core/index.js';
+import { CLI_ACTOR } from '../compliance/index.js';
 import {
   findExpiringCredentials,
   importRegistryFile,
@@ -70,5 +71,15 @@ export async function demoCommand(
   process.stdout.write(
     `Demo data written to ${r.file} (mode 0600): ${String(r.users.length)} users in ${String(r.tenants.length)} tenants.\n`,
   );
+  // The compliance program on the demo clinic: its inventory, and a first run of the controls.
+  for (const t of r.tenants) {
+    const tenantId = asTenantId(t.id);
+    await p.compliance.syncPlatformInventory(tenantId, CLI_ACTOR);
+    if (t.kind !== 'clinic') continue;
+    const report = await p.compliance.controls.run(tenantId, CLI_ACTOR);
+    process.stdout.write(
+      `Controls of ${t.name}: ${String(report.summary.passed)} pass, ${String(report.summary.failed)} fail (scrip evidence controls --tenant ${t.id})\n`,
+    );
+  }
   return 0;
 }

@@ -1,185 +1,295 @@
 /**
- * Public API of the compliance program (part A): risk register with reassessment tasks and the
- * leadership report, incidents with playbooks, containment, preserved audit evidence and tabletop
- * exercises, the breach assessment and HIPAA breach clock, policies and training, the periodic
- * checks that raise overdue and countdown alerts, and the program evidence for the bundle.
- * Every record is append-only (versions supersede, nothing is deleted) and every change is
- * audited in its transaction.
+ * Public API of the compliance domain, part B (issue #9 items 1, 2, 7 and 8): the system inventory
+ * and data-flow map, vendors and Business Associate Agreements with the integration gate, the
+ * control catalog with live checks, the signed evidence bundle, and the retention rule that
+ * nothing here is deleted, only superseded, with every change audited.
  */
-import { cryptoRandom, type Clock, type Random } from '../core/index.js';
-import type { Database } from '../db/index.js';
-import { BreachService } from './breach.service.js';
-import { ContainmentService, type ContainmentPorts } from './containment.service.js';
-import { IncidentEvidenceService } from './incident-evidence.service.js';
-import { IncidentService } from './incident.service.js';
-import { PlaybookService } from './playbooks.js';
-import { PolicyService } from './policy.service.js';
-import { RiskRegisterService } from './risk-register.service.js';
-import { TabletopService } from './tabletop.service.js';
-import { TrainingService } from './training.service.js';
+import type { Config } from '../config/index.js';
+import type { Clock, TenantId } from '../core/index.js';
+import type { Database, Tx } from '../db/index.js';
+import { cryptoModuleStatus } from '../crypto/fips.js';
+import type { KeyProvider } from '../crypto/key-provider.js';
+import type { Keyring } from '../crypto/keyring.js';
+import type { EncryptedTable } from '../crypto/row-cipher.js';
+import type { SigningKeyService } from '../crypto/signing-keys.js';
+import { BaaService } from './baa.service.js';
+import {
+  loadBaaPolicy,
+  runBaaChecks,
+  setBaaPolicy,
+  type BaaCheckOptions,
+  type BaaCheckResult,
+  type BaaPolicy,
+} from './baa-checks.js';
+import {
+  controlSettings,
+  noAccessReviews,
+  noProgramStatus,
+  type AccessReviewPort,
+  type ControlDeps,
+  type ProgramStatusPort,
+  type TlsPolicy,
+} from './control-ports.js';
+import { ControlRunner } from './control-report.js';
+import { EvidenceExporter, type EvidenceSource } from './evidence-bundle.js';
+import { IntegrationGate, IntegrationService } from './integration.service.js';
+import {
+  InventoryService,
+  noInventoryChanges,
+  type InventoryChangePort,
+} from './inventory.service.js';
+import {
+  noPharmacyEndpoints,
+  platformFacts,
+  syncPlatformInventory,
+  type PharmacyEndpointSource,
+  type SyncReport,
+} from './platform-inventory.js';
+import { VendorService } from './vendor.service.js';
+import type { ComplianceActor } from './versioned-store.js';
 
-export * from './breach-clock.js';
 export {
-  LETTER_PLACEHOLDERS,
-  PHI_TYPES,
-  PHI_TYPE_KEYS,
-  draftBreachLetter,
-  missingElements,
-  type DraftLetter,
-  type LetterFacts,
-  type NoticeContent,
-  type PhiType,
-} from './breach-letter.js';
+  ASSET_KINDS,
+  PHI_CLASSIFICATIONS,
+  InventoryService,
+  noInventoryChanges,
+  type Asset,
+  type AssetInput,
+  type AssetKind,
+  type DataFlow,
+  type DataFlowInput,
+  type InventoryChangeCause,
+  type InventoryChangePort,
+  type InventoryRef,
+  type PhiClassification,
+} from './inventory.service.js';
 export {
-  BREACH_DECISIONS,
-  BREACH_EXCEPTIONS,
-  BREACH_FACTORS,
-  BREACH_FACTOR_KEYS,
-  BreachService,
-  FACTOR_RATINGS,
-  type BreachAssessment,
-  type BreachAssessmentInput,
-  type BreachClockView,
-  type BreachDecision,
-  type BreachException,
-  type BreachFactor,
-  type BreachNotice,
-  type FactorAssessment,
-  type FactorRating,
-} from './breach.service.js';
+  platformFacts,
+  syncPlatformInventory,
+  noPharmacyEndpoints,
+  type PharmacyEndpoint,
+  type PharmacyEndpointSource,
+  type PlatformFacts,
+  type SyncReport,
+} from './platform-inventory.js';
+export { buildFlowMap, toDot, toSvg, escapeXml, dotString, type FlowMap } from './data-flow-map.js';
 export {
-  OVERDUE_KINDS,
-  runComplianceChecks,
-  runComplianceChecksForAll,
-  type ComplianceCheckOptions,
-  type OverdueKind,
-  type RaisedAlert,
-} from './compliance-checks.js';
+  RISK_RATINGS,
+  VendorService,
+  type Questionnaire,
+  type QuestionnaireInput,
+  type RemediationInput,
+  type RemediationItem,
+  type RiskRating,
+  type Vendor,
+  type VendorInput,
+} from './vendor.service.js';
 export {
-  INCIDENT_REVOKE_REASON,
-  identityContainment,
-  keyRotationContainment,
-} from './containment-adapters.js';
+  BAA_DOCUMENTS,
+  BaaService,
+  MAX_DOCUMENT_BYTES,
+  standingOf,
+  type Baa,
+  type BaaDocument,
+  type BaaDocumentInput,
+  type BaaInput,
+  type BaaStanding,
+} from './baa.service.js';
 export {
-  CONTAINMENT_ACTIONS,
-  ContainmentService,
-  type ContainmentAction,
-  type ContainmentPorts,
-  type ContainmentRequest,
-  type ContainmentResult,
-} from './containment.service.js';
-export { addDays, addMonths, daysBetween, isIsoDate, utcDay } from './dates.js';
-export { escapeHtml } from './html.js';
+  DEFAULT_BAA_POLICY,
+  loadBaaPolicy,
+  runBaaChecks,
+  setBaaPolicy,
+  type BaaCheckOptions,
+  type BaaCheckResult,
+  type BaaPolicy,
+} from './baa-checks.js';
 export {
-  IncidentEvidenceService,
-  MAX_EVIDENCE_RECORDS,
-  type PreservedEvidence,
-} from './incident-evidence.service.js';
-export { TIMELINE_KINDS, type TimelineEntry, type TimelineKind } from './incident-timeline.js';
+  INTEGRATION_KINDS,
+  IntegrationGate,
+  IntegrationService,
+  type GateRefusal,
+  type Integration,
+  type IntegrationInput,
+  type IntegrationKind,
+  type IntegrationStatus,
+} from './integration.service.js';
 export {
-  INCIDENT_ROLES,
-  INCIDENT_STATUSES,
-  IncidentService,
-  SEVERITIES,
-  type ChecklistItemState,
-  type EvidenceSummary,
-  type IncidentChange,
-  type IncidentDetail,
-  type IncidentRole,
-  type IncidentRoles,
-  type IncidentSeverity,
-  type IncidentStatus,
-  type IncidentSummary,
-  type IncidentVersion,
-  type NewIncident,
-} from './incident.service.js';
+  CONTROLS,
+  CONTROL_IDS,
+  REQUIREMENTS,
+  requirementsOf,
+  type Control,
+  type ControlId,
+  type Requirement,
+} from './controls.js';
 export {
-  DEFAULT_PLAYBOOKS,
-  INCIDENT_CATEGORIES,
-  PLAYBOOK_PHASES,
-  PlaybookService,
-  type IncidentCategory,
-  type Playbook,
-  type PlaybookItem,
-  type PlaybookPhase,
-} from './playbooks.js';
+  controlSettings,
+  noAccessReviews,
+  noProgramStatus,
+  PROGRAM_TOPICS,
+  type AccessReviewPort,
+  type ControlDeps,
+  type ControlSettings,
+  type ProgramStatusPort,
+  type ProgramTopic,
+  type TlsPolicy,
+} from './control-ports.js';
 export {
-  PolicyService,
-  REVIEW_OUTCOMES,
-  effectiveVersion,
-  nextReviewOf,
-  type PolicyContent,
-  type PolicyDetail,
-  type PolicyReview,
-  type PolicySummary,
-  type PolicyVersion,
-} from './policy.service.js';
-export { programEvidence, type ProgramEvidence } from './program-evidence.js';
-export { RETENTION_YEARS, retainUntil, type ProgramActor } from './program-common.js';
+  CHECKS,
+  ControlRunner,
+  reportHtml,
+  type ControlReport,
+  type ControlResult,
+  type RequirementResult,
+} from './control-report.js';
 export {
-  REASSESSMENT_DUE_DAYS,
-  RISK_STATUSES,
-  RiskRegisterService,
-  TREATMENTS,
-  openReassessment,
-  type OpenReassessmentOptions,
-  type ReassessmentTask,
-  type RiskInput,
-  type RiskStatus,
-  type RiskVersion,
-  type Treatment,
-} from './risk-register.service.js';
+  EvidenceExporter,
+  type EvidenceExportResult,
+  type EvidenceSource,
+} from './evidence-bundle.js';
 export {
-  buildRiskReport,
-  isRiskOverdue,
-  renderRiskReportHtml,
-  type HeatMap,
-  type ReportRisk,
-  type RiskReport,
-} from './risk-report.js';
+  BUNDLE_FORMAT,
+  verifyEvidenceBundle,
+  type BundleProblem,
+  type BundleVerifyReport,
+  type Manifest,
+} from './evidence-verify.js';
 export {
-  TabletopService,
-  type ActionItem,
-  type TabletopExercise,
-  type TabletopInput,
-} from './tabletop.service.js';
+  recentAuditVerification,
+  recordAuditVerification,
+  recordBackupVerification,
+  verifyAndRecordAuditLog,
+  type BackupVerification,
+  type VerificationSource,
+} from './verification-runs.js';
 export {
-  EXPIRING_WITHIN_DAYS,
-  TrainingService,
-  trainingState,
-  type TrainingInput,
-  type TrainingRecord,
-  type TrainingState,
-} from './training.service.js';
+  runComplianceJobs,
+  type ComplianceJobDeps,
+  type ComplianceJobReport,
+} from './compliance-jobs.js';
+export {
+  CLI_ACTOR,
+  SYSTEM_ACTOR,
+  actorLabel,
+  type ComplianceActor,
+  type VersionMeta,
+} from './versioned-store.js';
 
-/** The compliance-program services, composed once (src/platform.ts or src/main.ts). */
-export interface ComplianceProgram {
-  readonly risks: RiskRegisterService;
-  readonly incidents: IncidentService;
-  readonly playbooks: PlaybookService;
-  readonly containment: ContainmentService;
-  readonly evidence: IncidentEvidenceService;
-  readonly tabletops: TabletopService;
-  readonly breach: BreachService;
-  readonly policies: PolicyService;
-  readonly training: TrainingService;
+export interface ComplianceOptions {
+  /** The HTTP layer's TLS policy (http/app.ts), which the TLS control checks. */
+  readonly tls: TlsPolicy;
+  /** Every table with sealed PHI columns (platform.ts ENCRYPTED_TABLES). */
+  readonly encryptedTables: readonly EncryptedTable[];
+  /** Part A's reassessment opener; nothing by default. */
+  readonly changes?: InventoryChangePort;
+  /** The network domain's pharmacy endpoints; none by default. */
+  readonly pharmacies?: PharmacyEndpointSource;
+  /** The access-review module; "no completed review" by default. */
+  readonly accessReviews?: AccessReviewPort;
+  /** Part A's program areas (risk, policies, training, incidents); "no record" by default. */
+  readonly program?: ProgramStatusPort;
+  /** More parts of the evidence bundle (part A's programEvidence, access reviews). */
+  readonly evidenceSources?: readonly EvidenceSource[];
 }
 
-export function composeComplianceProgram(
-  db: Database,
-  clock: Clock,
-  ports: ContainmentPorts,
-  random: Random = cryptoRandom,
-): ComplianceProgram {
+export interface ComplianceDeps {
+  readonly db: Database;
+  readonly keyring: Keyring;
+  readonly clock: Clock;
+  readonly config: Config;
+  readonly provider: KeyProvider;
+  readonly signingKeys: SigningKeyService;
+}
+
+/** The compliance services, composed once (src/platform.ts). */
+export interface Compliance {
+  readonly inventory: InventoryService;
+  readonly vendors: VendorService;
+  readonly baas: BaaService;
+  readonly integrations: IntegrationService;
+  readonly gate: IntegrationGate;
+  readonly controls: ControlRunner;
+  readonly evidence: EvidenceExporter;
+  syncPlatformInventory(tenantId: TenantId, actor: ComplianceActor): Promise<SyncReport>;
+  baaPolicy(tenantId: TenantId): Promise<BaaPolicy>;
+  setBaaPolicy(tenantId: TenantId, policy: BaaPolicy, actor: ComplianceActor): Promise<BaaPolicy>;
+  /** The daily BAA check under the tenant's own policy. */
+  runBaaChecks(tenantId: TenantId, options?: BaaCheckOptions): Promise<BaaCheckResult>;
+}
+
+export function composeCompliance(deps: ComplianceDeps, options: ComplianceOptions): Compliance {
+  const { db, clock } = deps;
+  const changes = options.changes ?? noInventoryChanges;
+  const inventory = new InventoryService(db, clock, changes);
+  const vendors = new VendorService(db, clock);
+  const baas = new BaaService(db, deps.keyring, clock);
+  const gate = new IntegrationGate(clock);
+  const integrations = new IntegrationService(db, clock, changes, gate);
+  let fips: Promise<{ fipsOperational: boolean; detail: string }> | undefined;
+  const controlDeps: ControlDeps = {
+    db,
+    clock,
+    settings: controlSettings(deps.config, options.tls),
+    accessReviews: options.accessReviews ?? noAccessReviews,
+    program: options.program ?? noProgramStatus,
+    encryptedTables: options.encryptedTables,
+    signingKey: async () => {
+      const id = await db.withoutTenant(
+        async (tx: Tx) =>
+          (
+            await tx.query<{ key_id: string }>(
+              `SELECT key_id FROM signing_keys WHERE status = 'active'`,
+            )
+          ).rows[0]?.key_id,
+      );
+      if (id === undefined) return undefined;
+      await deps.provider.getSigningPublicKey(id); // held by the provider, or not_found
+      return { keyId: id };
+    },
+    cryptoModule: () => (fips ??= cryptoModuleStatus()),
+  };
+  const controls = new ControlRunner(controlDeps);
+  const sync = (tenantId: TenantId, actor: ComplianceActor): Promise<SyncReport> =>
+    syncPlatformInventory(
+      {
+        db,
+        clock,
+        facts: platformFacts(deps.config),
+        inventory,
+        integrations,
+        pharmacies: options.pharmacies ?? noPharmacyEndpoints,
+      },
+      tenantId,
+      actor,
+    );
+  const evidence = new EvidenceExporter({
+    db,
+    clock,
+    inventory,
+    vendors,
+    baas,
+    controls,
+    sources: options.evidenceSources ?? [],
+    syncInventory: sync,
+    signer: () => deps.signingKeys.active(),
+    auditKeys: async () => (await deps.provider.listSigningKeys()).map((k) => k.publicKey),
+    auditOrigin: deps.config.SCRIP_AUDIT_ORIGIN,
+  });
   return {
-    risks: new RiskRegisterService(db, clock, random),
-    incidents: new IncidentService(db, clock, random),
-    playbooks: new PlaybookService(db, clock),
-    containment: new ContainmentService(db, clock, ports),
-    evidence: new IncidentEvidenceService(db, clock, random),
-    tabletops: new TabletopService(db, clock, random),
-    breach: new BreachService(db, clock, random),
-    policies: new PolicyService(db, clock, random),
-    training: new TrainingService(db, clock, random),
+    inventory,
+    vendors,
+    baas,
+    integrations,
+    gate,
+    controls,
+    evidence,
+    syncPlatformInventory: sync,
+    baaPolicy: (tenantId) => db.withTenant(tenantId, (tx) => loadBaaPolicy(tx, tenantId)),
+    setBaaPolicy: (tenantId, policy, actor) => setBaaPolicy(db, clock, tenantId, policy, actor),
+    runBaaChecks: async (tenantId, checkOptions) => {
+      const policy = await db.withTenant(tenantId, (tx) => loadBaaPolicy(tx, tenantId));
+      return runBaaChecks(db, tenantId, clock, policy, checkOptions);
+    },
   };
 }

@@ -11,6 +11,7 @@ import type { RouteDef } from './route.js';
 import { applySecurityHeaders } from './security-headers.js';
 import { validatorCompiler } from './validation.js';
 import { healthRoutes } from './routes/health.routes.js';
+import { TLS_CIPHERS, TLS_MAX_VERSION, TLS_MIN_VERSION } from '../crypto/tls-policy.js';
 import { metaRoutes } from './routes/meta.routes.js';
 
 export interface AppDeps {
@@ -32,21 +33,8 @@ export const API_PREFIX = '/api/v1';
 /** Permissions every signed-in principal holds by being signed in. */
 const IMPLIED_BY_SIGN_IN: ReadonlySet<string> = new Set(['authenticated', 'session']);
 
-/**
- * TLS policy: 1.3 and 1.2 only; 1.2 restricted to ECDHE key exchange with AEAD ciphers (no CBC,
- * so no LUCKY13/BEAST class findings), server preference, no renegotiation-era options.
- */
-export const TLS_CIPHERS = [
-  'TLS_AES_256_GCM_SHA384',
-  'TLS_CHACHA20_POLY1305_SHA256',
-  'TLS_AES_128_GCM_SHA256',
-  'ECDHE-ECDSA-AES256-GCM-SHA384',
-  'ECDHE-RSA-AES256-GCM-SHA384',
-  'ECDHE-ECDSA-CHACHA20-POLY1305',
-  'ECDHE-RSA-CHACHA20-POLY1305',
-  'ECDHE-ECDSA-AES128-GCM-SHA256',
-  'ECDHE-RSA-AES128-GCM-SHA256',
-].join(':');
+/** The TLS policy (src/crypto/tls-policy.ts), re-exported for existing importers. */
+export { TLS_CIPHERS };
 
 function trustProxy(config: Config): FastifyServerOptions['trustProxy'] {
   const list = config.SCRIP_TRUST_PROXY?.split(',')
@@ -90,8 +78,8 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
           https: {
             key: deps.tls.key,
             cert: deps.tls.cert,
-            minVersion: 'TLSv1.2',
-            maxVersion: 'TLSv1.3',
+            minVersion: TLS_MIN_VERSION,
+            maxVersion: TLS_MAX_VERSION,
             ciphers: TLS_CIPHERS,
             honorCipherOrder: true,
             ecdhCurve: 'X25519:P-256:P-384',

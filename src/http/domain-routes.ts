@@ -11,6 +11,7 @@ import { ssoRoutes } from './routes/sso.routes.js';
 import { accessRoutes } from './routes/access.routes.js';
 import { drugRoutes } from './routes/drugs.routes.js';
 import { complianceProgramRoutes } from './routes/compliance-program.routes.js';
+import { complianceEvidenceRoutes } from './routes/compliance-evidence.routes.js';
 import { prescriptionRoutes } from './routes/prescriptions.routes.js';
 import { fhirRxRoutes } from './routes/fhir-rx.routes.js';
 import { pharmacyRoutes } from './routes/pharmacies.routes.js';
@@ -34,6 +35,7 @@ export type RoutePlatform = Pick<
   | 'pharmacies'
   | 'prescriptions'
   | 'compliance'
+  | 'complianceProgram'
   | 'changes'
   | 'patientServices'
 >;
@@ -61,7 +63,8 @@ export function domainRoutes(platform: RoutePlatform): RouteDef[] {
     ...pharmacyRoutes(platform.pharmacies),
     ...prescriptionRoutes(platform.prescriptions),
     ...fhirRxRoutes(platform.prescriptions),
-    ...complianceProgramRoutes(platform.compliance),
+    ...complianceProgramRoutes(platform.complianceProgram),
+    ...complianceEvidenceRoutes(platform.compliance),
     ...patientRoutes(platform.patientServices),
     ...fhirRoutes(platform.patientServices, platform.db),
   ];

@@ -20,7 +20,7 @@ import { UserAdminService } from './user-admin.service.js';
 import { WebAuthnCredentialService } from './webauthn-credentials.service.js';
 import { WebAuthnService, type WebAuthnOptions } from './webauthn.service.js';
 import { composeSso, type SsoService } from './sso.service.js';
-import type { SsoConfigService } from './sso-config.service.js';
+import type { SsoConfigService, SsoEnableGuard } from './sso-config.service.js';
 
 export { AccountService, type AccountInfo, type Caller } from './account.service.js';
 export {
@@ -73,7 +73,9 @@ export {
   SSO_CALLBACK_PATH,
   SSO_PROVIDERS,
   SsoConfigService,
+  allowSsoEnable,
   validateSsoConfig,
+  type SsoEnableGuard,
   type SsoConfigInput,
   type SsoConfigView,
 } from './sso-config.service.js';
@@ -137,6 +139,8 @@ export interface IdentityOptions {
   readonly webauthn?: WebAuthnOptions;
   /** How long an EPCS permission request waits for its approval (default 24 hours). */
   readonly epcsRequestTtlMs?: number;
+  /** Consulted before an SSO configuration is saved enabled (the compliance integration gate). */
+  readonly ssoEnableGuard?: SsoEnableGuard;
 }
 
 /** The identity services, composed once (src/platform.ts). */
@@ -186,6 +190,8 @@ export function composeIdentity(
     epcs: new EpcsPermissionService(db, clock, {
       requestTtlMs: options.epcsRequestTtlMs ?? 24 * 3_600_000,
     }),
-    ...composeSso(db, keyring, clock, random, sessions, mfa, events),
+    ...composeSso(db, keyring, clock, random, sessions, mfa, events, {
+      enableGuard: options.ssoEnableGuard,
+    }),
   };
 }

@@ -15,6 +15,19 @@ import { isRole, type Role } from './roles.js';
 
 export const SSO_PROVIDERS: EncryptedTable = { table: 'sso_providers', columns: ['client_secret'] };
 
+/**
+ * Asked, in the transaction of the change, before a configuration is saved enabled: it throws to
+ * refuse (the compliance gate: an IdP registered as receiving PHI needs its vendor's BAA in force,
+ * 45 CFR 164.308(b)(1)), and the whole change rolls back. The default allows.
+ */
+export type SsoEnableGuard = (
+  tx: Tx,
+  tenantId: TenantId,
+  change: { readonly issuer: string; readonly userId: string; readonly sessionId: string },
+) => Promise<void>;
+
+export const allowSsoEnable: SsoEnableGuard = async () => undefined;
+
 /** The one path the IdP redirects back to (the tenant is found through `state`). */
 export const SSO_CALLBACK_PATH = '/api/v1/auth/sso/callback';
 
@@ -114,6 +127,7 @@ export class SsoConfigService {
     private readonly db: Database,
     private readonly keyring: Keyring,
     private readonly clock: Clock,
+    private readonly enableGuard: SsoEnableGuard = allowSsoEnable,
   ) {}
 
   /** The tenant's configuration without its secret, or undefined. */
@@ -140,6 +154,13 @@ export class SsoConfigService {
     return this.db.withTenant(caller.tenantId, async (tx) => {
       const existing = await this.#row(tx, caller.tenantId);
       const v = validateSsoConfig(input, existing === undefined);
+      if (v.enabled) {
+        await this.enableGuard(tx, caller.tenantId, {
+          issuer: v.issuer,
+          userId: caller.userId,
+          sessionId: caller.sessionId,
+        });
+      }
       const now = this.clock.now();
       const id = existing?.id ?? randomUUID();
       let secret: { version: number; sealed: Buffer } | undefined;

@@ -18,7 +18,7 @@ import type { MfaService } from './mfa.service.js';
 import type { IssuedSession, SessionService } from './session.service.js';
 import { SsoAccounts } from './sso-accounts.js';
 import { checkOf, codeOf, FAILED, idpProvedMfa, SsoFailure } from './sso-checks.js';
-import { SsoConfigService, type SsoProvider } from './sso-config.service.js';
+import { SsoConfigService, type SsoEnableGuard, type SsoProvider } from './sso-config.service.js';
 import { SsoTransactions, type ConsumedTransaction } from './sso-transactions.js';
 import { ACCOUNT_POLICY, LoginThrottle, userKey } from './throttle.js';
 import { hashToken, isTokenShaped, issueToken, tokenMatches } from './tokens.js';
@@ -28,6 +28,8 @@ export interface SsoOptions {
   readonly fetch?: oidc.CustomFetch | undefined;
   /** How long a discovered IdP configuration is reused. */
   readonly discoveryTtlMs?: number;
+  /** Consulted before a configuration is saved enabled (the compliance integration gate). */
+  readonly enableGuard?: SsoEnableGuard | undefined;
 }
 
 export interface SsoStart {
@@ -382,7 +384,7 @@ export function composeSso(
   events: IdentityEvents,
   options: SsoOptions = {},
 ): { readonly sso: SsoService; readonly ssoConfig: SsoConfigService } {
-  const ssoConfig = new SsoConfigService(db, keyring, clock);
+  const ssoConfig = new SsoConfigService(db, keyring, clock, options.enableGuard);
   const sso = new SsoService(
     db,
     clock,

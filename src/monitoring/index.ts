@@ -42,11 +42,13 @@ export {
   acknowledgeAlert,
   closeAlert,
   listAlerts,
+  upsertAlert,
   type Alert,
   type AlertDecision,
   type AlertStatus,
   type ListAlertsOptions,
 } from './alert-store.js';
+export type { AlertCandidate } from './evaluate.js';
 export {
   runDetector,
   runDetectorBatch,

@@ -22,6 +22,7 @@ export const RULE_IDS = [
   'access_review_overdue',
   'compliance_overdue',
   'breach_deadline',
+  'baa_expiry',
 ] as const;
 export type RuleId = (typeof RULE_IDS)[number];
 export type Severity = 'info' | 'low' | 'medium' | 'high' | 'critical';
@@ -65,6 +66,14 @@ export interface RuleParams {
   readonly compliance_overdue: { dedupMinutes: number };
   /** A breach notification deadline is near (30/14/7/1 days) or passed (45 CFR 164.404-.410). */
   readonly breach_deadline: { dedupMinutes: number };
+  /**
+   * A Business Associate Agreement is about to expire or has expired (45 CFR 164.308(b)). Raised
+   * by the compliance domain's daily BAA check, not by the audit-stream detector; the lead times
+   * are that check's policy. Disabling the rule silences the alerts, never the suspension.
+   * `dedupMinutes` 0 raises one alert per agreement and stage; above 0 the same stage alerts
+   * again in each new window of that length (a reminder while a BAA stays expired).
+   */
+  readonly baa_expiry: { dedupMinutes: number };
 }
 
 export type RuleConfig<R extends RuleId = RuleId> = RuleParams[R] & { readonly enabled: boolean };
@@ -84,6 +93,7 @@ export const RULE_SEVERITY: Readonly<Record<RuleId, Severity>> = {
   access_review_overdue: 'medium',
   compliance_overdue: 'medium',
   breach_deadline: 'high',
+  baa_expiry: 'medium',
 };
 
 export const DEFAULT_RULES: RuleSet = {
@@ -111,6 +121,7 @@ export const DEFAULT_RULES: RuleSet = {
   access_review_overdue: { enabled: true, dedupMinutes: 0 },
   compliance_overdue: { enabled: true, dedupMinutes: 0 },
   breach_deadline: { enabled: true, dedupMinutes: 0 },
+  baa_expiry: { enabled: true, dedupMinutes: 0 },
 };
 
 /** Longest window any rule may use, so window state older than this can be pruned. */
@@ -153,6 +164,7 @@ const CHECKS: { readonly [R in RuleId]: Readonly<Record<keyof RuleParams[R], Che
   access_review_overdue: { dedupMinutes: int(0, MAX_WINDOW_MINUTES) },
   compliance_overdue: { dedupMinutes: int(0, MAX_WINDOW_MINUTES) },
   breach_deadline: { dedupMinutes: int(0, MAX_WINDOW_MINUTES) },
+  baa_expiry: { dedupMinutes: int(0, 525_600) },
 };
 
 export function isRuleId(value: string): value is RuleId {

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { type Clock, type TenantId } from '../../src/core/index.js';
 import type { Database, Tx } from '../../src/db/index.js';
-import type { ContainmentPorts, ProgramActor, RiskInput } from '../../src/compliance/index.js';
+import type { ContainmentPorts, ProgramActor, RiskInput } from '../../src/compliance/program.js';
 
 /**
  * A member of `tenantId` created directly in the tables (service-level tests need real user rows

@@ -8,7 +8,7 @@ import {
   composeComplianceProgram,
   identityContainment,
   keyRotationContainment,
-} from '../../src/compliance/index.js';
+} from '../../src/compliance/program.js';
 import { complianceProgramRoutes } from '../../src/http/routes/compliance-program.routes.js';
 import { sessionAuthenticator } from '../../src/http/session-auth.js';
 import { buildTestApp, type LogCapture } from '../app.js';

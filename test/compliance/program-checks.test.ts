@@ -13,7 +13,7 @@ import {
   runComplianceChecks,
   type BreachAssessmentInput,
   type ProgramActor,
-} from '../../src/compliance/index.js';
+} from '../../src/compliance/program.js';
 import { listAlerts, runDetector } from '../../src/monitoring/index.js';
 import { freshTenant, openTestDatabase } from '../db.js';
 import { DAY_MS, auditOf, member, risk } from './helpers.js';

@@ -7,7 +7,7 @@ import {
   renderRiskReportHtml,
   runComplianceChecks,
   type ProgramActor,
-} from '../../src/compliance/index.js';
+} from '../../src/compliance/program.js';
 import { listAlerts, runDetector } from '../../src/monitoring/index.js';
 import { freshTenant, openTestDatabase, ownerClient } from '../db.js';
 import { DAY_MS, auditOf, member, risk } from './helpers.js';

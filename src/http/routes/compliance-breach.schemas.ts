@@ -5,7 +5,7 @@ import {
   BREACH_EXCEPTIONS,
   FACTOR_RATINGS,
   PHI_TYPE_KEYS,
-} from '../../compliance/index.js';
+} from '../../compliance/program.js';
 import {
   BaseVersion,
   DateOnly,

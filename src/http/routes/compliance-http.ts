@@ -1,7 +1,7 @@
 /** Shared pieces of the compliance-program routes. */
 import type { FastifyRequest } from 'fastify';
 import { AppError } from '../../core/index.js';
-import type { ProgramActor } from '../../compliance/index.js';
+import type { ProgramActor } from '../../compliance/program.js';
 
 export const COMPLIANCE_PREFIX = '/api/v1/compliance';
 /** The step-up a containment action needs (it acts on accounts, integrations and keys). */

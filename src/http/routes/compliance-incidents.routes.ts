@@ -14,7 +14,7 @@ import type {
   NoticeRecipient,
   PlaybookItem,
   TabletopInput,
-} from '../../compliance/index.js';
+} from '../../compliance/program.js';
 import { defineRoute, type RouteDef } from '../route.js';
 import {
   CONTAINMENT_STEP_UP,

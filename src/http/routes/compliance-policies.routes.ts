@@ -4,7 +4,7 @@
  * the policies in force and acknowledges them for themselves.
  */
 import { Type } from '@sinclair/typebox';
-import type { ComplianceProgram, PolicyContent, TrainingInput } from '../../compliance/index.js';
+import type { ComplianceProgram, PolicyContent, TrainingInput } from '../../compliance/program.js';
 import { defineRoute, type RouteDef } from '../route.js';
 import { COMPLIANCE_PREFIX, idOf, programActor, tenantOf } from './compliance-http.js';
 import { IdParams } from './compliance-program.schemas.js';

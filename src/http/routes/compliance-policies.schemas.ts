@@ -1,6 +1,6 @@
 /** Request and response schemas of the policy and training routes (45 CFR 164.316, 164.308(a)(5)). */
 import { Type } from '@sinclair/typebox';
-import { REVIEW_OUTCOMES } from '../../compliance/index.js';
+import { REVIEW_OUTCOMES } from '../../compliance/program.js';
 import {
   BaseVersion,
   DateOnly,

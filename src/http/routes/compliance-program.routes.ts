@@ -11,7 +11,7 @@ import {
   renderRiskReportHtml,
   type ComplianceProgram,
   type RiskInput,
-} from '../../compliance/index.js';
+} from '../../compliance/program.js';
 import { defineRoute, type RouteDef } from '../route.js';
 import { COMPLIANCE_PREFIX, idOf, programActor, tenantOf } from './compliance-http.js';
 import { incidentRoutes } from './compliance-incidents.routes.js';

@@ -13,7 +13,7 @@ import {
   SEVERITIES,
   TIMELINE_KINDS,
   TREATMENTS,
-} from '../../compliance/index.js';
+} from '../../compliance/program.js';
 
 export const literals = (values: readonly string[]) =>
   Type.Union(values.map((v) => Type.Literal(v)));
