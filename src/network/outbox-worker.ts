@@ -19,7 +19,8 @@
  * electronic transmission failed), an `rx.transmit.failed` record is audited and a high-severity
  * `transmission_failure` alert is raised once per prescription.
  */
-import type { Clock, Random, TenantId } from '../core/index.js';
+import { cryptoRandom, type Clock, type Random, type TenantId } from '../core/index.js';
+import type { Platform } from '../platform.js';
 import type { Database, Tx } from '../db/index.js';
 import type { Keyring } from '../crypto/keyring.js';
 import { openRow, SHREDDED } from '../crypto/row-cipher.js';
@@ -118,12 +119,13 @@ export class OutboxWorker {
   }
 
   /** Runs {@link runOnce} every `intervalMs` (one run at a time) until {@link stop}. */
-  start(intervalMs: number): void {
+  start(intervalMs: number, onError?: (err: unknown) => void): void {
     if (this.#timer !== undefined) return;
     this.#timer = setInterval(() => {
       if (this.#running !== undefined) return;
       this.#running = this.runOnce()
-        .catch(() => undefined) // a failed run leaves its rows claimed; the lease brings them back
+        // A failed run leaves its rows claimed; their lease brings them back.
+        .catch((err: unknown) => onError?.(err))
         .finally(() => {
           this.#running = undefined;
         });
@@ -335,13 +337,36 @@ export class OutboxWorker {
   }
 }
 
-/** Starts a worker that runs every `intervalMs`; the caller stops it on shutdown. */
+/** Defaults for `scrip serve`: 10 per run, 2 min lease, back-off 5 s doubling up to 15 min. */
+export const OUTBOX_DEFAULTS: Omit<OutboxWorkerOptions, 'from'> = {
+  batch: 10,
+  leaseMs: 120_000,
+  baseBackoffMs: 5_000,
+  maxBackoffMs: 900_000,
+};
+
+/**
+ * Starts a worker over the platform's database, keyring and prescription service, running every
+ * `intervalMs`; the caller stops it on shutdown (`await worker.stop()`).
+ */
 export function startOutboxWorker(
-  deps: OutboxWorkerDeps,
-  options: OutboxWorkerOptions,
+  platform: Pick<Platform, 'db' | 'clock' | 'keyring' | 'prescriptions'>,
+  transport: OutboxTransport,
+  options: Partial<OutboxWorkerOptions> & Pick<OutboxWorkerOptions, 'from'>,
   intervalMs = 1_000,
+  onError?: (err: unknown) => void,
 ): OutboxWorker {
-  const worker = new OutboxWorker(deps, options);
-  worker.start(intervalMs);
+  const worker = new OutboxWorker(
+    {
+      db: platform.db,
+      clock: platform.clock,
+      random: cryptoRandom,
+      keyring: platform.keyring,
+      rx: platform.prescriptions.service,
+      transport,
+    },
+    { ...OUTBOX_DEFAULTS, ...options },
+  );
+  worker.start(intervalMs, onError);
   return worker;
 }

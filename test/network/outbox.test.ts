@@ -8,6 +8,7 @@ import { createMtlsServer, spkiSha256 } from '../../src/network/mtls.js';
 import { buildMessage, parseMessage } from '../../src/network/ncpdp-script.codec.js';
 import { JWS_HEADER, scriptId, SCRIP_SOFTWARE } from '../../src/network/newrx-message.js';
 import {
+  answerOf,
   mtlsTransport,
   type OutboxTransport,
   type TransportResult,
@@ -227,6 +228,44 @@ describe('outbox delivery worker', () => {
     expect(t.calls).toHaveLength(0);
     expect(await rowOf(id)).toMatchObject({ status: 'failed', last_error: 'pharmacy_unknown' });
     expect((await rxOf(id)).errorCode).toBe(PRINT_REQUIRED);
+  });
+
+  it('reads SCRIPT answers: Error 900 is permanent, 600 and garbage are retried', () => {
+    const header = {
+      to: { qualifier: 'D' as const, id: 'SCRIP-CLINIC-01' },
+      from: { qualifier: 'P' as const, id: PHARMACY },
+      messageId: 'PHARM-0002',
+      sentTime: '2026-03-01T09:00:00Z',
+      senderSoftware: SCRIP_SOFTWARE,
+    };
+    const error = (code: '600' | '900') =>
+      Buffer.from(buildMessage({ type: 'Error', header, body: { code } }));
+    expect(answerOf(200, error('900'))).toEqual({
+      kind: 'error',
+      code: 'script_900',
+      permanent: true,
+    });
+    expect(answerOf(200, error('600'))).toMatchObject({ permanent: false });
+    expect(answerOf(502, Buffer.from('<html>bad gateway</html>'))).toEqual({
+      kind: 'error',
+      code: 'http_502',
+      permanent: false,
+    });
+    const status = Buffer.from(buildMessage({ type: 'Status', header, body: { code: '010' } }));
+    expect(answerOf(200, status)).toEqual({ kind: 'status', code: '010' });
+  });
+
+  it('a rejected message (Error 900) fails at once; Status 010 only transmits', async () => {
+    const rejected = await signed();
+    const t = new FakeTransport([{ kind: 'error', code: 'script_900', permanent: true }]);
+    expect((await worker(t).runOnce()).failed).toBe(1);
+    expect(await rowOf(rejected)).toMatchObject({ status: 'failed', last_error: 'script_900' });
+    expect((await rxOf(rejected)).status).toBe('error');
+    const relayed = await signed();
+    expect(
+      (await worker(new FakeTransport([{ kind: 'status', code: '010' }])).runOnce()).sent,
+    ).toBe(1);
+    expect((await rxOf(relayed)).status).toBe('transmitted');
   });
 
   it('two workers running concurrently deliver each message exactly once', async () => {
