@@ -87,6 +87,15 @@ describe('rule evaluation', () => {
     expect(evaluateRecord(other, DEFAULT_RULES).map((x) => x.rule)).toEqual(['break_glass']);
   });
 
+  it('a transmission failure the outbox worker already alerted is not alerted twice', () => {
+    const raised = record(13, { action: 'rx.transmit.failed', details: { alertRaised: true } });
+    expect(evaluateRecord(raised, DEFAULT_RULES)).toEqual([]);
+    const other = record(14, { action: 'rx.transmit.failed' });
+    expect(evaluateRecord(other, DEFAULT_RULES).map((x) => x.rule)).toEqual([
+      'transmission_failure',
+    ]);
+  });
+
   it('an escalated access review alerts once per campaign', () => {
     const c = evaluateRecord(
       record(13, {

@@ -89,7 +89,13 @@ export function evaluateRecord(record: AuditRecord, rules: RuleSet): AlertCandid
   const user = record.actor.userId;
   const base = { action, outcome, ...(user === null ? {} : { actorUserId: user }) };
   const t = rules.transmission_failure;
-  if (t.enabled && (action === RX_TRANSMIT_FAILED || action === NETWORK_DELIVERY_FAILED)) {
+  // The outbox worker raises its own (high, per prescription) alert and marks the record.
+  const raised = record.details.alertRaised === true;
+  if (
+    t.enabled &&
+    !raised &&
+    (action === RX_TRANSMIT_FAILED || action === NETWORK_DELIVERY_FAILED)
+  ) {
     out.push(candidate(record, 'transmission_failure', action, t.dedupMinutes, base));
   }
   const b = rules.break_glass;

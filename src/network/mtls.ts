@@ -73,6 +73,8 @@ export interface DeliverOptions {
   readonly timeoutMs?: number;
   readonly contentType?: string;
   readonly maxResponseBytes?: number;
+  /** Extra request headers (e.g. the prescription JWS beside a NewRx); never PHI in clear text. */
+  readonly headers?: Readonly<Record<string, string>>;
 }
 
 export interface Delivered {
@@ -118,6 +120,7 @@ export async function deliver(
         rejectUnauthorized: true,
         timeout: options.timeoutMs ?? 15_000,
         headers: {
+          ...options.headers,
           'content-type': options.contentType ?? 'application/xml',
           'content-length': String(payload.length),
         },

@@ -413,23 +413,39 @@ export class PrescriptionService {
     by: Exclude<TransitionSource, 'clinic'>,
     info: { readonly errorCode?: string; readonly requestId?: string } = {},
   ): Promise<void> {
-    await this.d.db.withTenant(tenantId, async (tx) => {
-      const p = await this.d.repo.get(tx, tenantId, id, true);
-      const action = transition(p.status, to, by);
-      await this.d.repo.setStatus(tx, id, to, info.errorCode ?? null);
-      await auditRx(
-        tx,
-        this.d.clock,
-        { tenantId, system: by },
-        action,
-        { prescriptionId: id, patientId: p.patientId },
-        { requestId: info.requestId },
-        {
-          from: p.status,
-          ...(info.errorCode === undefined ? {} : { errorCode: info.errorCode }),
-        },
-      );
-    });
+    await this.d.db.withTenant(tenantId, (tx) => this.advanceIn(tx, tenantId, id, to, by, info));
+  }
+
+  /**
+   * {@link advance} inside the caller's transaction (`tx` in `tenantId`'s context), so a delivery
+   * record (the outbox row) and the prescription's status commit together. `details` are extra
+   * audit details (ids and codes only).
+   */
+  async advanceIn(
+    tx: Tx,
+    tenantId: TenantId,
+    id: string,
+    to: PrescriptionStatus,
+    by: Exclude<TransitionSource, 'clinic'>,
+    info: { readonly errorCode?: string; readonly requestId?: string } = {},
+    details: Readonly<Record<string, string | number | boolean>> = {},
+  ): Promise<void> {
+    const p = await this.d.repo.get(tx, tenantId, id, true);
+    const action = transition(p.status, to, by);
+    await this.d.repo.setStatus(tx, id, to, info.errorCode ?? null);
+    await auditRx(
+      tx,
+      this.d.clock,
+      { tenantId, system: by },
+      action,
+      { prescriptionId: id, patientId: p.patientId },
+      { requestId: info.requestId },
+      {
+        ...details,
+        from: p.status,
+        ...(info.errorCode === undefined ? {} : { errorCode: info.errorCode }),
+      },
+    );
   }
 
   /** Runs the safety-check port and joins the overrides (also used again at signing). */

@@ -1,0 +1,70 @@
+/**
+ * The outbox worker's transport port and its mutual-TLS implementation (45 CFR 164.312(e)(1)
+ * transmission security; 21 CFR 1311.170): the NewRx XML is POSTed to the pharmacy's (or the
+ * switch's) network endpoint from the directory, the peer pinned by SPKI SHA-256, and the SCRIPT
+ * answer (Status or Error) is parsed with the hostile-input-safe codec.
+ */
+import { deliver, DeliveryError } from './mtls.js';
+import { parseMessage } from './ncpdp-script.codec.js';
+import { JWS_HEADER, type NewRxWire } from './newrx-message.js';
+
+/**
+ * What a delivery attempt learned. `status` with code 000 means the pharmacy accepted the message
+ * (acknowledged), 010 that an intermediary accepted it (transmitted). `error` is either permanent
+ * (SCRIPT Error 900 "transaction rejected": retrying cannot help) or retryable (600/601/602, a
+ * connection failure, an unreadable answer); `code` is a short token, never message content.
+ */
+export type TransportResult =
+  | { readonly kind: 'status'; readonly code: '000' | '010' }
+  | { readonly kind: 'error'; readonly code: string; readonly permanent: boolean };
+
+export interface OutboxTransport {
+  deliver(endpoint: string, pins: readonly string[], message: NewRxWire): Promise<TransportResult>;
+}
+
+export interface MtlsTransportOptions {
+  /** PEM key and certificate of the sending organisation (its client certificate). */
+  readonly clientKey: string;
+  readonly clientCert: string;
+  /** PEM CA certificate(s) that issue the network's server certificates. */
+  readonly ca: string | readonly string[];
+  readonly timeoutMs?: number;
+}
+
+/** Reads a SCRIPT answer body into a {@link TransportResult}. */
+export function answerOf(httpStatus: number, body: Buffer): TransportResult {
+  const parsed = parseMessage(body);
+  if (!parsed.ok) return { kind: 'error', code: `http_${String(httpStatus)}`, permanent: false };
+  const m = parsed.message;
+  if (m.type === 'Status') return { kind: 'status', code: m.body.code };
+  if (m.type === 'Error') {
+    return { kind: 'error', code: `script_${m.body.code}`, permanent: m.body.code === '900' };
+  }
+  return { kind: 'error', code: 'unexpected_answer', permanent: false };
+}
+
+/** The transport over {@link deliver}: one fresh pinned mTLS connection per message. */
+export function mtlsTransport(o: MtlsTransportOptions): OutboxTransport {
+  return {
+    async deliver(endpoint, pins, message) {
+      try {
+        const res = await deliver(endpoint, message.xml, {
+          clientKey: o.clientKey,
+          clientCert: o.clientCert,
+          ca: o.ca,
+          pins,
+          contentType: 'application/xml',
+          headers: { [JWS_HEADER]: message.jws },
+          ...(o.timeoutMs === undefined ? {} : { timeoutMs: o.timeoutMs }),
+        });
+        return answerOf(res.status, res.body);
+      } catch (err) {
+        if (err instanceof DeliveryError)
+          return { kind: 'error', code: err.reason, permanent: false };
+        if (err instanceof TypeError)
+          return { kind: 'error', code: 'endpoint_invalid', permanent: true };
+        return { kind: 'error', code: 'network', permanent: false };
+      }
+    },
+  };
+}
