@@ -121,6 +121,20 @@ describe('patients: minimum-necessary views per role', () => {
     expect(list.statusCode, list.body).toBe(200);
     const [first] = list.json<{ patients: Record<string, unknown>[] }>().patients;
     expect(Object.keys(first ?? {}).sort()).toEqual(SUMMARY);
+    // A list view is a PHI access too: audited with the request id and the patients shown.
+    const listed = await h.p.db.withTenant(
+      t,
+      async (tx) =>
+        (
+          await tx.query<{ subjects: { type: string }[] }>(
+            `SELECT subjects FROM audit_log WHERE action = 'patient.list' AND request_id = $1`,
+            [list.headers['x-request-id']],
+          )
+        ).rows,
+    );
+    expect(listed).toHaveLength(1);
+    expect(listed[0]?.subjects.length).toBeGreaterThan(0);
+    expect(listed[0]?.subjects.every((x) => x.type === 'patient')).toBe(true);
     expect(first?.view).toBe('summary');
     const found = await call(h, 'POST', '/api/v1/patients/search', prescriber, {
       familyName: 'obrien muller',

@@ -352,6 +352,21 @@ describe('prescriptions: non-controlled signing, safety overrides, DEA choice, F
       ).rows.map((r) => r.kind),
     );
     expect(kinds.sort()).toEqual(['CancelRx', 'NewRx']);
+    // The cancellation is in the audit log with the request that made it.
+    const audited = await h.p.db.withTenant(
+      c.tenant,
+      async (tx) =>
+        (
+          await tx.query<{ action: string; request_id: string | null }>(
+            `SELECT action, request_id FROM audit_log
+            WHERE subjects @> $1::jsonb AND action = 'prescription.cancelled'`,
+            [JSON.stringify([{ type: 'prescription', id }])],
+          )
+        ).rows,
+    );
+    expect(audited).toEqual([
+      { action: 'prescription.cancelled', request_id: cancelled.headers['x-request-id'] },
+    ]);
     const twice = await post(h.app, `/api/v1/prescriptions/${id}/cancel`, doc.browser);
     expect(twice.statusCode).toBe(409);
   });
