@@ -123,4 +123,28 @@ describe('rule evaluation', () => {
       /actions/,
     );
   });
+
+  it('alerts on every privilege change, and not on a refused one', () => {
+    const change = record(20, {
+      action: 'user.roles.change',
+      subjects: [{ type: 'user', id: 'u9' }],
+    });
+    expect(evaluateRecord(change, DEFAULT_RULES).map((c) => [c.rule, c.subject])).toEqual([
+      ['privilege_change', 'u9'],
+    ]);
+    const catalog = record(21, {
+      action: 'access.roles.approve',
+      subjects: [{ type: 'role_catalog', id: 'v1' }],
+    });
+    expect(evaluateRecord(catalog, DEFAULT_RULES).map((c) => c.rule)).toEqual(['privilege_change']);
+    const refused = record(22, { action: 'access.roles.approve', outcome: 'denied' });
+    expect(evaluateRecord(refused, DEFAULT_RULES).map((c) => c.rule)).not.toContain(
+      'privilege_change',
+    );
+    const off: RuleSet = {
+      ...DEFAULT_RULES,
+      privilege_change: resolveRule('privilege_change', false, {}),
+    };
+    expect(evaluateRecord(change, off)).toEqual([]);
+  });
 });

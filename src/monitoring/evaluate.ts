@@ -62,6 +62,13 @@ function bucketOf(at: Date, minutes: number, seq: number): string {
   return minutes === 0 ? `s${seq}` : `b${Math.floor(at.getTime() / (minutes * 60_000))}`;
 }
 
+/** Changes of privilege that always alert (role changes, role catalog, EPCS permission). */
+const PRIVILEGE_ACTIONS: ReadonlySet<string> = new Set([
+  'user.roles.change',
+  'access.roles.approve',
+  'epcs.permission.granted',
+]);
+
 function candidate(
   record: AuditRecord,
   rule: RuleId,
@@ -128,6 +135,11 @@ export function evaluateRecord(record: AuditRecord, rules: RuleSet): AlertCandid
         ...(typeof remaining === 'number' ? { remaining } : {}),
       }),
     );
+  }
+  const pc = rules.privilege_change;
+  if (pc.enabled && outcome === 'success' && PRIVILEGE_ACTIONS.has(action)) {
+    const subject = record.subjects[0]?.id ?? action;
+    out.push(candidate(record, 'privilege_change', subject, pc.dedupMinutes, base));
   }
   const ar = rules.access_review_overdue;
   if (ar.enabled && action === ACCESS_REVIEW_ESCALATED) {

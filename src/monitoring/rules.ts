@@ -23,6 +23,7 @@ export const RULE_IDS = [
   'compliance_overdue',
   'breach_deadline',
   'baa_expiry',
+  'privilege_change',
 ] as const;
 export type RuleId = (typeof RULE_IDS)[number];
 export type Severity = 'info' | 'low' | 'medium' | 'high' | 'critical';
@@ -74,6 +75,12 @@ export interface RuleParams {
    * again in each new window of that length (a reminder while a BAA stays expired).
    */
   readonly baa_expiry: { dedupMinutes: number };
+  /**
+   * Someone's privileges changed: roles of a membership, the tenant's role catalog, the EPCS
+   * signing permission. Never silent (45 CFR 164.308(a)(4)(ii)(C)); `dedupMinutes` 0 alerts on
+   * every change.
+   */
+  readonly privilege_change: { dedupMinutes: number };
 }
 
 export type RuleConfig<R extends RuleId = RuleId> = RuleParams[R] & { readonly enabled: boolean };
@@ -94,6 +101,7 @@ export const RULE_SEVERITY: Readonly<Record<RuleId, Severity>> = {
   compliance_overdue: 'medium',
   breach_deadline: 'high',
   baa_expiry: 'medium',
+  privilege_change: 'medium',
 };
 
 export const DEFAULT_RULES: RuleSet = {
@@ -122,6 +130,7 @@ export const DEFAULT_RULES: RuleSet = {
   compliance_overdue: { enabled: true, dedupMinutes: 0 },
   breach_deadline: { enabled: true, dedupMinutes: 0 },
   baa_expiry: { enabled: true, dedupMinutes: 0 },
+  privilege_change: { enabled: true, dedupMinutes: 0 },
 };
 
 /** Longest window any rule may use, so window state older than this can be pruned. */
@@ -165,6 +174,7 @@ const CHECKS: { readonly [R in RuleId]: Readonly<Record<keyof RuleParams[R], Che
   compliance_overdue: { dedupMinutes: int(0, MAX_WINDOW_MINUTES) },
   breach_deadline: { dedupMinutes: int(0, MAX_WINDOW_MINUTES) },
   baa_expiry: { dedupMinutes: int(0, 525_600) },
+  privilege_change: { dedupMinutes: int(0, MAX_WINDOW_MINUTES) },
 };
 
 export function isRuleId(value: string): value is RuleId {
