@@ -62,8 +62,15 @@ export function periodicJobs(p: Platform, staleDays: number): readonly Job[] {
   ];
 }
 
-/** Starts every job once now and then on its timer; returns the stop function. */
-export function startPeriodicJobs(jobs: readonly Job[], logger: Logger): () => Promise<void> {
+/** Ten minutes: the earliest any job first runs after start. */
+export const FIRST_RUN_DELAY_MS = 10 * 60_000;
+
+/** Starts every job after its first delay and then on its timer; returns the stop function. */
+export function startPeriodicJobs(
+  jobs: readonly Job[],
+  logger: Logger,
+  firstRunDelayMs = FIRST_RUN_DELAY_MS,
+): () => Promise<void> {
   const timers: NodeJS.Timeout[] = [];
   const running = new Set<Promise<unknown>>();
   for (const job of jobs) {
@@ -76,13 +83,22 @@ export function startPeriodicJobs(jobs: readonly Job[], logger: Logger): () => P
         .finally(() => running.delete(run));
       running.add(run);
     };
-    tick();
-    const timer = setInterval(tick, job.everyMs);
-    timer.unref();
-    timers.push(timer);
+    // The first run waits (at least FIRST_RUN_DELAY_MS): a process that only lives briefly, or
+    // starts beside others on a shared database, does not sweep every tenant at once.
+    const first = setTimeout(
+      () => {
+        tick();
+        const timer = setInterval(tick, job.everyMs);
+        timer.unref();
+        timers.push(timer);
+      },
+      Math.max(job.everyMs, firstRunDelayMs),
+    );
+    first.unref();
+    timers.push(first);
   }
   return async () => {
-    for (const t of timers) clearInterval(t);
+    for (const t of timers) clearTimeout(t);
     await Promise.allSettled([...running]);
   };
 }
