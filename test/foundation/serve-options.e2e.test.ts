@@ -66,13 +66,15 @@ describe('scrip serve behind a TLS-terminating proxy, with metrics', () => {
   });
 
   it('exposes Prometheus metrics on loopback with route templates, never URLs', async () => {
-    await httpGet(server.port, '/api/v1/patients/Jane-Doe-1961');
+    await httpGet(server.port, '/api/v1/patients/Jane-Doe-1961'); // a route: its template
+    await httpGet(server.port, '/api/v1/no-such-thing/Jane-Doe-1961'); // no route: unmatched
     const res = await httpGet(metricsPort, '/metrics');
     expect(res.status).toBe(200);
     expect(res.body).toMatch(
       /scrip_http_requests_total\{method="GET",route="\/healthz",status="200"\} \d+/,
     );
     expect(res.body).toContain('route="unmatched"');
+    expect(res.body).toContain('route="/api/v1/patients/:id"');
     expect(res.body).not.toContain('Jane');
     expect(res.body).toMatch(/scrip_db_clock_skew_ms -?\d/);
     expect((await httpGet(metricsPort, '/other')).status).toBe(404);

@@ -86,6 +86,8 @@ describe('patient clinical data: sealed at rest, safety profile', () => {
     }
     const c = await ownerClient();
     try {
+      // The owner is subject to row-level security too (FORCE) unless it is a superuser.
+      await c.query("SELECT set_config('scrip.tenant_id', $1, false)", [t]);
       for (const table of ['patient_allergies', 'patient_medications', 'patient_pharmacies']) {
         const { rows } = await c.query(`SELECT * FROM ${table} WHERE tenant_id = $1`, [t]);
         expect(rows.length, table).toBeGreaterThan(0);
@@ -117,6 +119,8 @@ describe('patient clinical data: sealed at rest, safety profile', () => {
     expect(job.status).toBe('done');
     const c = await ownerClient();
     try {
+      // The owner is subject to row-level security too (FORCE) unless it is a superuser.
+      await c.query("SELECT set_config('scrip.tenant_id', $1, false)", [t]);
       const { rows } = await c.query<{ v: number }>(
         `SELECT DISTINCT dek_version AS v FROM patient_medications WHERE tenant_id = $1`,
         [t],

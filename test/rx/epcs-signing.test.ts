@@ -219,10 +219,13 @@ describe('prescriptions: Schedule II end to end, EPCS signing and its refusals',
     const b = await readyCs(lapsed, lapsed, patientId);
     const owner = await ownerClient(ownerUrlOf(h));
     try {
-      await owner.query(
+      // The owner is subject to row-level security too (FORCE) unless it is a superuser.
+      await owner.query("SELECT set_config('scrip.tenant_id', $1, false)", [c.tenant]);
+      const changed = await owner.query(
         `UPDATE proofing_dea_registrations SET expires_on = '2026-02-01' WHERE dea_number = $1`,
         [LAPSED.dea],
       );
+      expect(changed.rowCount).toBeGreaterThan(0);
     } finally {
       await owner.end();
     }
