@@ -196,6 +196,8 @@ export function readXml(input: string | Uint8Array): XElement {
   if (/[\u0000-\u0008\u000b\u000c\u000e-\u001f\ufffe\uffff]/.test(xml)) {
     throw new XmlReadError('malformed');
   }
+  // One root element and nothing but whitespace around it (no text or references after it).
+  if (!/^\s*</.test(xml) || !/>\s*$/.test(xml)) throw new XmlReadError('malformed');
   prescan(xml);
   // The parser alone accepts mismatched end tags; the validator does not. (Deprecated in favour
   // of a separate package we do not install; it is the same code, still shipped in v5.)

@@ -72,6 +72,14 @@ describe('NCPDP SCRIPT parser fuzzing', () => {
     );
   });
 
+  it('refuses text or references after the root element (found by this fuzzer)', () => {
+    for (const xml of fixtures) {
+      for (const tail of ['&bogus;', 'x', '&amp;', '<'])
+        assertRefused(`${xml.trimEnd()}\n${tail}\n`);
+      assertRefused(`x${xml}`);
+    }
+  });
+
   it('refuses fixtures with a leaf element repeated or two adjacent lines swapped', () => {
     fc.assert(
       fc.property(fixture, fc.nat(), fc.boolean(), (xml, n, swap) => {
