@@ -9,6 +9,7 @@ import { Database, packagePath } from './db/index.js';
 import { ensureLocalTls } from './crypto/local-tls.js';
 import { unusedProvider } from './crypto/unused-provider.js';
 import { buildApp } from './http/app.js';
+import { loadWebAssets } from './http/web-static.js';
 import { domainRoutes } from './http/domain-routes.js';
 import { periodicJobs, startPeriodicJobs } from './jobs/periodic-jobs.js';
 import { contextCheck } from './http/context-check.js';
@@ -237,6 +238,9 @@ async function serve(config: Config): Promise<void> {
     });
     const metrics = createHttpMetrics();
     metrics.setClockSkew(skew.skewMs);
+    // The web app (npm run build puts it in dist/web), served from this origin (docs/web.md).
+    const web = loadWebAssets(packagePath('dist', 'web'));
+    if (web === undefined) logger.warn('the web app is not built (dist/web): serving the API only');
     const app = await buildApp({
       config,
       logger,
@@ -245,6 +249,7 @@ async function serve(config: Config): Promise<void> {
       authenticator: sessionAuthenticator(platform.identity.sessions),
       contextGate: contextCheck(platform.access.context),
       routes: domainRoutes(platform),
+      ...(web === undefined ? {} : { web }),
       ...(tls === undefined ? {} : { tls }),
     });
     cleanup.push(() => app.close());

@@ -13,6 +13,7 @@ import { validatorCompiler } from './validation.js';
 import { healthRoutes } from './routes/health.routes.js';
 import { TLS_CIPHERS, TLS_MAX_VERSION, TLS_MIN_VERSION } from '../crypto/tls-policy.js';
 import { metaRoutes } from './routes/meta.routes.js';
+import { isWebRequest, sendWebAsset, type WebAssets } from './web-static.js';
 
 export interface AppDeps {
   readonly config: Config;
@@ -26,6 +27,8 @@ export interface AppDeps {
   readonly contextGate?: ContextCheck;
   /** Routes beyond the built-in ones (domains add theirs here). */
   readonly routes?: readonly RouteDef[];
+  /** The built web app (src/http/web-static.ts), served at every path outside the API. */
+  readonly web?: WebAssets;
 }
 
 export const API_PREFIX = '/api/v1';
@@ -191,7 +194,14 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     else request.log.info({ code: body.code, status: body.status }, 'request rejected');
     return sendProblem(reply, body);
   });
-  app.setNotFoundHandler(notFound);
+  const web = deps.web;
+  app.setNotFoundHandler(
+    web === undefined
+      ? notFound
+      : (request, reply) =>
+          (isWebRequest(request) ? sendWebAsset(web, request, reply) : undefined) ??
+          notFound(request, reply),
+  );
 
   await app.register(swagger, {
     openapi: {

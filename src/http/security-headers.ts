@@ -2,10 +2,16 @@ import type { FastifyReply } from 'fastify';
 
 /**
  * Headers on every response, errors included. The CSP allows nothing but this origin and no
- * inline script or style; framing is refused; responses are not cached (they may hold PHI).
+ * inline script or style (the web app's pages included: src/http/web-static.ts); `data:` images
+ * only (the TOTP QR code); framing is refused; responses are not cached (they may hold PHI)
+ * unless the route says otherwise (the web app's hashed assets).
  */
 export const CONTENT_SECURITY_POLICY = [
   "default-src 'self'",
+  "script-src 'self'",
+  "style-src 'self'",
+  "img-src 'self' data:",
+  "connect-src 'self'",
   "base-uri 'none'",
   "object-src 'none'",
   "frame-ancestors 'none'",

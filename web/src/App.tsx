@@ -1,0 +1,97 @@
+import { useEffect, type ReactNode } from 'react';
+import { ErrorNote, Loading } from './components/status.js';
+import { Link, match, usePath } from './router.js';
+import { SCREENS, type ScreenDef } from './screens/index.js';
+import { SignIn } from './screens/SignIn.js';
+import { hasRole, useMe, useSession } from './session.js';
+
+function useTitle(title: string): void {
+  useEffect(() => {
+    document.title = `${title} · Scrip`;
+  }, [title]);
+}
+
+export function App(): ReactNode {
+  const { me, error } = useSession();
+  if (me === undefined) return <Loading label="Loading Scrip…" />;
+  if (me === null) return <SignedOut error={error} />;
+  return <Shell />;
+}
+
+function SignedOut(props: { readonly error: unknown }): ReactNode {
+  useTitle('Sign in');
+  return (
+    <>
+      {props.error === undefined ? null : <ErrorNote error={props.error} />}
+      <SignIn />
+    </>
+  );
+}
+
+function findScreen(
+  path: string,
+): { screen: ScreenDef; params: Record<string, string> } | undefined {
+  for (const screen of SCREENS) {
+    const params = match(screen.path, path);
+    if (params !== undefined) return { screen, params };
+  }
+  return undefined;
+}
+
+function Shell(): ReactNode {
+  const me = useMe();
+  const { signOut } = useSession();
+  const path = usePath();
+  const found = findScreen(path);
+  const allowed = found !== undefined && hasRole(me, found.screen.roles);
+  useTitle(found === undefined ? 'Not found' : allowed ? found.screen.title : 'Not allowed');
+  const nav = SCREENS.filter((s) => s.nav !== undefined && hasRole(me, s.roles));
+  return (
+    <div className="shell">
+      <a className="skip" href="#main">
+        Skip to content
+      </a>
+      <header className="top">
+        <span className="brand">Scrip</span>
+        <nav aria-label="Main">
+          <ul>
+            {nav.map((s) => (
+              <li key={s.path}>
+                <Link to={s.path} aria-current={s.path === path ? 'page' : undefined}>
+                  {s.nav}
+                </Link>
+              </li>
+            ))}
+          </ul>
+        </nav>
+        <span className="who">{me.displayName}</span>
+        <button
+          type="button"
+          className="secondary"
+          onClick={() => {
+            void signOut();
+          }}
+        >
+          Sign out
+        </button>
+      </header>
+      <main id="main" tabIndex={-1}>
+        {found === undefined ? (
+          <section>
+            <h1>Not found</h1>
+            <p>
+              There is no such page. <Link to="/">Go home</Link>.
+            </p>
+          </section>
+        ) : !allowed ? (
+          <section>
+            <h1>Not allowed</h1>
+            <p>Your roles do not include this screen.</p>
+          </section>
+        ) : (
+          <found.screen.component params={found.params} />
+        )}
+      </main>
+    </div>
+  );
+}

@@ -1,0 +1,50 @@
+/**
+ * Every server route the web app calls, by method and route template. Plain data (no DOM), so
+ * test/web/client-drift.test.ts can compare it with the server's route table: a renamed or
+ * removed route fails that test before it fails a user.
+ */
+export const ENDPOINTS = {
+  login: ['POST', '/api/v1/auth/login'],
+  logout: ['POST', '/api/v1/auth/logout'],
+  logoutAll: ['POST', '/api/v1/auth/logout-all'],
+  session: ['GET', '/api/v1/auth/session'],
+  stepUp: ['POST', '/api/v1/auth/step-up'],
+  totpEnrol: ['POST', '/api/v1/auth/totp/enrol'],
+  totpConfirm: ['POST', '/api/v1/auth/totp/confirm'],
+  recoveryCodes: ['POST', '/api/v1/auth/recovery-codes'],
+  passkeyLoginOptions: ['POST', '/api/v1/auth/webauthn/login/options'],
+  passkeyLogin: ['POST', '/api/v1/auth/webauthn/login'],
+  passkeyRegisterOptions: ['POST', '/api/v1/auth/webauthn/register/options'],
+  passkeyRegister: ['POST', '/api/v1/auth/webauthn/register'],
+  passkeyList: ['GET', '/api/v1/auth/webauthn/credentials'],
+  passkeyRename: ['PATCH', '/api/v1/auth/webauthn/credentials/:id'],
+  passkeyDelete: ['DELETE', '/api/v1/auth/webauthn/credentials/:id'],
+  passkeyStepUpOptions: ['POST', '/api/v1/auth/webauthn/step-up/options'],
+  passkeyStepUp: ['POST', '/api/v1/auth/webauthn/step-up'],
+  bootstrap: ['POST', '/api/v1/auth/bootstrap'],
+  patientSearch: ['POST', '/api/v1/patients/search'],
+  patient: ['GET', '/api/v1/patients/:id'],
+  patientAllergies: ['GET', '/api/v1/patients/:id/allergies'],
+  patientMedications: ['GET', '/api/v1/patients/:id/medications'],
+  patientPrescriptions: ['GET', '/api/v1/patients/:patientId/prescriptions'],
+  drugs: ['GET', '/api/v1/drugs'],
+  pharmacies: ['GET', '/api/v1/pharmacies'],
+  rxCreate: ['POST', '/api/v1/prescriptions'],
+  rx: ['GET', '/api/v1/prescriptions/:id'],
+  rxUpdate: ['PATCH', '/api/v1/prescriptions/:id'],
+  rxSafety: ['GET', '/api/v1/prescriptions/:id/safety-checks'],
+  rxReady: ['POST', '/api/v1/prescriptions/:id/ready'],
+  rxSign: ['POST', '/api/v1/prescriptions/:id/sign'],
+  epcsReview: ['GET', '/api/v1/patients/:patientId/epcs-review'],
+  epcsSign: ['POST', '/api/v1/patients/:patientId/epcs-sign'],
+} as const satisfies Record<string, readonly [string, `/api/v1/${string}`]>;
+
+export type EndpointName = keyof typeof ENDPOINTS;
+
+/**
+ * Routes the app may call that another change is still adding (the delivery timeline): the drift
+ * test accepts them missing, and the screens treat a 404 from them as "not available yet".
+ */
+export const PENDING_ENDPOINTS = {
+  rxTimeline: ['GET', '/api/v1/prescriptions/:id/timeline'],
+} as const;
