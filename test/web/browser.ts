@@ -6,7 +6,16 @@
  * screenshots go to test-artifacts/web/ (gitignored).
  */
 import { createHash, X509Certificate } from 'node:crypto';
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import {
+  chmodSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
+import { request as httpsRequest } from 'node:https';
 import { createRequire } from 'node:module';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -94,7 +103,48 @@ export async function startWebRun(): Promise<WebRun> {
     for (let t = seedStart; t <= Date.now() + 30_000; t += 30_000)
       markUsed(u, demoTotp(u.totpSecret, t));
   }
+  const clinic = seed.tenants.find((t) => t.kind === 'clinic')?.id ?? '';
+  const byRole = (role: string): DemoUser => {
+    const u = seed.users.find(
+      (x) =>
+        x.role === role &&
+        x.tenantId === clinic &&
+        (role !== 'prescriber' || x.userId === seed.prescriber.userId),
+    );
+    if (u === undefined) throw new Error(`no demo ${role}`);
+    return u;
+  };
+  // The demo clinic has no pharmacy directory and no drug catalog: load both the ordinary way
+  // (the directory file; an RxNorm release proposed by the clinic's pharmacist, approved below
+  // by a second person with catalog.manage).
+  const directory = join(root, 'pharmacies.jsonl');
+  writeFileSync(directory, DEMO_PHARMACIES.map((r) => JSON.stringify(r)).join('\n') + '\n');
+  const loaded = await runScrip(
+    ['pharmacies', 'import', '--tenant', clinic, directory],
+    isolated.env,
+  );
+  if (loaded.code !== 0) throw new Error(`pharmacies import failed:\n${loaded.stderr}`);
+  const pharmacist = byRole('pharmacist');
+  const proposed = await runScrip(
+    [
+      'drugs',
+      'import',
+      '--tenant',
+      clinic,
+      '--actor',
+      pharmacist.email,
+      packagePath('test', 'fixtures', 'rxnorm'),
+    ],
+    isolated.env,
+    `${pharmacist.password}\n${await totpFor(pharmacist)}\n`,
+  );
+  const proposal = /^Proposal ([0-9a-f-]{36}):/m.exec(proposed.stdout)?.[1];
+  if (proposed.code !== 0 || proposal === undefined) {
+    throw new Error(`drugs import failed:\n${proposed.stdout}\n${proposed.stderr}`);
+  }
   const serve = await startServe(isolated.env);
+  const ca = readFileSync(join(dataDir, 'tls', 'ca.pem'), 'utf8');
+  await prepareClinic(serve.port, ca, seed, byRole, proposal);
   const spki = spkiHash(readFileSync(join(dataDir, 'tls', 'server.pem'), 'utf8'));
   const launchArgs = [
     '--headless',
@@ -154,7 +204,12 @@ export async function startWebRun(): Promise<WebRun> {
     page: async (isolatedContext = false) => watch(isolatedContext ? await newContext() : context),
     user: (role, tenantKind = 'clinic') => {
       const tenant = seed.tenants.find((t) => t.kind === tenantKind);
-      const u = seed.users.find((x) => x.role === role && x.tenantId === tenant?.id);
+      const u = seed.users.find(
+        (x) =>
+          x.role === role &&
+          x.tenantId === tenant?.id &&
+          (role !== 'prescriber' || x.userId === seed.prescriber.userId),
+      );
       if (u === undefined) throw new Error(`no demo ${role} in the ${tenantKind}`);
       return u;
     },
@@ -165,6 +220,132 @@ export async function startWebRun(): Promise<WebRun> {
       for (const d of [root, ...profiles]) rmSync(d, { recursive: true, force: true });
     },
   };
+}
+
+/** The demo clinic's pharmacy directory: the demo patients' preferred pharmacies. */
+const DEMO_PHARMACIES = ['0500001', '0500002'].map((ncpdpId, i) => ({
+  ncpdpId,
+  npi: '1234567893',
+  name: `Demo Street Pharmacy ${String(i + 1)}`,
+  address: { line: `${String(i + 10)} Main St`, city: 'Sacramento', state: 'CA', zip: '95814' },
+  phone: '9165550100',
+  serviceLevels: ['new', 'cancel', 'renewal', 'controlled'],
+  endpointUrl: `https://rx.example.test/${ncpdpId}/script`,
+  pins: {
+    primary: createHash('sha256').update(`${ncpdpId}-a`).digest('base64'),
+    backup: createHash('sha256').update(`${ncpdpId}-b`).digest('base64'),
+  },
+  active: true,
+}));
+
+interface Answer {
+  readonly status: number;
+  readonly body: Record<string, unknown>;
+}
+
+/** A signed-in API session from Node (HTTPS trusted through the server's local CA). */
+async function apiSession(
+  port: number,
+  ca: string,
+  user: DemoUser,
+): Promise<(method: string, path: string, body?: unknown) => Promise<Answer>> {
+  let cookie = '';
+  let csrf = '';
+  const call = (method: string, path: string, payload?: unknown): Promise<Answer> => {
+    const data = payload === undefined ? undefined : JSON.stringify(payload);
+    return new Promise((resolve, reject) => {
+      const req = httpsRequest(
+        {
+          host: 'localhost',
+          port,
+          path,
+          ca,
+          method,
+          headers: {
+            ...(data === undefined ? {} : { 'content-type': 'application/json' }),
+            ...(cookie === '' ? {} : { cookie, 'x-csrf-token': csrf }),
+          },
+        },
+        (res) => {
+          let text = '';
+          res.on('data', (c: Buffer) => (text += c.toString()));
+          res.on('end', () => {
+            const set = res.headers['set-cookie'];
+            if (set !== undefined) cookie = set.map((c) => c.split(';')[0]).join('; ');
+            resolve({
+              status: res.statusCode ?? 0,
+              body: text === '' ? {} : (JSON.parse(text) as Record<string, unknown>),
+            });
+          });
+        },
+      );
+      req.on('error', reject);
+      req.end(data);
+    });
+  };
+  // A recovery code signs in without spending this 30-second step's TOTP code.
+  const code = user.recoveryCodes[user.recoveryCodes.length - 1] ?? '';
+  const login = await call('POST', '/api/v1/auth/login', {
+    email: user.email,
+    password: user.password,
+    recoveryCode: code,
+  });
+  if (login.status !== 200) throw new Error(`login ${user.role}: ${JSON.stringify(login.body)}`);
+  csrf = String(login.body.csrfToken);
+  return call;
+}
+
+async function expectOk(what: string, answer: Promise<Answer>): Promise<Answer> {
+  const a = await answer;
+  if (a.status < 200 || a.status > 299)
+    throw new Error(`${what}: ${String(a.status)} ${JSON.stringify(a.body)}`);
+  return a;
+}
+
+/**
+ * What a clinic does before its first prescription, through the API: a second person with
+ * catalog.manage (the administrator gives the demo `staff` user the pharmacist role) approves the
+ * drug catalog; the prescriber puts the agent on the first demo patient's care team.
+ */
+async function prepareClinic(
+  port: number,
+  ca: string,
+  seed: DemoSeedResult,
+  byRole: (role: string) => DemoUser,
+  proposal: string,
+): Promise<void> {
+  const admin = byRole('tenant_admin');
+  const staff = byRole('staff');
+  const asAdmin = await apiSession(port, ca, admin);
+  await expectOk(
+    'step-up',
+    asAdmin('POST', '/api/v1/auth/step-up', {
+      action: 'user.roles.change',
+      totp: await totpFor(admin),
+    }),
+  );
+  await expectOk(
+    'roles',
+    asAdmin('PUT', `/api/v1/users/${staff.userId}/roles`, { roles: ['pharmacist'] }),
+  );
+  const asStaff = await apiSession(port, ca, staff);
+  await expectOk(
+    'step-up',
+    asStaff('POST', '/api/v1/auth/step-up', {
+      action: 'catalog.change.decide',
+      totp: await totpFor(staff),
+    }),
+  );
+  await expectOk('approve', asStaff('POST', `/api/v1/change-proposals/${proposal}/approve`, {}));
+  const asPrescriber = await apiSession(port, ca, byRole('prescriber'));
+  await expectOk(
+    'care team',
+    asPrescriber('POST', `/api/v1/patients/${seed.patientIds[0] ?? ''}/care-team`, {
+      userId: byRole('prescriber_agent').userId,
+      relation: 'prescriber_agent',
+    }),
+  );
+  await expectOk('logout', asPrescriber('POST', '/api/v1/auth/logout'));
 }
 
 /** The `securitypolicyviolation` events the page recorded. */

@@ -1,5 +1,7 @@
 import { useEffect, type ReactNode } from 'react';
+import { IdleWarning } from './components/IdleWarning.js';
 import { ErrorNote, Loading } from './components/status.js';
+import { EnrolmentRequired } from './screens/Account.js';
 import { Link, match, usePath } from './router.js';
 import { SCREENS, type ScreenDef } from './screens/index.js';
 import { SignIn } from './screens/SignIn.js';
@@ -15,6 +17,7 @@ export function App(): ReactNode {
   const { me, error } = useSession();
   if (me === undefined) return <Loading label="Loading Scrip…" />;
   if (me === null) return <SignedOut error={error} />;
+  if (me.restricted) return <EnrolmentRequired />;
   return <Shell />;
 }
 
@@ -48,6 +51,7 @@ function Shell(): ReactNode {
   const nav = SCREENS.filter((s) => s.nav !== undefined && hasRole(me, s.roles));
   return (
     <div className="shell">
+      <IdleWarning />
       <a className="skip" href="#main">
         Skip to content
       </a>

@@ -1,15 +1,70 @@
+import { Account } from './Account.js';
+import { Drafts } from './Drafts.js';
+import { EpcsSign } from './EpcsSign.js';
 import { Home } from './Home.js';
+import { NewPrescription } from './NewPrescription.js';
+import { Patients } from './Patients.js';
+import { PatientSummaryScreen } from './PatientSummary.js';
+import { PrescriptionDetail } from './PrescriptionDetail.js';
 import type { ScreenDef } from './registry.js';
 
 export type { ScreenDef, ScreenProps } from './registry.js';
 
-/** Clinical roles that see patients and prescriptions. */
-export const CLINICAL = ['prescriber', 'prescriber_agent'] as const;
+/** Roles that treat patients and see their records and prescriptions. */
+export const TREATING = ['prescriber', 'prescriber_agent', 'care_coordinator'] as const;
+/** Roles that draft prescriptions. */
+export const DRAFTING = ['prescriber', 'prescriber_agent'] as const;
 
 /**
  * Every screen of the signed-in app. Add yours here (path, title, roles, component); the shell
- * routes to it and lists it in the navigation of the roles given.
+ * routes to it and lists it in the navigation of the roles given. Titles are fixed text: never
+ * PHI. Paths carry opaque ids only.
  */
 export const SCREENS: readonly ScreenDef[] = [
   { path: '/', title: 'Home', nav: 'Home', component: Home },
+  {
+    path: '/patients',
+    title: 'Patients',
+    nav: 'Patients',
+    group: 'clinical',
+    roles: TREATING,
+    component: Patients,
+  },
+  {
+    path: '/drafts',
+    title: 'Drafts and signing queue',
+    nav: 'Drafts',
+    group: 'clinical',
+    roles: DRAFTING,
+    component: Drafts,
+  },
+  {
+    path: '/patients/:id',
+    title: 'Patient summary',
+    group: 'clinical',
+    roles: TREATING,
+    component: PatientSummaryScreen,
+  },
+  {
+    path: '/patients/:id/prescribe',
+    title: 'New prescription',
+    group: 'clinical',
+    roles: DRAFTING,
+    component: NewPrescription,
+  },
+  {
+    path: '/patients/:id/epcs',
+    title: 'Sign controlled substances',
+    group: 'clinical',
+    roles: ['prescriber'],
+    component: EpcsSign,
+  },
+  {
+    path: '/prescriptions/:id',
+    title: 'Prescription',
+    group: 'clinical',
+    roles: TREATING,
+    component: PrescriptionDetail,
+  },
+  { path: '/account', title: 'Account', nav: 'Account', group: 'account', component: Account },
 ];
