@@ -75,7 +75,12 @@ const VIOLATION_LISTENER = `(() => {
   });
 })();`;
 
-export async function startWebRun(): Promise<WebRun> {
+/**
+ * Starts a run: by default on the demo data (`scrip demo seed`, a pharmacy directory and an
+ * approved drug catalog for the demo clinic, the agent on the first patient's care team);
+ * `demo: false` leaves the database empty (the bootstrap link is printed).
+ */
+export async function startWebRun(options: { demo?: boolean } = {}): Promise<WebRun> {
   if (!existsSync(CHROMIUM)) {
     throw new Error(`${CHROMIUM} is missing: apt-get install -y chromium (.ci/run does)`);
   }
@@ -93,58 +98,69 @@ export async function startWebRun(): Promise<WebRun> {
     SCRIP_WEBAUTHN_RP_ID: 'localhost',
     SCRIP_WEBAUTHN_ORIGIN: origin,
   });
-  const seedFile = join(root, 'demo.json');
-  const seedStart = Date.now();
-  const seeded = await runScrip(['demo', 'seed', '--out', seedFile], isolated.env);
-  if (seeded.code !== 0) throw new Error(`demo seed failed:\n${seeded.stderr}`);
-  const seed = JSON.parse(readFileSync(seedFile, 'utf8')) as DemoSeedResult;
-  // The seed enrolled every user with a TOTP code of these steps: the server refuses them again.
-  for (const u of seed.users) {
-    for (let t = seedStart; t <= Date.now() + 30_000; t += 30_000)
-      markUsed(u, demoTotp(u.totpSecret, t));
-  }
-  const clinic = seed.tenants.find((t) => t.kind === 'clinic')?.id ?? '';
-  const byRole = (role: string): DemoUser => {
-    const u = seed.users.find(
-      (x) =>
-        x.role === role &&
-        x.tenantId === clinic &&
-        (role !== 'prescriber' || x.userId === seed.prescriber.userId),
-    );
-    if (u === undefined) throw new Error(`no demo ${role}`);
-    return u;
+  let seed: DemoSeedResult = {
+    file: '',
+    tenants: [],
+    users: [],
+    prescriber: { userId: '', npi: '', deaNumber: '', state: '', licence: '' },
+    patientIds: [],
   };
-  // The demo clinic has no pharmacy directory and no drug catalog: load both the ordinary way
-  // (the directory file; an RxNorm release proposed by the clinic's pharmacist, approved below
-  // by a second person with catalog.manage).
-  const directory = join(root, 'pharmacies.jsonl');
-  writeFileSync(directory, DEMO_PHARMACIES.map((r) => JSON.stringify(r)).join('\n') + '\n');
-  const loaded = await runScrip(
-    ['pharmacies', 'import', '--tenant', clinic, directory],
-    isolated.env,
-  );
-  if (loaded.code !== 0) throw new Error(`pharmacies import failed:\n${loaded.stderr}`);
-  const pharmacist = byRole('pharmacist');
-  const proposed = await runScrip(
-    [
-      'drugs',
-      'import',
-      '--tenant',
-      clinic,
-      '--actor',
-      pharmacist.email,
-      packagePath('test', 'fixtures', 'rxnorm'),
-    ],
-    isolated.env,
-    `${pharmacist.password}\n${await totpFor(pharmacist)}\n`,
-  );
-  const proposal = /^Proposal ([0-9a-f-]{36}):/m.exec(proposed.stdout)?.[1];
-  if (proposed.code !== 0 || proposal === undefined) {
-    throw new Error(`drugs import failed:\n${proposed.stdout}\n${proposed.stderr}`);
+  let afterStart = async (_port: number, _ca: string): Promise<void> => undefined;
+  if (options.demo !== false) {
+    const seedFile = join(root, 'demo.json');
+    const seedStart = Date.now();
+    const seeded = await runScrip(['demo', 'seed', '--out', seedFile], isolated.env);
+    if (seeded.code !== 0) throw new Error(`demo seed failed:\n${seeded.stderr}`);
+    seed = JSON.parse(readFileSync(seedFile, 'utf8')) as DemoSeedResult;
+    // The seed enrolled every user with a TOTP code of these steps: the server refuses them again.
+    for (const u of seed.users) {
+      for (let t = seedStart; t <= Date.now() + 30_000; t += 30_000)
+        markUsed(u, demoTotp(u.totpSecret, t));
+    }
+    const clinic = seed.tenants.find((t) => t.kind === 'clinic')?.id ?? '';
+    const byRole = (role: string): DemoUser => {
+      const u = seed.users.find(
+        (x) =>
+          x.role === role &&
+          x.tenantId === clinic &&
+          (role !== 'prescriber' || x.userId === seed.prescriber.userId),
+      );
+      if (u === undefined) throw new Error(`no demo ${role}`);
+      return u;
+    };
+    // The demo clinic has no pharmacy directory and no drug catalog: load both the ordinary way
+    // (the directory file; an RxNorm release proposed by the clinic's pharmacist, approved below
+    // by a second person with catalog.manage).
+    const directory = join(root, 'pharmacies.jsonl');
+    writeFileSync(directory, DEMO_PHARMACIES.map((r) => JSON.stringify(r)).join('\n') + '\n');
+    const loaded = await runScrip(
+      ['pharmacies', 'import', '--tenant', clinic, directory],
+      isolated.env,
+    );
+    if (loaded.code !== 0) throw new Error(`pharmacies import failed:\n${loaded.stderr}`);
+    const pharmacist = byRole('pharmacist');
+    const proposed = await runScrip(
+      [
+        'drugs',
+        'import',
+        '--tenant',
+        clinic,
+        '--actor',
+        pharmacist.email,
+        packagePath('test', 'fixtures', 'rxnorm'),
+      ],
+      isolated.env,
+      `${pharmacist.password}\n${await totpFor(pharmacist)}\n`,
+    );
+    const proposal = /^Proposal ([0-9a-f-]{36}):/m.exec(proposed.stdout)?.[1];
+    if (proposed.code !== 0 || proposal === undefined) {
+      throw new Error(`drugs import failed:\n${proposed.stdout}\n${proposed.stderr}`);
+    }
+    afterStart = (p, ca) => prepareClinic(p, ca, seed, byRole, proposal);
   }
   const serve = await startServe(isolated.env);
   const ca = readFileSync(join(dataDir, 'tls', 'ca.pem'), 'utf8');
-  await prepareClinic(serve.port, ca, seed, byRole, proposal);
+  await afterStart(serve.port, ca);
   const spki = spkiHash(readFileSync(join(dataDir, 'tls', 'server.pem'), 'utf8'));
   const launchArgs = [
     '--headless',

@@ -4,6 +4,7 @@ import { ErrorNote, Loading } from './components/status.js';
 import { EnrolmentRequired } from './screens/Account.js';
 import { Link, match, usePath } from './router.js';
 import { SCREENS, type ScreenDef } from './screens/index.js';
+import { Onboarding } from './screens/Onboarding.js';
 import { SignIn } from './screens/SignIn.js';
 import { hasRole, useMe, useSession } from './session.js';
 
@@ -17,18 +18,27 @@ export function App(): ReactNode {
   const { me, error } = useSession();
   if (me === undefined) return <Loading label="Loading Scrip…" />;
   if (me === null) return <SignedOut error={error} />;
-  if (me.restricted) return <EnrolmentRequired />;
+  if (me.restricted) return <Enrolment />;
   return <Shell />;
 }
 
 function SignedOut(props: { readonly error: unknown }): ReactNode {
-  useTitle('Sign in');
+  const path = usePath();
+  const onboarding =
+    path === '/bootstrap' ? 'bootstrap' : path === '/invite' ? 'invite' : undefined;
+  useTitle(onboarding === undefined ? 'Sign in' : 'Create your account');
+  if (onboarding !== undefined) return <Onboarding kind={onboarding} />;
   return (
     <>
       {props.error === undefined ? null : <ErrorNote error={props.error} />}
       <SignIn />
     </>
   );
+}
+
+function Enrolment(): ReactNode {
+  useTitle('Set up two-factor authentication');
+  return <EnrolmentRequired />;
 }
 
 function findScreen(

@@ -22,6 +22,7 @@ export const ENDPOINTS = {
   passkeyStepUpOptions: ['POST', '/api/v1/auth/webauthn/step-up/options'],
   passkeyStepUp: ['POST', '/api/v1/auth/webauthn/step-up'],
   bootstrap: ['POST', '/api/v1/auth/bootstrap'],
+  acceptInvitation: ['POST', '/api/v1/auth/invitations/accept'],
   myPatients: ['GET', '/api/v1/patients'],
   patientSearch: ['POST', '/api/v1/patients/search'],
   patientCareTeam: ['GET', '/api/v1/patients/:id/care-team'],
