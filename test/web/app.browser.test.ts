@@ -1,35 +1,227 @@
 /**
- * The web app end to end in Chromium against a real, seeded `scrip serve` (test/web/browser.ts).
- * Without /usr/bin/chromium this fails; it never skips.
+ * The prescribing flow in Chromium against a real, seeded `scrip serve`: the agent finds the
+ * patient and drafts a Schedule II prescription; the prescriber signs in with a passkey (CDP
+ * virtual authenticator), reviews it, marks it ready, completes the TOTP step-up on the EPCS
+ * screen and signs. A support user sees no clinical field. Every screen: axe-core (no serious or
+ * critical violation), a screenshot, no CSP violation. Fails without /usr/bin/chromium.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CONTENT_SECURITY_POLICY } from '../../src/http/security-headers.js';
 import {
   checkScreen,
   domViolations,
+  signedInOrAlert,
   signInWithPassword,
   startWebRun,
+  totpFor,
+  virtualAuthenticator,
   type WebRun,
 } from './browser.js';
 
-describe('the web app in Chromium against scrip serve', () => {
+describe('prescribing in the web app (Chromium, scrip serve)', () => {
   let run: WebRun | undefined;
   const started = (): WebRun => {
     if (run === undefined) throw new Error('not started');
     return run;
   };
+  let prescriptionId = '';
 
   beforeAll(async () => {
     run = await startWebRun();
-  }, 240_000);
+  }, 300_000);
 
   afterAll(async () => {
     await run?.close();
   });
 
-  it('serves the app under the CSP; a prescriber signs in with password and TOTP', async () => {
+  it('the agent finds the patient and drafts a Schedule II prescription', async () => {
+    const r = started();
+    const w = await r.page(true);
+    const { page } = w;
+    await signInWithPassword(page, r.origin, r.user('prescriber_agent'));
+    await page
+      .getByRole('navigation', { name: 'Main' })
+      .getByRole('link', { name: 'Patients', exact: true })
+      .click();
+    await page.getByRole('heading', { name: 'Patients', exact: true }).waitFor();
+    await page.getByLabel('Search by').selectOption('mrn');
+    await page.getByRole('textbox', { name: 'MRN' }).fill('DEMO-1001');
+    await page.getByRole('button', { name: 'Search' }).click();
+    await page.getByRole('heading', { name: 'Results' }).waitFor();
+    // The search term never reaches the URL or the title.
+    expect(page.url()).toBe(`${r.origin}/patients`);
+    expect(await page.title()).toBe('Patients · Scrip');
+    await checkScreen(w, 'patient-search');
+
+    await page.getByRole('table', { name: 'Search results' }).getByRole('link').first().click();
+    await page.getByRole('heading', { name: 'Allergies' }).waitFor();
+    expect(page.url()).toMatch(/\/patients\/[0-9a-f-]{36}$/);
+    expect(await page.title()).toBe('Patient summary · Scrip');
+    await expect.poll(() => page.getByText('Penicillin G').count()).toBeGreaterThan(0);
+    await checkScreen(w, 'patient-summary');
+
+    await page.getByRole('link', { name: 'New prescription' }).click();
+    await page.getByRole('heading', { name: 'New prescription' }).waitFor();
+    await page.getByLabel('Drug name').fill('oxycodone');
+    await page.getByRole('button', { name: 'Find drug' }).click();
+    const controlled = page
+      .getByRole('radiogroup', { name: 'Drugs found' })
+      .getByRole('radio', { name: /Schedule/ })
+      .first();
+    await controlled.check();
+    await page.getByText(/A controlled substance/).waitFor();
+    await page.getByLabel('Quantity').fill('20');
+    await page.getByLabel('Unit').fill('tablet');
+    await page.getByLabel('Days supply').fill('5');
+    await page.getByLabel('Refills').fill('0');
+    await page
+      .getByLabel('Directions (sig)')
+      .fill('1 tablet by mouth every 6 hours as needed for pain');
+    await page.getByLabel('Practice name').fill('Demo Clinic');
+    await page.getByLabel('Street').fill('100 Capitol Mall');
+    await page.getByLabel('City').fill('Sacramento');
+    await page.getByLabel('State (2 letters)').fill('CA');
+    await page.getByLabel('ZIP code').fill('95814');
+    await checkScreen(w, 'new-prescription');
+    await page.getByRole('button', { name: 'Save draft' }).click();
+    await page
+      .getByRole('heading', { name: 'Safety checks' })
+      .waitFor({ timeout: 15_000 })
+      .catch(async () => {
+        throw new Error(
+          `draft not saved: ${await page
+            .getByRole('alert')
+            .allInnerTexts()
+            .then((t) => t.join(' | '))}`,
+        );
+      });
+    const m = /\/prescriptions\/([0-9a-f-]{36})$/.exec(page.url());
+    expect(m).not.toBeNull();
+    prescriptionId = m?.[1] ?? '';
+    await expect.poll(() => page.getByText('draft', { exact: true }).count()).toBeGreaterThan(0);
+    // The agent prepares; signing is not offered (21 CFR 1311.135).
+    expect(await page.getByRole('button', { name: 'Mark ready to sign' }).count()).toBe(0);
+    await checkScreen(w, 'prescription-draft');
+
+    await page
+      .getByRole('navigation', { name: 'Main' })
+      .getByRole('link', { name: 'Drafts', exact: true })
+      .click();
+    await page.getByRole('heading', { name: 'Drafts and prescriptions to sign' }).waitFor();
+    await expect
+      .poll(() => page.getByRole('link', { name: /oxycodone/i }).count())
+      .toBeGreaterThan(0);
+    await checkScreen(w, 'drafts-queue');
+    expect(await page.evaluate('localStorage.length + sessionStorage.length')).toBe(0);
+    await w.close();
+    expect(w.violations).toEqual([]);
+  });
+
+  it('the prescriber signs in with a passkey, reviews, steps up with TOTP on the EPCS screen and signs', async () => {
+    const r = started();
+    expect(prescriptionId).not.toBe('');
+    const w = await r.page(true);
+    const { page } = w;
+    const prescriber = r.user('prescriber');
+    await virtualAuthenticator(page.context(), page);
+
+    // First sign-in with a recovery code (the TOTP code of this step stays unspent), then a
+    // passkey is added on the account screen.
+    await page.goto(`${r.origin}/`);
+    await page.getByLabel('Email').fill(prescriber.email);
+    await page.getByLabel('Password').fill(prescriber.password);
+    await page.getByLabel('Use a recovery code instead').check();
+    await page
+      .getByRole('textbox', { name: 'Recovery code' })
+      .fill(prescriber.recoveryCodes[0] ?? '');
+    await page.getByRole('button', { name: 'Sign in', exact: true }).click();
+    await signedInOrAlert(page);
+    await page
+      .getByRole('navigation', { name: 'Main' })
+      .getByRole('link', { name: 'Account' })
+      .click();
+    await page.getByLabel('Passkey name').fill('Virtual passkey');
+    await page.getByRole('button', { name: 'Add a passkey' }).click();
+    await page.getByRole('cell', { name: 'Virtual passkey', exact: true }).waitFor();
+    await checkScreen(w, 'account');
+    await page.getByRole('button', { name: 'Sign out', exact: true }).click();
+
+    await page.getByRole('button', { name: 'Sign in with a passkey' }).click();
+    await signedInOrAlert(page);
+    await page.goto(`${r.origin}/prescriptions/${prescriptionId}`);
+    await page.getByRole('heading', { name: 'Review and sign' }).waitFor();
+    for (const input of await page.getByLabel('Override reason').all()) {
+      await input.fill('Reviewed with the patient; benefit outweighs the risk');
+    }
+    await checkScreen(w, 'prescription-review');
+    await page.getByRole('button', { name: 'Mark ready to sign' }).click();
+    await page.getByText('Marked ready to sign.').waitFor();
+    await page.getByRole('link', { name: 'Open the EPCS signing screen' }).click();
+
+    await page.getByRole('heading', { name: 'Sign controlled substance prescriptions' }).waitFor();
+    await page
+      .getByText(/Schedule/)
+      .first()
+      .waitFor();
+    await page.getByLabel('Sign this prescription').first().check();
+    await page.getByLabel(/I have reviewed these prescriptions/).check();
+    await checkScreen(w, 'epcs-review');
+    await page.getByRole('button', { name: /with two-factor authentication/ }).click();
+    const dialog = page.getByRole('dialog', { name: 'Confirm it is you' });
+    await dialog.waitFor();
+    // EPCS signing takes the TOTP only (the bound, proofed factor), not the passkey.
+    expect(await dialog.getByRole('button', { name: 'Use a passkey' }).count()).toBe(0);
+    await checkScreen(w, 'epcs-step-up');
+    await dialog.getByLabel('Authenticator code').fill(await totpFor(prescriber));
+    await dialog.getByRole('button', { name: 'Confirm' }).click();
+    await page
+      .getByText(/Signed 1 prescription/)
+      .waitFor({ timeout: 20_000 })
+      .catch(async () => {
+        throw new Error(
+          `not signed: ${(await page.getByRole('alert').allInnerTexts()).join(' | ')}`,
+        );
+      });
+    await checkScreen(w, 'epcs-signed');
+
+    await page.goto(`${r.origin}/prescriptions/${prescriptionId}`);
+    await page.getByRole('heading', { name: 'Delivery timeline' }).waitFor();
+    await expect.poll(() => page.getByText('Signed', { exact: true }).count()).toBeGreaterThan(0);
+    // Signed: immutable, no longer offered for review.
+    expect(await page.getByRole('heading', { name: 'Review and sign' }).count()).toBe(0);
+    expect(await page.locator('.badge').first().innerText()).toMatch(
+      /^(signed|queued|transmitted|acknowledged)$/,
+    );
+    await checkScreen(w, 'prescription-signed');
+    await w.close();
+    expect(w.violations).toEqual([]);
+  });
+
+  it('a support user sees no clinical screen and no clinical field', async () => {
+    const r = started();
+    const w = await r.page(true);
+    const { page } = w;
+    await signInWithPassword(page, r.origin, r.user('support'));
+    const nav = page.getByRole('navigation', { name: 'Main' });
+    expect(await nav.getByRole('link', { name: 'Patients' }).count()).toBe(0);
+    expect(await nav.getByRole('link', { name: 'Drafts' }).count()).toBe(0);
+    await checkScreen(w, 'home-support');
+    const patient = r.seed.patientIds[0] ?? '';
+    for (const path of ['/patients', `/patients/${patient}`, '/drafts']) {
+      await page.goto(`${r.origin}${path}`);
+      await page.getByRole('heading', { name: 'Not allowed' }).waitFor();
+    }
+    const text = await page.locator('body').innerText();
+    for (const phi of ['Demo-Rivera', 'DEMO-1001', 'oxycodone', 'Penicillin']) {
+      expect(text.toLowerCase()).not.toContain(phi.toLowerCase());
+    }
+    await w.close();
+    expect(w.violations).toEqual([]);
+  });
+
+  it('serves the app under the CSP; a care coordinator signs in with password and TOTP', async () => {
     const run = started();
-    const w = await run.page();
+    const w = await run.page(true);
     const { page } = w;
     const nav = await page.goto(`${run.origin}/`);
     expect(nav?.status()).toBe(200);
@@ -41,18 +233,21 @@ describe('the web app in Chromium against scrip serve', () => {
     expect(await page.title()).toBe('Sign in · Scrip');
     await checkScreen(w, 'sign-in');
 
-    const prescriber = run.user('prescriber');
-    await signInWithPassword(page, run.origin, prescriber);
+    await signInWithPassword(page, run.origin, run.user('care_coordinator'));
     await page.getByRole('heading', { name: /^Welcome/ }).waitFor();
     expect(await page.title()).toBe('Home · Scrip');
-    await checkScreen(w, 'home-prescriber');
+    await checkScreen(w, 'home-care-coordinator');
     // Nothing in browser storage; the session lives in the server's HttpOnly cookie.
     expect(await page.evaluate('localStorage.length + sessionStorage.length')).toBe(0);
     // A client route reloaded directly is the app again (SPA fallback), still signed in.
     await page.goto(`${run.origin}/account`);
-    await page.getByRole('button', { name: 'Sign out' }).waitFor();
-    await page.getByRole('button', { name: 'Sign out' }).click();
+    await page.getByRole('heading', { name: 'Account' }).waitFor();
+    expect(await page.title()).toBe('Account · Scrip');
+    await page.getByRole('button', { name: 'Sign out everywhere' }).click();
     await page.getByRole('heading', { name: 'Sign in to Scrip' }).waitFor();
+    // The session is gone on the server too.
+    const status = await page.evaluate("fetch('/api/v1/auth/session').then((r) => r.status)");
+    expect(status).toBe(401);
     await w.close();
     expect(w.violations).toEqual([]);
   });

@@ -6,7 +6,7 @@ import { Empty, ErrorNote, Loading } from '../components/status.js';
 import { useLoad } from '../components/useLoad.js';
 import { Link } from '../router.js';
 import { patientName } from './Patients.js';
-import { statusLabel } from './PatientSummary.js';
+import { drugText, statusLabel } from './PatientSummary.js';
 
 interface QueueRow {
   readonly patient: PatientSummary;
@@ -61,9 +61,7 @@ export function Drafts(): ReactNode {
                   <Link to={`/patients/${patient.id}`}>{patientName(patient)}</Link>
                 </td>
                 <td>
-                  <Link to={`/prescriptions/${rx.id}`}>
-                    {rx.drugName} {rx.strength}
-                  </Link>{' '}
+                  <Link to={`/prescriptions/${rx.id}`}>{drugText(rx.drugName, rx.strength)}</Link>{' '}
                   {rx.deaSchedule === null ? null : (
                     <span className="badge cs">Schedule {rx.deaSchedule}</span>
                   )}

@@ -6,6 +6,7 @@ import { StepUpDialog } from '../components/StepUp.js';
 import { Empty, ErrorNote, Loading } from '../components/status.js';
 import { useLoad } from '../components/useLoad.js';
 import { Link } from '../router.js';
+import { drugText } from './PatientSummary.js';
 import type { ScreenProps } from './registry.js';
 
 /** The step-up action that completes EPCS two-factor signing (21 CFR 1311.140(a)(3)). */
@@ -78,7 +79,7 @@ export function EpcsSign(props: ScreenProps): ReactNode {
             {signed.map((s) => (
               <li key={s.prescription.id}>
                 <Link to={`/prescriptions/${s.prescription.id}`}>
-                  {s.prescription.drugName} {s.prescription.strength}
+                  {drugText(s.prescription.drugName, s.prescription.strength)}
                 </Link>
               </li>
             ))}
@@ -99,7 +100,7 @@ export function EpcsSign(props: ScreenProps): ReactNode {
             return (
               <fieldset key={i.id} aria-labelledby={`${id}-legend`}>
                 <legend id={`${id}-legend`}>
-                  {i.drugName} {i.strength} — Schedule {i.schedule} ({i.status})
+                  {drugText(i.drugName, i.strength)} — Schedule {i.schedule} ({i.status})
                 </legend>
                 <dl className="facts">
                   <dt>Date of issue</dt>
@@ -110,7 +111,10 @@ export function EpcsSign(props: ScreenProps): ReactNode {
                   </dd>
                   <dt>Drug</dt>
                   <dd>
-                    {i.drugName} {i.strength} {i.dosageForm}
+                    {drugText(i.drugName, i.strength)}
+                    {i.drugName.toLowerCase().includes(i.dosageForm.toLowerCase())
+                      ? ''
+                      : ` ${i.dosageForm}`}
                   </dd>
                   <dt>Quantity</dt>
                   <dd>{i.quantity}</dd>

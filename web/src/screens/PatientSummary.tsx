@@ -9,6 +9,12 @@ import { useMe } from '../session.js';
 import { patientName } from './Patients.js';
 import type { ScreenProps } from './registry.js';
 
+/** The drug as shown: the catalog name, with the strength unless the name carries it already. */
+export function drugText(name: string, strength: string | null | undefined): string {
+  if (strength === null || strength === undefined || strength === '') return name;
+  return name.toLowerCase().includes(strength.toLowerCase()) ? name : `${name} ${strength}`;
+}
+
 export function statusLabel(status: string): string {
   return status.replace(/_/g, ' ');
 }
@@ -132,9 +138,7 @@ export function RxTable(props: { readonly prescriptions: readonly RxSummary[] })
         {props.prescriptions.map((r) => (
           <tr key={r.id}>
             <td>
-              <Link to={`/prescriptions/${r.id}`}>
-                {r.drugName} {r.strength}
-              </Link>{' '}
+              <Link to={`/prescriptions/${r.id}`}>{drugText(r.drugName, r.strength)}</Link>{' '}
               {r.deaSchedule === null ? null : (
                 <span className="badge cs">Schedule {r.deaSchedule}</span>
               )}

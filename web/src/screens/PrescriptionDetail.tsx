@@ -7,7 +7,7 @@ import { Empty, ErrorNote, Loading } from '../components/status.js';
 import { useLoad } from '../components/useLoad.js';
 import { Link } from '../router.js';
 import { useMe } from '../session.js';
-import { statusLabel } from './PatientSummary.js';
+import { drugText, statusLabel } from './PatientSummary.js';
 import type { ScreenProps } from './registry.js';
 
 /** Findings above `info` need an override reason before the prescription can be marked ready. */
@@ -78,9 +78,7 @@ export function PrescriptionDetail(props: ScreenProps): ReactNode {
   return (
     <>
       <section aria-labelledby="rx-heading">
-        <h1 id="rx-heading">
-          {p.drugName} {p.strength}
-        </h1>
+        <h1 id="rx-heading">{drugText(p.drugName, p.strength)}</h1>
         <p>
           <span className="badge">{statusLabel(p.status)}</span>{' '}
           {controlled ? <span className="badge cs">Schedule {p.deaSchedule}</span> : null}{' '}
