@@ -105,7 +105,7 @@ export async function startWebRun(options: { demo?: boolean } = {}): Promise<Web
     prescriber: { userId: '', npi: '', deaNumber: '', state: '', licence: '' },
     patientIds: [],
   };
-  let afterStart = async (_port: number, _ca: string): Promise<void> => undefined;
+  let afterStart: (port: number, ca: string) => Promise<void> = async () => undefined;
   if (options.demo !== false) {
     const seedFile = join(root, 'demo.json');
     const seedStart = Date.now();
