@@ -144,12 +144,14 @@ function actor(c: Caller, role: 'prescriber' | 'prescriber_agent'): Actor {
   };
 }
 
+/** An order to the patient's preferred demo pharmacy (demo-patients.ts). */
 function order(
   patientId: string,
   rxcui: string,
   days: number,
   quantity: number,
   sig: string,
+  pharmacyNcpdpId = '0500001',
 ): DraftInput {
   return {
     patientId,
@@ -159,7 +161,7 @@ function order(
     sig,
     refills: 0,
     substitutionAllowed: true,
-    pharmacyNcpdpId: '0500001',
+    pharmacyNcpdpId,
     practice: PRACTICE,
   };
 }
@@ -218,7 +220,7 @@ export async function seedDemoPrescriptions(
   // 2. Ready to sign.
   const toReady = await service.draft(
     doc,
-    order(jordan, RX.lisinopril, 30, 30, 'Take 1 tablet by mouth once daily'),
+    order(jordan, RX.lisinopril, 30, 30, 'Take 1 tablet by mouth once daily', '0500002'),
     meta,
   );
   note(await service.markReady(doc, toReady.id, {}, meta));
