@@ -73,7 +73,7 @@ Commands:
   registry import FILE           verify (SCRIP_REGISTRY_PUBLIC_KEY_FILE) and load a signed NPI/DEA/licence registry
   pharmacies import --tenant T FILE   load a pharmacy directory file (JSON lines; all or nothing)
   registry expiry [--days N]     report expired/expiring proofed DEA registrations and licences (audited alerts)
-  demo seed --out FILE           demo tenants, one user per role, credentials to FILE (not in production)
+  demo seed --out FILE           demo tenants, users, patients, drug catalog, prescriptions; credentials to FILE (not in production)
   rx verify FILE --jwks FILE|URL verify a signed prescription (JWS) offline against the JWKS
   evidence export --tenant T --out DIR   signed evidence bundle (controls, inventory, BAAs, audit)
   evidence verify DIR [--jwks F] check an evidence bundle offline (digests, files, signature)
