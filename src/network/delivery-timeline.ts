@@ -73,7 +73,7 @@ export async function deliveryTimeline(tx: Tx, prescriptionId: string): Promise<
     at: Date;
   }>(
     `SELECT event, code, message_id, at FROM delivery_events
-      WHERE prescription_id = $1 ORDER BY at, id`,
+      WHERE prescription_id = $1 ORDER BY seq`,
     [prescriptionId],
   );
   return rows.map((r) => ({ event: r.event, code: r.code, messageId: r.message_id, at: r.at }));

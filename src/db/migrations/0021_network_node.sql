@@ -37,6 +37,14 @@ CREATE FUNCTION scrip_network_tenant_of(q text, a text) RETURNS uuid
 REVOKE ALL ON FUNCTION scrip_network_tenant_of(text, text) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION scrip_network_tenant_of(text, text) TO scrip_app;
 
+-- The two SECURITY DEFINER functions run as the owner, which FORCE ROW LEVEL SECURITY also
+-- filters (on the embedded server the owner is no superuser): let the owner read the table for
+-- them. The application role is unaffected; the functions return tenant ids only.
+DO $$
+BEGIN
+  EXECUTE format('CREATE POLICY owner_dispatch ON network_identities FOR SELECT TO %I USING (true)', current_user);
+END $$;
+
 -- Whether any tenant has a network identity (the worker in `scrip serve` runs only then).
 CREATE FUNCTION scrip_network_tenants() RETURNS SETOF uuid
   LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, public
@@ -104,6 +112,8 @@ CREATE TABLE network_inbound (
 -- Codes only (SCRIPT status/error codes, refusal tokens): no PHI.
 CREATE TABLE delivery_events (
   id uuid PRIMARY KEY,
+  -- Order of writing (several events can share a timestamp within one transaction).
+  seq bigint GENERATED ALWAYS AS IDENTITY,
   tenant_id uuid NOT NULL REFERENCES tenants (id),
   prescription_id uuid NOT NULL REFERENCES prescriptions (id),
   event text NOT NULL CHECK (event IN ('queued', 'sent', 'acknowledged', 'accepted', 'dispensed',
@@ -114,7 +124,7 @@ CREATE TABLE delivery_events (
   message_id text,
   at timestamptz NOT NULL
 );
-CREATE INDEX delivery_events_rx ON delivery_events (tenant_id, prescription_id, at);
+CREATE INDEX delivery_events_rx ON delivery_events (tenant_id, prescription_id, seq);
 
 -- The prescribers' queue of pharmacy requests (RxRenewalRequest, RxChangeRequest): the request
 -- (PHI) sealed in `content` (JSON of the parsed message); the decision and the answer's id clear.
