@@ -647,5 +647,67 @@ describe('network node: identities, inbound listener, clinic handling, outbox, B
       await w.runOnce();
       expect(await rxStatus(id)).toBe('queued');
     });
+
+    it('two workers at once deliver a message once; a rejection (Error 900) fails it, audited, one alert', async () => {
+      const messageId = scriptId(randomUUID());
+      await enqueueFill(messageId);
+      const before = seen.length;
+      const reports = await Promise.all([networkWorker().runOnce(), networkWorker().runOnce()]);
+      expect(reports.reduce((n, r) => n + r.sent, 0)).toBe(1);
+      expect(seen.length - before).toBe(1);
+      expect((await rowOf(messageId)).status).toBe('sent');
+
+      const rejected = scriptId(randomUUID());
+      await enqueueFill(rejected);
+      const refusing = new NetworkOutboxWorker({
+        db: h.p.db,
+        clock: h.clock,
+        random: HIGH,
+        keyring: h.p.keyring,
+        transport: {
+          deliver: () => Promise.resolve({ kind: 'error', code: 'script_900', permanent: true }),
+        },
+      });
+      expect(await refusing.runOnce()).toMatchObject({ claimed: 1, failed: 1 });
+      expect(await rowOf(rejected)).toMatchObject({ status: 'failed', last_error: 'script_900' });
+      const failed = (await auditActions(h, pharmacyTenant)).filter(
+        (a) => a.action === 'network.delivery.failed',
+      );
+      expect(failed.at(-1)?.details).toMatchObject({ type: 'RxFill', reason: 'script_900' });
+      const alerts = await h.p.db.withTenant(
+        pharmacyTenant,
+        async (tx) =>
+          (
+            await tx.query<{ n: string }>(
+              `SELECT count(*) AS n FROM alerts WHERE rule = 'transmission_failure' AND subject = $1`,
+              [rejected],
+            )
+          ).rows[0]!.n,
+      );
+      expect(Number(alerts)).toBe(1);
+    });
+
+    it('retries with back-off, then fails past the deadline', async () => {
+      const messageId = scriptId(randomUUID());
+      await enqueueFill(messageId);
+      const flaky = new NetworkOutboxWorker({
+        db: h.p.db,
+        clock: h.clock,
+        random: HIGH,
+        keyring: h.p.keyring,
+        transport: {
+          deliver: () => Promise.resolve({ kind: 'error', code: 'network', permanent: false }),
+        },
+      });
+      expect(await flaky.runOnce()).toMatchObject({ claimed: 1, retried: 1 });
+      expect(await rowOf(messageId)).toMatchObject({ status: 'pending', last_error: 'network' });
+      expect((await flaky.runOnce()).claimed).toBe(0);
+      h.clock.advance(25 * 3_600_000);
+      expect(await flaky.runOnce()).toMatchObject({ claimed: 1, failed: 1 });
+      expect(await rowOf(messageId)).toMatchObject({
+        status: 'failed',
+        last_error: 'deadline_passed',
+      });
+    });
   });
 });
