@@ -396,6 +396,37 @@ describe('network node: identities, inbound listener, clinic handling, outbox, B
     expect((await timeline(bad.id)).at(-1)).toBe('error:script_900.002');
   });
 
+  it('a cancellation shows cancel_requested, then the pharmacy’s CancelRxResponse confirms or denies it', async () => {
+    const rx = await transmitted();
+    const cancelled = await post(h.app, `/api/v1/prescriptions/${rx.id}/cancel`, doc.browser);
+    expect(cancelled.statusCode, cancelled.body).toBe(200);
+    const answer = (kind: 'Approved' | 'Denied') =>
+      buildMessage({
+        type: 'CancelRxResponse',
+        header: fromPharmacy({ prescriberOrderNumber: scriptId(rx.id) }),
+        body: {
+          ...samples.CancelRxResponse.body,
+          response: kind === 'Approved' ? { kind } : { kind, reasonCode: 'AP' },
+        },
+      });
+    expect((await send(answer('Denied'))).status).toBe(200);
+    expect((await send(answer('Approved'))).status).toBe(200);
+    expect(await timeline(rx.id)).toEqual([
+      'queued',
+      'sent:010',
+      'cancel_requested',
+      'cancel_denied:AP',
+      'cancel_confirmed:Approved',
+    ]);
+  });
+
+  it('refuses a body over the limit with 413 before parsing it', async () => {
+    const before = await inboundCount();
+    const res = await send(Buffer.alloc(600 * 1024, 0x20));
+    expect(res.status).toBe(413);
+    expect(await inboundCount()).toBe(before);
+  });
+
   it('the delivery timeline route answers the prescriber, and 404 to a user without a relationship', async () => {
     const rx = await transmitted();
     const res = await get(app, `/api/v1/prescriptions/${rx.id}/delivery`, doc.browser);
