@@ -64,7 +64,7 @@ import { composeAccessOps, type AccessOps } from './access/access-ops.js';
 import { immediateAlerter } from './monitoring/index.js';
 import { composeNetworkNode, type NetworkNode } from './network/network-node.js';
 import { NETWORK_IDENTITIES } from './network/network-identity.js';
-import { NETWORK_OUTBOX } from './network/network-outbox.js';
+import { NETWORK_OUTBOX } from './network/network-outbox.table.js';
 import { PRESCRIBER_REQUESTS } from './network/prescriber-requests.js';
 import { networkPharmacyEndpoints } from './network/send-gate.js';
 

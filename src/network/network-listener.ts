@@ -121,7 +121,8 @@ export async function startNetworkListener(
   const server = createNetworkListener(o);
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
-    server.listen(port, host, () => {
+    // `localhost` would bind whichever address it resolves to first: take IPv4 loopback.
+    server.listen(port, host === 'localhost' ? '127.0.0.1' : host, () => {
       server.off('error', reject);
       resolve();
     });

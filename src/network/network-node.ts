@@ -18,7 +18,7 @@ import {
 } from './inbound-dispatcher.js';
 import type { MessageType } from './ncpdp-script.types.js';
 import { NetworkIdentityService } from './network-identity.js';
-import { TableNetworkOutbox } from './network-outbox.js';
+import { TableNetworkOutbox } from './network-outbox.table.js';
 import { PrescriberRequestService } from './prescriber-requests.js';
 
 export interface NetworkNode {

@@ -25,7 +25,7 @@ import {
 } from '../monitoring/actions.js';
 import { recordDeliveryEvent } from './delivery-timeline.js';
 import { credentialsFor, networkTenants } from './network-identity.js';
-import { NETWORK_OUTBOX, type NetworkPayload } from './network-outbox.js';
+import { NETWORK_OUTBOX, type NetworkPayload } from './network-outbox.table.js';
 import type { ClientCredentials, OutboxTransport, TransportResult } from './outbox-transport.js';
 import { PharmacyDirectoryRepository } from './pharmacy-directory.repository.js';
 import { allowAllGate, endpointRef, type SendGate } from './send-gate.js';

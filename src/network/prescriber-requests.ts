@@ -18,7 +18,7 @@ import { recordDeliveryEvent } from './delivery-timeline.js';
 import { buildMessage } from './ncpdp-script.codec.js';
 import type { Decision, MessageOf } from './ncpdp-script.types.js';
 import { SCRIP_SOFTWARE, scriptId } from './newrx-message.js';
-import type { TableNetworkOutbox } from './network-outbox.js';
+import type { TableNetworkOutbox } from './network-outbox.table.js';
 
 export const PRESCRIBER_REQUESTS: EncryptedTable = {
   table: 'prescriber_requests',

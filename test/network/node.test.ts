@@ -16,7 +16,7 @@ import type { Header, ScriptMessage } from '../../src/network/ncpdp-script.types
 import { SCRIP_SOFTWARE, scriptId } from '../../src/network/newrx-message.js';
 import { composeNetworkNode, type NetworkNode } from '../../src/network/network-node.js';
 import { startNetworkListener } from '../../src/network/network-listener.js';
-import { NETWORK_OUTBOX } from '../../src/network/network-outbox.js';
+import { NETWORK_OUTBOX } from '../../src/network/network-outbox.table.js';
 import { NetworkOutboxWorker } from '../../src/network/network-outbox.worker.js';
 import { OutboxWorker } from '../../src/network/outbox-worker.js';
 import { mtlsTransport, type OutboxTransport } from '../../src/network/outbox-transport.js';
