@@ -182,7 +182,7 @@ export class NetworkOutboxWorker {
     if (me.switchUrl !== null) {
       endpoint = me.switchUrl;
       pins = me.switchPins;
-      ref = endpointRef({ switchUrl: me.switchUrl });
+      ref = endpointRef(me.switchUrl);
     } else if (r.to_qualifier === 'P') {
       const pharmacy = await this.#directory.byNcpdpId(tx, r.to_address);
       if (pharmacy === undefined || !pharmacy.active) return { permanent: 'pharmacy_unknown' };
@@ -191,7 +191,7 @@ export class NetworkOutboxWorker {
         pharmacy.pins.primary,
         ...(pharmacy.pins.backup === undefined ? [] : [pharmacy.pins.backup]),
       ];
-      ref = endpointRef({ ncpdpId: pharmacy.ncpdpId });
+      ref = endpointRef(pharmacy.endpointUrl);
     } else {
       return { permanent: 'no_route' };
     }

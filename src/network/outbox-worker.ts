@@ -198,11 +198,7 @@ export class OutboxWorker {
     const me = await credentialsFor(tx, this.d.keyring, tenantId);
     const switchUrl = me?.switchUrl ?? undefined;
     const endpoint = switchUrl ?? pharmacy.endpointUrl;
-    const refusal = await (this.d.gate ?? allowAllGate).check(
-      tx,
-      tenantId,
-      endpointRef(switchUrl !== undefined ? { switchUrl } : { ncpdpId: pharmacy.ncpdpId }),
-    );
+    const refusal = await (this.d.gate ?? allowAllGate).check(tx, tenantId, endpointRef(endpoint));
     if (refusal !== undefined) return { held: refusal, alreadyHeld: r.gate_refused };
     try {
       const wire = newRxMessage({

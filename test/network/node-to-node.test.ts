@@ -16,7 +16,7 @@ import {
   assertPharmacy,
   PharmacyDirectoryRepository,
 } from '../../src/network/pharmacy-directory.repository.js';
-import { baaSendGate } from '../../src/network/send-gate.js';
+import { baaSendGate, endpointRef, networkPharmacyEndpoints } from '../../src/network/send-gate.js';
 import { freshTenant } from '../db.js';
 import { post } from '../identity/harness.js';
 import { practitioner } from '../identity/registry-fixture.js';
@@ -154,6 +154,11 @@ describe('node to node: clinic and pharmacy tenants over the listener', () => {
         ),
       ),
     );
+    // The inventory lists the endpoint host under the ref the gate asks for.
+    const listed = await h.p.db.withTenant(c.tenant, (tx) =>
+      networkPharmacyEndpoints.list(tx, c.tenant),
+    );
+    expect(listed.map((e) => e.ref)).toEqual([endpointRef(url)]);
     // The BAA gate on the clinic's side: endpoint registered, BAA signed, integration enabled.
     const vendor = await vendorWithIntegration(h.p.compliance, c.tenant, {
       effective: '2026-01-01',
@@ -165,7 +170,7 @@ describe('node to node: clinic and pharmacy tenants over the listener', () => {
       {
         kind: 'pharmacy_network',
         name: 'Main Street Pharmacy',
-        ref: `ncpdp:${PHARMACY}`,
+        ref: endpointRef(url),
         vendorId: vendor.vendorId,
         sendsPhi: true,
       },
