@@ -517,6 +517,27 @@ describe('network node: identities, inbound listener, clinic handling, outbox, B
     const stranger = await plainUser(h, c, 'agent@example.test', ['prescriber_agent']);
     const list = await get(app, '/api/v1/prescriber-requests', stranger.browser);
     expect(list.statusCode).toBe(403);
+    // Another prescriber of the clinic: the request is not theirs (same answer as missing).
+    const other = await plainUser(h, c, 'other-doc@example.test', ['prescriber']);
+    expect(
+      (await get(app, '/api/v1/prescriber-requests', other.browser)).json<{ items: unknown[] }>()
+        .items,
+    ).toEqual([]);
+    const pending = await requestFor(rx.id, 'RxRenewalRequest');
+    const theirs = await post(
+      app,
+      `/api/v1/prescriber-requests/${pending.id}/deny`,
+      other.browser,
+      { reasonCode: 'AF' },
+    );
+    expect(theirs.statusCode).toBe(404);
+    const missing = await post(
+      app,
+      `/api/v1/prescriber-requests/${randomUUID()}/deny`,
+      doc.browser,
+      { reasonCode: 'AF' },
+    );
+    expect(missing.statusCode).toBe(404);
   });
 
   describe('sending', () => {
