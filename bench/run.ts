@@ -17,7 +17,18 @@ import { rxSignBench } from './rx-sign.bench.js';
 /**
  * `npm run bench`: every benchmark against a real PostgreSQL (embedded, in a temporary directory,
  * or DATABASE_URL), printing one JSON object on stdout. Numbers, not assertions.
+ * `npm run bench -- rx` (or `encryption`, `audit`, several) runs only the benchmarks named.
  */
+const BENCHES = ['encryption', 'audit', 'rx'] as const;
+const named = process.argv.slice(2);
+for (const n of named) {
+  if (!(BENCHES as readonly string[]).includes(n)) {
+    process.stderr.write(`unknown benchmark ${n}; one of ${BENCHES.join(', ')}\n`);
+    process.exit(2);
+  }
+}
+const runs = (name: (typeof BENCHES)[number]): boolean =>
+  named.length === 0 || named.includes(name);
 const silent = { info: () => undefined, warn: () => undefined, error: () => undefined };
 
 async function main(): Promise<void> {
@@ -65,9 +76,9 @@ async function main(): Promise<void> {
     const db = await openAppDatabase(target, { max: 8, statementTimeoutMs: 60_000 });
     const provider = await LocalKeyProvider.open({ keyDir: join(dir, 'keys') });
     const results: Record<string, unknown> = { database: target.kind, node: process.version };
-    Object.assign(results, await encryptionBench(db, provider));
-    Object.assign(results, await auditBench(db));
-    Object.assign(results, await rxSignBench(db, provider));
+    if (runs('encryption')) Object.assign(results, await encryptionBench(db, provider));
+    if (runs('audit')) Object.assign(results, await auditBench(db));
+    if (runs('rx')) Object.assign(results, await rxSignBench(db, provider));
     await provider.close();
     await db.close();
     process.stdout.write(`${JSON.stringify(results, null, 2)}\n`);

@@ -17,6 +17,8 @@ import { BUILT_IN_CATALOG, ROLES } from './access/role-catalog.js';
 import { demoCommand, registryCommand } from './cli/registry.command.js';
 import { drugsCommand } from './cli/drugs.command.js';
 import { pharmaciesCommand } from './cli/pharmacies.command.js';
+import { networkCommand } from './cli/network.command.js';
+import { startNetworkNode } from './network/network-serve.js';
 import { sessionAuthenticator } from './http/session-auth.js';
 import { usersCommand, invitationLink } from './cli/users.command.js';
 import { accessCommand } from './cli/access.command.js';
@@ -73,8 +75,10 @@ Commands:
   drugs interactions FILE        check an interaction table (docs/interactions.md)
   registry import FILE           verify (SCRIP_REGISTRY_PUBLIC_KEY_FILE) and load a signed NPI/DEA/licence registry
   pharmacies import --tenant T FILE   load a pharmacy directory file (JSON lines; all or nothing)
+  network identity set --tenant T --id D:X|P:NCPDP --cert F --key F [--switch URL --pin P]...
+  network identity show --tenant T    the tenant's network addresses, certificates, switch (docs/network.md)
   registry expiry [--days N]     report expired/expiring proofed DEA registrations and licences (audited alerts)
-  demo seed --out FILE           demo tenants, one user per role, credentials to FILE (not in production)
+  demo seed --out FILE           demo tenants, users, patients, drug catalog, prescriptions; credentials to FILE (not in production)
   rx verify FILE --jwks FILE|URL verify a signed prescription (JWS) offline against the JWKS
   evidence export --tenant T --out DIR   signed evidence bundle (controls, inventory, BAAs, audit)
   evidence verify DIR [--jwks F] check an evidence bundle offline (digests, files, signature)
@@ -258,6 +262,9 @@ async function serve(config: Config): Promise<void> {
       const metricsServer = await startMetricsServer(metrics, config.SCRIP_METRICS_PORT);
       cleanup.push(() => closeServer(metricsServer));
     }
+    // The network node: the inbound SCRIPT listener and the outbox workers (docs/network.md).
+    const network = await startNetworkNode(platform, logger);
+    cleanup.push(network.stop);
     const first = app.addresses()[0];
     const port = typeof first === 'object' ? first.port : config.SCRIP_PORT;
     logger.info(
@@ -486,6 +493,11 @@ export async function main(argv: string[]): Promise<number> {
       effective: { type: 'string' },
       'dry-run': { type: 'boolean' },
       jwks: { type: 'string' },
+      id: { type: 'string' },
+      cert: { type: 'string' },
+      key: { type: 'string' },
+      switch: { type: 'string' },
+      pin: { type: 'string', multiple: true },
     },
   });
   const [command, sub, ...rest] = positionals;
@@ -579,6 +591,8 @@ export async function main(argv: string[]): Promise<number> {
       return withPlatform(config, (p) => drugsCommand(p, sub, rest, values));
     case 'pharmacies':
       return withPlatform(config, (p) => pharmaciesCommand(p, sub, rest, values));
+    case 'network':
+      return withPlatform(config, (p) => networkCommand(p, sub, rest, values));
     case 'demo':
       if (config.SCRIP_ENV === 'production') {
         throw new AppError('forbidden', 'demo data is refused when SCRIP_ENV is production');

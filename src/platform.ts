@@ -62,6 +62,11 @@ import {
 } from './identity/index.js';
 import { composeAccessOps, type AccessOps } from './access/access-ops.js';
 import { immediateAlerter } from './monitoring/index.js';
+import { composeNetworkNode, type NetworkNode } from './network/network-node.js';
+import { NETWORK_IDENTITIES } from './network/network-identity.js';
+import { NETWORK_OUTBOX } from './network/network-outbox.table.js';
+import { PRESCRIBER_REQUESTS } from './network/prescriber-requests.js';
+import { networkPharmacyEndpoints } from './network/send-gate.js';
 
 /**
  * The composition of domains shared by `scrip serve` and the CLI: database, key provider,
@@ -90,6 +95,8 @@ export interface Platform {
   /** Prescriptions: drafting, review, signing (EPCS), outbox, prescriber logs. */
   readonly prescriptions: Prescriptions;
   readonly pharmacies: PharmacyDirectoryService;
+  /** The network node: identities, inbound dispatcher, generic outbox, prescriber queue. */
+  readonly network: NetworkNode;
   readonly identity: Identity;
   readonly access: Access;
   /** JIT grants, break-glass and access reviews (src/access/access-ops.ts). */
@@ -118,6 +125,9 @@ export const ENCRYPTED_TABLES: readonly EncryptedTable[] = [
   OUTBOX,
   PRESCRIBER_LOGS,
   BAA_DOCUMENTS,
+  NETWORK_IDENTITIES,
+  NETWORK_OUTBOX,
+  PRESCRIBER_REQUESTS,
 ];
 
 export interface OpenOptions {
@@ -210,6 +220,7 @@ export function compose(
         { name: 'program', collect: (tx, tenantId) => programEvidence(tx, tenantId, clock) },
         { name: 'access-reviews', collect: (tx, tenantId) => accessReviewEvidence(tx, tenantId) },
       ],
+      pharmacies: networkPharmacyEndpoints,
       ...compliancePorts,
     },
   );
@@ -242,6 +253,16 @@ export function compose(
     config.SCRIP_INTERACTIONS_FILE === undefined
       ? NO_INTERACTIONS
       : loadInteractionTable(config.SCRIP_INTERACTIONS_FILE);
+  const prescriptions = composePrescriptions({
+    db,
+    clock,
+    keyring,
+    signingKeys,
+    patients,
+    access: patientAccess,
+    drugs: catalogDrugLookup,
+    safety: catalogSafetyChecker(patientServices.clinical, interactions),
+  });
   const keyAdmin = new KeyAdmin(db, keyring, provider, ENCRYPTED_TABLES, clock, events, {
     requestTtlMs: config.SCRIP_KEY_REQUEST_TTL_HOURS * 3_600_000,
     maxKeyAgeDays: config.SCRIP_KEY_MAX_AGE_DAYS,
@@ -266,15 +287,13 @@ export function compose(
     signingKeys,
     patients,
     patientServices,
-    prescriptions: composePrescriptions({
+    prescriptions,
+    network: composeNetworkNode({
       db,
       clock,
       keyring,
-      signingKeys,
-      patients,
       access: patientAccess,
-      drugs: catalogDrugLookup,
-      safety: catalogSafetyChecker(patientServices.clinical, interactions),
+      rx: prescriptions.service,
     }),
     access: {
       roles: new RoleCatalogService(db, clock),

@@ -23,7 +23,7 @@ export type TestPlatform = Omit<Platform, 'dataDir' | 'target' | 'close'> & {
  */
 export async function testPlatform(
   clock: Clock = systemClock,
-  options: { isolated?: boolean; keyDir?: string } = {},
+  options: { isolated?: boolean; keyDir?: string; config?: Record<string, string> } = {},
 ): Promise<TestPlatform> {
   const keyDir = options.keyDir ?? mkdtempSync(join(tmpdir(), 'scrip-keys-'));
   let drop = async (): Promise<void> => undefined;
@@ -50,7 +50,14 @@ export async function testPlatform(
   const sink: KeyEventSink = async (_tx, e) => {
     events.push(e);
   };
-  const services = compose(testConfig(), createLogger('silent'), db, provider, clock, sink);
+  const services = compose(
+    testConfig(options.config),
+    createLogger('silent'),
+    db,
+    provider,
+    clock,
+    sink,
+  );
   return {
     ...services,
     keyDir,

@@ -150,7 +150,7 @@ export class ContextGate {
   async registerDevice(
     caller: AccessCaller,
     label: string,
-  ): Promise<{ id: string; token: string; expiresAt: Date }> {
+  ): Promise<{ id: string; token: string; expiresAt: Date; maxAgeSeconds: number }> {
     const { token, hash } = issueToken();
     const id = randomUUID();
     const now = this.clock.now();
@@ -174,7 +174,7 @@ export class ContextGate {
         this.clock,
       );
     });
-    return { id, token, expiresAt };
+    return { id, token, expiresAt, maxAgeSeconds: Math.floor(this.options.deviceTtlMs / 1000) };
   }
 }
 

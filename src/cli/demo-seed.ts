@@ -5,8 +5,11 @@
  * with a throw-away key and imported through the ordinary verifier), credential bound, and given
  * EPCS permission through the real two-person path (requested by the administrator, approved by
  * a second demo DEA registrant with a step-up); demo patients with allergies, medications and a
- * preferred pharmacy, the demo prescriber on their care teams. Passwords and TOTP secrets are written to FILE
- * (mode 0600, never overwritten). Refused when SCRIP_ENV is production.
+ * preferred pharmacy, the demo prescriber on their care teams; a small drug catalog (the RxNorm
+ * release in demo/rxnorm) and formulary through change control, proposed by one clinic pharmacist
+ * and approved by a second one; and a few prescriptions in different states (demo-rx.ts).
+ * Passwords and TOTP secrets are written to FILE (mode 0600, never overwritten). Refused when
+ * SCRIP_ENV is production.
  */
 import { generateKeyPairSync, randomBytes, randomUUID } from 'node:crypto';
 import { closeSync, openSync, unlinkSync, writeSync } from 'node:fs';
@@ -30,7 +33,15 @@ import {
   type Role,
 } from '../identity/index.js';
 import type { Patients } from '../prescribing/index.js';
+import type { ChangeControlService } from '../prescribing/change-control.service.js';
+import type { Prescriptions } from '../prescribing/prescription.module.js';
 import { seedDemoPatients } from './demo-patients.js';
+import {
+  seedDemoCatalog,
+  seedDemoPrescriptions,
+  type DemoCatalog,
+  type DemoPrescription,
+} from './demo-rx.js';
 
 export interface DemoSeedDeps {
   readonly config: Config;
@@ -38,6 +49,8 @@ export interface DemoSeedDeps {
   readonly clock: Clock;
   readonly identity: Identity;
   readonly patientServices: Patients;
+  readonly changes: ChangeControlService;
+  readonly prescriptions: Prescriptions;
 }
 
 export interface DemoUser {
@@ -63,6 +76,10 @@ export interface DemoSeedResult {
   };
   /** Demo patients (allergies, medications, preferred pharmacy), the prescriber on their care teams. */
   readonly patientIds: readonly string[];
+  /** The demo drug catalog's change proposals (all applied) and its number of drugs. */
+  readonly catalog: DemoCatalog;
+  /** Demo prescriptions: a draft by the agent, a ready, a signed and a cancelled one. */
+  readonly prescriptions: readonly DemoPrescription[];
 }
 
 /** A well-formed NPI from a 9-digit base (Luhn with the 80840 prefix). */
@@ -180,6 +197,11 @@ async function populate(deps: DemoSeedDeps, file: string): Promise<DemoSeedResul
     if (role === 'tenant_admin' || role === 'prescriber') continue;
     others.push(await enrol(await pending(clinic, 'clinic', role, '')));
   }
+  // A second clinic pharmacist: catalog changes need a second person to approve them.
+  const pharmacist2 = await enrol(await pending(clinic, 'clinic', 'pharmacist', 'Second'));
+  const pharmacist = others.find((u) => u.role === 'pharmacist');
+  const agent = others.find((u) => u.role === 'prescriber_agent');
+  if (pharmacist === undefined || agent === undefined) throw new AppError('internal', 'seed');
 
   // Demo registry: two practitioners, signed by a throw-away key, imported through the verifier.
   const expires = new Date(clock.now().getTime() + 2 * 365 * 86_400_000).toISOString().slice(0, 10);
@@ -254,6 +276,19 @@ async function populate(deps: DemoSeedDeps, file: string): Promise<DemoSeedResul
     ...prescriber.caller,
     tenantId: clinic,
   });
+  const catalog = await seedDemoCatalog(
+    deps.changes,
+    clinic,
+    pharmacist.caller,
+    pharmacist2.caller,
+  );
+  const prescriptions = await seedDemoPrescriptions(
+    deps,
+    clinic,
+    prescriber,
+    agent.caller,
+    patientIds,
+  );
 
   const pharmacyUsers: Enrolled[] = [];
   for (const role of ['tenant_admin', 'pharmacist', 'pharmacy_technician'] as const) {
@@ -276,7 +311,7 @@ async function populate(deps: DemoSeedDeps, file: string): Promise<DemoSeedResul
       { id: clinic, name: `Demo Clinic ${tag}`, kind: 'clinic' },
       { id: pharmacy, name: `Demo Pharmacy ${tag}`, kind: 'pharmacy' },
     ],
-    users: [admin, prescriber, registrant, ...others, ...pharmacyUsers].map(strip),
+    users: [admin, prescriber, registrant, ...others, pharmacist2, ...pharmacyUsers].map(strip),
     prescriber: {
       userId: prescriber.userId,
       npi: first?.npi ?? '',
@@ -285,6 +320,8 @@ async function populate(deps: DemoSeedDeps, file: string): Promise<DemoSeedResul
       licence: first?.licence ?? '',
     },
     patientIds,
+    catalog,
+    prescriptions,
   };
 }
 

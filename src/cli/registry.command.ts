@@ -71,6 +71,9 @@ export async function demoCommand(
   process.stdout.write(
     `Demo data written to ${r.file} (mode 0600): ${String(r.users.length)} users in ${String(r.tenants.length)} tenants.\n`,
   );
+  process.stdout.write(
+    `Demo catalog: ${String(r.catalog.drugs)} drugs from demo/rxnorm; prescriptions: ${r.prescriptions.map((x) => x.status).join(', ')}.\n`,
+  );
   // The compliance program on the demo clinic: its inventory, and a first run of the controls.
   for (const t of r.tenants) {
     const tenantId = asTenantId(t.id);

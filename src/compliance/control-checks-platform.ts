@@ -364,6 +364,36 @@ async function epcsDailyReview(deps: ControlDeps, tenantId: TenantId): Promise<C
       );
 }
 
+/**
+ * 21 CFR 1311.120(b)(27)(i): the log of the previous calendar month must be available to each
+ * practitioner no later than seven days after the month ends.
+ */
+async function epcsMonthlyLog(deps: ControlDeps, tenantId: TenantId): Promise<CheckOutcome> {
+  const now = deps.clock.now();
+  const monthStart = new Date(Date.UTC(now.getUTCFullYear(), now.getUTCMonth(), 1));
+  const previousStart = new Date(Date.UTC(now.getUTCFullYear(), now.getUTCMonth() - 1, 1));
+  const month = previousStart.toISOString().slice(0, 7);
+  if (now.getUTCDate() < 8) return pass(`the log for ${month} is due on the 7th; not checked yet`);
+  const missing = await inTenant(
+    deps,
+    tenantId,
+    async (tx) =>
+      (
+        await tx.query<{ prescriber_id: string }>(
+          `SELECT DISTINCT p.prescriber_id FROM prescriptions p
+            WHERE p.dea_schedule IS NOT NULL AND p.signed_at >= $1 AND p.signed_at < $2
+              AND NOT EXISTS (SELECT 1 FROM prescriber_monthly_logs l
+                               WHERE l.prescriber_id = p.prescriber_id AND l.month = $3)
+            ORDER BY p.prescriber_id`,
+          [previousStart, monthStart, month],
+        )
+      ).rows,
+  );
+  return missing.length === 0
+    ? pass(`every prescriber with controlled-substance prescriptions in ${month} has the log`)
+    : fail(`no ${month} log for prescribers ${someOf(missing.map((r) => r.prescriber_id))}`);
+}
+
 async function signingKey(deps: ControlDeps): Promise<CheckOutcome> {
   const key = await deps.signingKey();
   if (key === undefined) return fail('no active platform signing key');
@@ -401,6 +431,7 @@ export const PLATFORM_CHECKS: Readonly<Partial<Record<ControlId, Check>>> = {
   'epcs-registrant-linked': epcsRegistrantLinked,
   'epcs-dual-control': epcsDualControl,
   'epcs-daily-review': epcsDailyReview,
+  'epcs-monthly-log': epcsMonthlyLog,
   'signing-key': signingKey,
   'program-risk-analysis': program('risk_analysis'),
   'program-risk-management': program('risk_management'),

@@ -40,6 +40,7 @@ export const CONTROL_IDS = [
   'epcs-registrant-linked',
   'epcs-dual-control',
   'epcs-daily-review',
+  'epcs-monthly-log',
   'signing-key',
   'program-risk-analysis',
   'program-risk-management',
@@ -219,6 +220,12 @@ export const CONTROLS: Readonly<Record<ControlId, Control>> = {
     id: 'epcs-daily-review',
     title: 'Daily EPCS audit review',
     check: 'With EPCS prescribers in the tenant, a daily EPCS review exists for the last two days',
+  },
+  'epcs-monthly-log': {
+    id: 'epcs-monthly-log',
+    title: 'Monthly controlled-substance log per prescriber',
+    check:
+      "From the 7th of a month, every prescriber who signed a controlled-substance prescription in the previous month has that month's log",
   },
   'signing-key': {
     id: 'signing-key',
@@ -507,6 +514,11 @@ export const REQUIREMENTS: readonly Requirement[] = [
   dea('1311.120(b)(26)', 'Stored audit records protected from deletion and modification', [
     'audit-immutable',
   ]),
+  dea(
+    '1311.120(b)(27)',
+    "A monthly log of each practitioner's controlled-substance prescriptions by the 7th; on-demand reports",
+    ['epcs-monthly-log'],
+  ),
 ];
 
 /** The requirements that map to `control`. */

@@ -79,6 +79,17 @@ export function loadConfig(env: Source = process.env): Config {
     throw invalid(key, first.message);
   }
   const config = withDefaults as Config;
+  if (
+    config.SCRIP_NETWORK_PORT !== 0 &&
+    (config.SCRIP_NETWORK_TLS_CERT_FILE === undefined ||
+      config.SCRIP_NETWORK_TLS_KEY_FILE === undefined ||
+      config.SCRIP_NETWORK_CA_FILE === undefined)
+  ) {
+    throw invalid(
+      'SCRIP_NETWORK_PORT',
+      'the network listener needs SCRIP_NETWORK_TLS_CERT_FILE, SCRIP_NETWORK_TLS_KEY_FILE and SCRIP_NETWORK_CA_FILE',
+    );
+  }
   if ((config.SCRIP_TLS_CERT_FILE === undefined) !== (config.SCRIP_TLS_KEY_FILE === undefined)) {
     throw invalid('SCRIP_TLS_KEY_FILE', 'SCRIP_TLS_CERT_FILE and SCRIP_TLS_KEY_FILE go together');
   }

@@ -200,6 +200,42 @@ export const ConfigSchema = Type.Object(
           'Operator-supplied drug-drug interaction table (CSV, docs/interactions.md) for the safety checks.',
       }),
     ),
+    SCRIP_NETWORK_PORT: Type.Integer({
+      minimum: 0,
+      maximum: 65535,
+      default: 0,
+      description:
+        'Inbound NCPDP SCRIPT listener (POST /ncpdp/script, mutual TLS; docs/network.md); 0 = off. Needs SCRIP_NETWORK_TLS_CERT_FILE, SCRIP_NETWORK_TLS_KEY_FILE and SCRIP_NETWORK_CA_FILE.',
+    }),
+    SCRIP_NETWORK_TLS_CERT_FILE: Type.Optional(
+      Type.String({
+        minLength: 1,
+        description: 'Server certificate of the network listener (PEM).',
+      }),
+    ),
+    SCRIP_NETWORK_TLS_KEY_FILE: Type.Optional(
+      Type.String({ minLength: 1, description: 'Private key of the network listener (PEM).' }),
+    ),
+    SCRIP_NETWORK_CA_FILE: Type.Optional(
+      Type.String({
+        minLength: 1,
+        description:
+          'CA certificate(s) (PEM) of the pharmacy network: issue the client certificates the listener accepts and the server certificates the outbox worker connects to.',
+      }),
+    ),
+    SCRIP_NETWORK_PEER_PINS: Type.Optional(
+      Type.String({
+        pattern: '^[A-Za-z0-9+/]{43}=(,[A-Za-z0-9+/]{43}=){0,15}$',
+        description:
+          'SPKI SHA-256 pins (comma list) of the peers allowed to connect to the listener (the switch, direct partners). Unset: any client certificate from SCRIP_NETWORK_CA_FILE.',
+      }),
+    ),
+    SCRIP_NETWORK_WORKER_INTERVAL_MS: Type.Integer({
+      minimum: 100,
+      maximum: 600_000,
+      default: 1_000,
+      description: 'How often the network outbox workers look for due messages.',
+    }),
     SCRIP_AUDIT_EXPORT_DIR: Type.Optional(
       Type.String({
         minLength: 1,

@@ -159,13 +159,18 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     ) {
       await deps.contextGate.check(request, principal);
     }
+  });
+
+  // The step-up is single use, so it is consumed only once the request has passed validation: a
+  // malformed body answers 400 and leaves the step-up for the corrected request.
+  app.addHook('preHandler', async (request) => {
     const stepUp = request.routeOptions.config.stepUp;
-    if (stepUp !== undefined) {
-      if (authenticator.requireStepUp === undefined) {
-        throw new AppError('step_up_required', 'step-up required', { detail: stepUp });
-      }
-      await authenticator.requireStepUp(principal, stepUp);
+    if (stepUp === undefined) return;
+    const principal = request.principal;
+    if (principal === undefined || authenticator.requireStepUp === undefined) {
+      throw new AppError('step_up_required', 'step-up required', { detail: stepUp });
     }
+    await authenticator.requireStepUp(principal, stepUp);
   });
 
   app.addHook('onSend', async (_request, reply, payload) => {

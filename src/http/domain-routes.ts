@@ -21,6 +21,7 @@ import { accessGrantRoutes } from './routes/access-grants.routes.js';
 import { breakGlassRoutes } from './routes/break-glass.routes.js';
 import { accessReviewRoutes } from './routes/access-reviews.routes.js';
 import { accessSettingsRoutes } from './routes/access-settings.routes.js';
+import { networkRoutes } from './routes/network.routes.js';
 
 /** The platform services routes are built from. */
 export type RoutePlatform = Pick<
@@ -38,6 +39,7 @@ export type RoutePlatform = Pick<
   | 'complianceProgram'
   | 'changes'
   | 'patientServices'
+  | 'network'
 >;
 
 /**
@@ -67,5 +69,6 @@ export function domainRoutes(platform: RoutePlatform): RouteDef[] {
     ...complianceEvidenceRoutes(platform.compliance),
     ...patientRoutes(platform.patientServices),
     ...fhirRoutes(platform.patientServices, platform.db),
+    ...networkRoutes(platform.network, platform.prescriptions, platform.db),
   ];
 }

@@ -1,3 +1,4 @@
+import { Type } from '@sinclair/typebox';
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import { isAppError, type ErrorCode } from '../core/index.js';
 
@@ -16,6 +17,19 @@ export interface Problem {
   detail?: string;
   errors?: { in: string; path: string; rule: string }[];
 }
+
+/**
+ * {@link Problem} as a response schema, for routes that answer a problem with extra members of
+ * their own (e.g. `Type.Composite([ProblemSchema, Type.Object({ candidates })])`).
+ */
+export const ProblemSchema = Type.Object({
+  type: Type.String(),
+  title: Type.String(),
+  status: Type.Integer(),
+  code: Type.String(),
+  requestId: Type.String(),
+  detail: Type.Optional(Type.String()),
+});
 
 const STATUS: Record<ErrorCode, number> = {
   bad_request: 400,

@@ -33,6 +33,18 @@ export const AUTH_RECOVERY_CODE_USED = 'auth.recovery_code.used';
 export const RX_TRANSMIT_FAILED = 'rx.transmit.failed';
 /** The network layer gave up delivering a message to the switch or pharmacy. */
 export const NETWORK_DELIVERY_FAILED = 'network.delivery.failed';
+/** An inbound SCRIPT message was processed (answer code in details; idempotent per MessageID). */
+export const NETWORK_INBOUND_RECEIVED = 'network.inbound.received';
+/** An inbound SCRIPT message was refused before any tenant saw it (malformed, unknown recipient). */
+export const NETWORK_INBOUND_REFUSED = 'network.inbound.refused';
+/** A TLS peer was refused by the network listener (no, unknown or unpinned client certificate). */
+export const NETWORK_PEER_REFUSED = 'network.peer.refused';
+/** A network message was accepted by the switch or the recipient (Status 010 or 000). */
+export const NETWORK_DELIVERY_SENT = 'network.delivery.sent';
+/** A message is held in the outbox: the BAA gate refused its destination (audited once per message). */
+export const NETWORK_SEND_HELD = 'network.send.held';
+/** A prescriber answered a pharmacy's renewal or change request. */
+export const NETWORK_REQUEST_DECIDED = 'network.request.decided';
 
 /** Prefix of break-glass (emergency access) events, e.g. `access.breakglass.open`. */
 export const BREAKGLASS_PREFIX = 'access.breakglass.';

@@ -18,14 +18,29 @@ export type TransportResult =
   | { readonly kind: 'status'; readonly code: '000' | '010' }
   | { readonly kind: 'error'; readonly code: string; readonly permanent: boolean };
 
+/** PEM key and certificate a tenant presents (its network identity's client certificate). */
+export interface ClientCredentials {
+  readonly key: string;
+  readonly cert: string;
+}
+
 export interface OutboxTransport {
-  deliver(endpoint: string, pins: readonly string[], message: NewRxWire): Promise<TransportResult>;
+  /**
+   * Sends one message. `client` is the sending tenant's own certificate; without it the
+   * transport's installation-wide one is used (refused when it has none).
+   */
+  deliver(
+    endpoint: string,
+    pins: readonly string[],
+    message: NewRxWire,
+    client?: ClientCredentials,
+  ): Promise<TransportResult>;
 }
 
 export interface MtlsTransportOptions {
-  /** PEM key and certificate of the sending organisation (its client certificate). */
-  readonly clientKey: string;
-  readonly clientCert: string;
+  /** PEM key and certificate of the sending organisation, when no tenant identity is given. */
+  readonly clientKey?: string;
+  readonly clientCert?: string;
   /** PEM CA certificate(s) that issue the network's server certificates. */
   readonly ca: string | readonly string[];
   readonly timeoutMs?: number;
@@ -46,15 +61,20 @@ export function answerOf(httpStatus: number, body: Buffer): TransportResult {
 /** The transport over {@link deliver}: one fresh pinned mTLS connection per message. */
 export function mtlsTransport(o: MtlsTransportOptions): OutboxTransport {
   return {
-    async deliver(endpoint, pins, message) {
+    async deliver(endpoint, pins, message, client) {
+      const clientKey = client?.key ?? o.clientKey;
+      const clientCert = client?.cert ?? o.clientCert;
+      if (clientKey === undefined || clientCert === undefined) {
+        return { kind: 'error', code: 'no_client_certificate', permanent: false };
+      }
       try {
         const res = await deliver(endpoint, message.xml, {
-          clientKey: o.clientKey,
-          clientCert: o.clientCert,
+          clientKey,
+          clientCert,
           ca: o.ca,
           pins,
           contentType: 'application/xml',
-          headers: { [JWS_HEADER]: message.jws },
+          headers: message.jws === '' ? {} : { [JWS_HEADER]: message.jws },
           ...(o.timeoutMs === undefined ? {} : { timeoutMs: o.timeoutMs }),
         });
         return answerOf(res.status, res.body);

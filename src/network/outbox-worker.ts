@@ -30,9 +30,13 @@ import { RX_TRANSMIT_FAILED } from '../monitoring/actions.js';
 import { OUTBOX, type OutboxPayload } from '../prescribing/prescription.outbox.js';
 import type { PrescriptionService } from '../prescribing/prescription.service.js';
 import { PharmacyDirectoryRepository } from './pharmacy-directory.repository.js';
-import { NewRxBuildError, newRxMessage, type NewRxWire } from './newrx-message.js';
-import type { OutboxTransport, TransportResult } from './outbox-transport.js';
+import { NewRxBuildError, newRxMessage, scriptId, type NewRxWire } from './newrx-message.js';
+import type { ClientCredentials, OutboxTransport, TransportResult } from './outbox-transport.js';
 import type { Party } from './ncpdp-script.types.js';
+import { credentialsFor } from './network-identity.js';
+import { recordDeliveryEvent } from './delivery-timeline.js';
+import { allowAllGate, endpointRef, type SendGate } from './send-gate.js';
+import { NETWORK_SEND_HELD } from '../monitoring/actions.js';
 
 /** The prescription error code of a failed electronic transmission (print path, 1311.170). */
 export const PRINT_REQUIRED = 'transmission_failed.print_required';
@@ -55,6 +59,11 @@ export interface OutboxWorkerDeps {
   readonly keyring: Keyring;
   readonly rx: PrescriptionService;
   readonly transport: OutboxTransport;
+  /**
+   * The BAA gate before each delivery (45 CFR 164.308(b)(1); issue 9): a refusal keeps the
+   * message queued. Default: allow (tests of the delivery mechanics only).
+   */
+  readonly gate?: SendGate;
 }
 
 export interface RunReport {
@@ -74,8 +83,15 @@ interface Job {
   readonly deadline: Date;
   /** What to send, or why the message can never be sent. */
   readonly send:
-    | { readonly endpoint: string; readonly pins: readonly string[]; readonly wire: NewRxWire }
-    | { readonly permanent: string };
+    | {
+        readonly endpoint: string;
+        readonly pins: readonly string[];
+        readonly wire: NewRxWire;
+        /** The tenant's own client certificate (its network identity), when it has one. */
+        readonly client?: ClientCredentials;
+      }
+    | { readonly permanent: string }
+    | { readonly held: string; readonly alreadyHeld: boolean };
 }
 
 interface ClaimRow {
@@ -86,6 +102,7 @@ interface ClaimRow {
   payload: Buffer;
   attempts: number;
   deadline_at: Date;
+  gate_refused: boolean;
 }
 
 export class OutboxWorker {
@@ -149,7 +166,7 @@ export class OutboxWorker {
                         AND ((status = 'pending' AND next_attempt_at <= $3)
                              OR (status = 'claimed' AND claimed_until < $3))
                       ORDER BY next_attempt_at LIMIT $4 FOR UPDATE SKIP LOCKED)
-        RETURNING id, prescription_id, message_id, kind, payload, attempts, deadline_at`,
+        RETURNING id, prescription_id, message_id, kind, payload, attempts, deadline_at, gate_refused`,
       [this.workerId, new Date(now.getTime() + this.o.leaseMs), now, limit],
     );
     const jobs: Job[] = [];
@@ -176,20 +193,35 @@ export class OutboxWorker {
     const payload = JSON.parse(plain.payload) as OutboxPayload;
     const pharmacy = await this.#directory.byNcpdpId(tx, payload.prescription.pharmacy.ncpdpId);
     if (pharmacy === undefined || !pharmacy.active) return { permanent: 'pharmacy_unknown' };
+    // The tenant's own network identity (its From and client certificate) and, when configured,
+    // its switch; otherwise the installation-wide From and the pharmacy's directory endpoint.
+    const me = await credentialsFor(tx, this.d.keyring, tenantId);
+    const switchUrl = me?.switchUrl ?? undefined;
+    const endpoint = switchUrl ?? pharmacy.endpointUrl;
+    const refusal = await (this.d.gate ?? allowAllGate).check(tx, tenantId, endpointRef(endpoint));
+    if (refusal !== undefined) return { held: refusal, alreadyHeld: r.gate_refused };
     try {
       const wire = newRxMessage({
         type: r.kind,
         messageId: r.message_id,
         payload,
         pharmacy,
-        from: this.o.from,
+        from: me === undefined ? this.o.from : { qualifier: me.qualifier, id: me.address },
         sentTime: this.d.clock.now(),
       });
-      const pins = [
-        pharmacy.pins.primary,
-        ...(pharmacy.pins.backup === undefined ? [] : [pharmacy.pins.backup]),
-      ];
-      return { endpoint: pharmacy.endpointUrl, pins, wire };
+      const pins =
+        switchUrl !== undefined && me !== undefined
+          ? [...me.switchPins]
+          : [
+              pharmacy.pins.primary,
+              ...(pharmacy.pins.backup === undefined ? [] : [pharmacy.pins.backup]),
+            ];
+      return {
+        endpoint,
+        pins,
+        wire,
+        ...(me === undefined ? {} : { client: { key: me.keyPem, cert: me.certPem } }),
+      };
     } catch (err) {
       if (err instanceof NewRxBuildError) return { permanent: err.reason };
       throw err;
@@ -197,11 +229,18 @@ export class OutboxWorker {
   }
 
   async #process(job: Job): Promise<'sent' | 'retried' | 'failed'> {
+    // Held by the BAA gate: queued, never failed for it (the message is not lost).
+    if ('held' in job.send) return this.#hold(job, job.send.held, job.send.alreadyHeld);
     if (this.d.clock.now() >= job.deadline) return this.#fail(job, 'deadline_passed');
     if ('permanent' in job.send) return this.#fail(job, job.send.permanent);
     let result: TransportResult;
     try {
-      result = await this.d.transport.deliver(job.send.endpoint, job.send.pins, job.send.wire);
+      result = await this.d.transport.deliver(
+        job.send.endpoint,
+        job.send.pins,
+        job.send.wire,
+        job.send.client,
+      );
     } catch {
       result = { kind: 'error', code: 'transport', permanent: false };
     }
@@ -232,10 +271,26 @@ export class OutboxWorker {
   async #sent(job: Job, code: '000' | '010'): Promise<'sent'> {
     await this.#whileHeld(
       job,
-      `status = 'sent', claimed_by = NULL, claimed_until = NULL, last_error = NULL`,
+      `status = 'sent', claimed_by = NULL, claimed_until = NULL, last_error = NULL,
+       gate_refused = false`,
       [],
       async (tx) => {
+        const wireId = scriptId(job.messageId);
+        await recordDeliveryEvent(tx, this.d.clock, job.tenantId, job.prescriptionId, 'sent', {
+          code,
+          messageId: wireId,
+        });
         if (job.kind !== 'NewRx') return; // a CancelRx follows a cancellation: nothing to advance
+        if (code === '000') {
+          await recordDeliveryEvent(
+            tx,
+            this.d.clock,
+            job.tenantId,
+            job.prescriptionId,
+            'acknowledged',
+            { code, messageId: wireId },
+          );
+        }
         const info = { messageId: job.messageId, statusCode: code };
         await this.d.rx.advanceIn(
           tx,
@@ -262,11 +317,51 @@ export class OutboxWorker {
     return 'sent';
   }
 
-  async #retry(job: Job, code: string): Promise<'retried'> {
-    const attempts = job.attempts + 1;
+  /** Exponential back-off with full jitter after `attempts` attempts. */
+  #nextAttempt(attempts: number): Date {
     const cap = Math.min(this.o.maxBackoffMs, this.o.baseBackoffMs * 2 ** (attempts - 1));
     const delay = Math.floor(cap * (this.d.random.bytes(4).readUInt32BE(0) / 0x1_0000_0000));
-    const next = new Date(this.d.clock.now().getTime() + delay);
+    return new Date(this.d.clock.now().getTime() + delay);
+  }
+
+  /**
+   * The BAA gate refused the destination: the message stays queued (tried again later, never
+   * failed for it, so nothing is lost), and the first refusal is audited and put on the
+   * prescription's timeline (not every attempt).
+   */
+  async #hold(job: Job, refusal: string, alreadyHeld: boolean): Promise<'retried'> {
+    const attempts = job.attempts + 1;
+    await this.#whileHeld(
+      job,
+      `status = 'pending', claimed_by = NULL, claimed_until = NULL, attempts = $4,
+       next_attempt_at = $5, last_error = $6, gate_refused = true`,
+      [attempts, this.#nextAttempt(attempts), 'gate_refused'],
+      async (tx) => {
+        if (alreadyHeld) return;
+        await recordDeliveryEvent(tx, this.d.clock, job.tenantId, job.prescriptionId, 'held', {
+          code: refusal,
+          messageId: scriptId(job.messageId),
+        });
+        await appendAudit(
+          tx,
+          {
+            tenantId: job.tenantId,
+            actor: { kind: 'system' },
+            action: NETWORK_SEND_HELD,
+            outcome: 'denied',
+            subjects: [{ type: 'prescription', id: job.prescriptionId }],
+            details: { messageId: job.messageId, kind: job.kind, refusal },
+          },
+          this.d.clock,
+        );
+      },
+    );
+    return 'retried';
+  }
+
+  async #retry(job: Job, code: string): Promise<'retried'> {
+    const attempts = job.attempts + 1;
+    const next = this.#nextAttempt(attempts);
     await this.#whileHeld(
       job,
       `status = 'pending', claimed_by = NULL, claimed_until = NULL, attempts = $4,
@@ -289,6 +384,10 @@ export class OutboxWorker {
         );
         const rx = rows[0];
         const details = { messageId: job.messageId, kind: job.kind, reason, printRequired: true };
+        await recordDeliveryEvent(tx, this.d.clock, job.tenantId, job.prescriptionId, 'failed', {
+          code: reason,
+          messageId: scriptId(job.messageId),
+        });
         if (job.kind === 'NewRx' && (rx?.status === 'queued' || rx?.status === 'transmitted')) {
           await this.d.rx.advanceIn(
             tx,

@@ -2,12 +2,18 @@ import type { TenantId } from '../core/index.js';
 import type { Tx } from '../db/index.js';
 import { DrugCatalogRepository } from './drug-catalog.repository.js';
 import type { PatientClinicalRepository } from './patient-clinical.repository.js';
-import { runSafetyChecks, type SafetyFinding as CatalogFinding } from './safety-checks.js';
+import {
+  runSafetyChecks,
+  type SafetyDose,
+  type SafetyFinding as CatalogFinding,
+} from './safety-checks.js';
+import type { DoseLimits } from './drug.js';
 import type { InteractionTable } from './interaction-table.js';
 import type {
   DrugLookup,
   DrugSnapshot,
   FindingSeverity,
+  Quantity,
   SafetyChecker,
   SafetyFinding,
 } from './prescription.types.js';
@@ -49,6 +55,35 @@ function severity(s: CatalogFinding['severity']): FindingSeverity {
   }
 }
 
+/** Quantity units that are one dosage unit each (a tablet holds the drug's strength). */
+const DOSAGE_UNIT = /^(tablets?|capsules?|each|patch(es)?|suppositor(y|ies)|lozenges?|films?)$/i;
+
+/**
+ * The average daily dose a prescription orders, for the catalog's daily limit: the quantity over
+ * the days supply, in the limit's unit when the quantity is in it or is counted in dosage units
+ * of a single-strength drug ("5 MG" x tablets). The directions are free text, so a single dose
+ * is not known and only the daily maximum is checked. In another unit the dose is passed as is
+ * and the check reports that it could not compare.
+ */
+export function averageDailyDose(
+  drug: Pick<DrugSnapshot, 'strength'>,
+  limits: DoseLimits,
+  quantity: Quantity,
+  daysSupply: number,
+): SafetyDose | undefined {
+  if (!(daysSupply > 0) || !(quantity.value > 0)) return undefined;
+  const perDay = quantity.value / daysSupply;
+  const round = (x: number): number => Math.round(x * 1000) / 1000;
+  const unit = limits.unit.trim().toLowerCase();
+  if (quantity.unit.trim().toLowerCase() === unit)
+    return { amount: round(perDay), unit: limits.unit };
+  const m = /^([0-9]+(?:\.[0-9]+)?) ?([A-Za-z]+)$/.exec(drug.strength.trim());
+  if (m !== null && m[2]?.toLowerCase() === unit && DOSAGE_UNIT.test(quantity.unit.trim())) {
+    return { amount: round(perDay * Number(m[1])), unit: limits.unit };
+  }
+  return { amount: round(perDay), unit: quantity.unit };
+}
+
 /**
  * The safety-check port over the catalog's checks (drug-allergy, duplicate therapy,
  * interactions from the operator's table, dose range), with the patient's allergies and active
@@ -64,13 +99,22 @@ export function catalogSafetyChecker(
       const drugRow = (await DrugCatalogRepository.findByCode(input.tx, input.drug.rxcui)).find(
         (d) => d.rxcui === input.drug.rxcui,
       );
+      const limits = drugRow?.limits ?? null;
+      const daily =
+        limits === null || limits.maxDailyDose === null
+          ? null
+          : { maxSingleDose: null, maxDailyDose: limits.maxDailyDose, unit: limits.unit };
       const findings = runSafetyChecks({
         drug: {
           rxcui: input.drug.rxcui,
           name: input.drug.name,
           ingredients: input.drug.ingredients,
-          limits: drugRow?.limits ?? null,
+          limits: daily,
         },
+        dose:
+          daily === null
+            ? undefined
+            : averageDailyDose(input.drug, daily, input.quantity, input.daysSupply),
         allergies: profile.allergies.map((a) => ({ ingredientRxcui: a.rxcui, name: a.substance })),
         activeMedications: profile.activeMedications.map((m) => ({
           rxcui: m.rxcui,

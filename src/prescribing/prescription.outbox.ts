@@ -4,6 +4,7 @@ import type { Tx } from '../db/index.js';
 import type { Keyring } from '../crypto/keyring.js';
 import { sealRow, type EncryptedTable } from '../crypto/row-cipher.js';
 import type { CanonicalPrescription } from './canonical-prescription.js';
+import { recordDeliveryEvent } from '../network/delivery-timeline.js';
 
 /**
  * The transactional outbox (see 0019_prescriptions.sql for the columns): a message row is written
@@ -49,6 +50,15 @@ export async function enqueueMessage(
                          attempts, next_attempt_at, deadline_at, created_at, updated_at)
      VALUES ($1, $2, $3, $4, $5, $6, $7, 'pending', 0, $8, $9, $8, $8)`,
     [id, tenantId, prescriptionId, messageId, kind, version, sealed.payload, now, deadline],
+  );
+  // The delivery timeline starts in the same transaction (SCRIPT MessageID form: no hyphens).
+  await recordDeliveryEvent(
+    tx,
+    clock,
+    tenantId,
+    prescriptionId,
+    kind === 'CancelRx' ? 'cancel_requested' : 'queued',
+    { messageId: messageId.replace(/-/g, '') },
   );
   return messageId;
 }

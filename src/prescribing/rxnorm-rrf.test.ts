@@ -5,8 +5,10 @@ import { describe, expect, it } from 'vitest';
 import { readRxNormRelease, routeOfDoseForm } from './rxnorm-rrf.js';
 import { RXNSAT, splitRrfLine } from './rrf-reader.js';
 import { deaScheduleFromDcsa, normalizeNdc } from './drug.js';
+import { packagePath } from '../db/index.js';
 
-const FIXTURE = join(import.meta.dirname, '../../test/fixtures/rxnorm');
+/** The small RxNorm release shipped for the demo (demo/rxnorm), also the tests' fixture. */
+const FIXTURE = packagePath('demo', 'rxnorm');
 
 function copyFixture(): string {
   const dir = mkdtempSync(join(tmpdir(), 'scrip-rrf-'));

@@ -174,6 +174,10 @@ describe('context policy: deny rules, devices and hours', () => {
     expect(setCookie).toMatch(
       /^__Host-scrip_device=[A-Za-z0-9_-]{43}; Path=\/; Secure; HttpOnly; SameSite=Strict/,
     );
+    // The cookie lives as long as the registration: the configured trusted-device lifetime.
+    const body = reg.json<{ expiresAt: string }>();
+    const maxAge = Number(/Max-Age=(\d+)/.exec(setCookie)?.[1]);
+    expect(maxAge).toBe((Date.parse(body.expiresAt) - h.clock.now().getTime()) / 1000);
     const cookie = setCookie.split(';')[0] ?? '';
     expect((await call(h, 'GET', '/api/v1/whoami', pres.browser, { cookie })).statusCode).toBe(200);
     // A forged or foreign device cookie does not count.

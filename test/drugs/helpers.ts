@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
 import { expect } from 'vitest';
 import { asTenantId, type TenantId } from '../../src/core/index.js';
+import { packagePath } from '../../src/db/index.js';
 import { drugRoutes } from '../../src/http/routes/drugs.routes.js';
 import { sessionAuthenticator } from '../../src/http/session-auth.js';
 import { catalogApplier, formularyApplier } from '../../src/prescribing/catalog-change.applier.js';
@@ -23,7 +24,8 @@ import {
   type Harness,
 } from '../identity/harness.js';
 
-export const FIXTURE = new URL('../fixtures/rxnorm', import.meta.url).pathname;
+/** The small RxNorm release shipped for `scrip demo seed` (demo/rxnorm) is the tests' fixture. */
+export const FIXTURE = packagePath('demo', 'rxnorm');
 
 /** Two pharmacists (catalog.manage), a prescriber, support, and a pharmacist of another tenant. */
 export interface DrugWorld {

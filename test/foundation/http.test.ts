@@ -228,6 +228,64 @@ describe('HTTP foundation', () => {
     await authed.close();
   });
 
+  it('consumes a step-up only after the body validates: a 400 leaves it for the corrected request', async () => {
+    const tenantId = asTenantId('7d1e8f4a-1c2b-4d3e-8f9a-0b1c2d3e4f5a');
+    let fresh = 1;
+    const guarded = defineRoute({
+      method: 'POST',
+      url: '/api/v1/test/guarded',
+      permission: 'authenticated',
+      stepUp: 'test.guarded',
+      summary: 'test step-up route',
+      tags: ['test'],
+      schema: {
+        body: Type.Object({ n: Type.Integer() }, { additionalProperties: false }),
+        response: { 200: Type.Object({ n: Type.Integer() }) },
+      },
+      handler: async (request) => request.body as { n: number },
+    });
+    const { app: authed } = await buildTestApp(db, {
+      routes: [guarded],
+      authenticator: {
+        authenticate: async () => ({
+          userId: 'u1',
+          tenantId,
+          sessionId: 's1',
+          permissions: new Set(),
+          roles: [],
+        }),
+        requireStepUp: async (_principal, action) => {
+          if (action !== 'test.guarded' || fresh === 0) {
+            throw new AppError('step_up_required', 'step-up required', { detail: action });
+          }
+          fresh -= 1;
+        },
+      },
+    });
+    const bad = await authed.inject({
+      method: 'POST',
+      url: '/api/v1/test/guarded',
+      payload: { n: 'not a number' },
+    });
+    expect(bad.statusCode).toBe(400);
+    expect(fresh).toBe(1);
+    const ok = await authed.inject({
+      method: 'POST',
+      url: '/api/v1/test/guarded',
+      payload: { n: 7 },
+    });
+    expect(ok.statusCode, ok.body).toBe(200);
+    expect(fresh).toBe(0);
+    const again = await authed.inject({
+      method: 'POST',
+      url: '/api/v1/test/guarded',
+      payload: { n: 8 },
+    });
+    expect(again.statusCode).toBe(403);
+    expect(again.json()).toMatchObject({ code: 'step_up_required' });
+    await authed.close();
+  });
+
   it('refuses to start when a route declares no permission', async () => {
     const bad = {
       ...echo,

@@ -75,6 +75,10 @@ describe('changing a member’s roles ends their sessions (rotation on privilege
     expect(bare.json()).toMatchObject({ code: 'step_up_required' });
     await stepUp(admin);
     expect((await put(admin.browser, pat.userId, ['wizard'])).statusCode).toBe(400);
+    // The 400 did not use the step-up: it carries the next (valid) request, and only that one.
+    expect((await put(admin.browser, randomUUID(), ['staff'])).statusCode).toBe(404);
+    const spent = await put(admin.browser, randomUUID(), ['staff']);
+    expect(spent.json()).toMatchObject({ code: 'step_up_required' });
   });
 
   it('another tenant’s administrator gets 404, and nobody changes their own roles', async () => {

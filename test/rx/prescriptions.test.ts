@@ -2,6 +2,8 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { PLATFORM_CHECKS } from '../../src/compliance/control-checks-platform.js';
+import type { ControlDeps } from '../../src/compliance/control-ports.js';
 import { demoDea } from '../../src/cli/demo-seed.js';
 import { rxCommand } from '../../src/cli/rx.command.js';
 import { findingKey } from '../../src/prescribing/prescription.audit.js';
@@ -398,10 +400,20 @@ describe('prescriptions: non-controlled signing, safety overrides, DEA choice, F
     );
     expect(pharm.statusCode).toBe(403);
 
-    // On 1 April the March log is generated (once).
-    h.clock.set(new Date(Date.UTC(2026, 3, 1, 2, 0, 0)));
+    // The compliance control (21 CFR 1311.120(b)(27)) waits until the 7th, then fails while a
+    // prescriber's March log is missing; generating it (once) makes it pass.
+    const monthlyLogControl = PLATFORM_CHECKS['epcs-monthly-log'];
+    if (monthlyLogControl === undefined) throw new TypeError('no epcs-monthly-log check');
+    const controlDeps = { db: h.p.db, clock: h.clock } as unknown as ControlDeps;
+    h.clock.set(new Date(Date.UTC(2026, 3, 7, 2, 0, 0)));
+    expect((await monthlyLogControl(controlDeps, c.tenant)).status).toBe('pass');
+    h.clock.set(new Date(Date.UTC(2026, 3, 8, 2, 0, 0)));
+    const missing = await monthlyLogControl(controlDeps, c.tenant);
+    expect(missing).toMatchObject({ status: 'fail' });
+    expect(missing.details).toContain(marsh.userId);
     expect(await h.rx.logs.generateMonthlyLogs({ tenantId: c.tenant })).toBeGreaterThanOrEqual(1);
     expect(await h.rx.logs.generateMonthlyLogs({ tenantId: c.tenant })).toBe(0);
+    expect((await monthlyLogControl(controlDeps, c.tenant)).status).toBe('pass');
     const actor = {
       tenantId: c.tenant,
       userId: marsh.userId,

@@ -8,6 +8,7 @@ import { proofingRoutes } from '../../src/http/routes/proofing.routes.js';
 import { keyRoutes } from '../../src/http/routes/keys.routes.js';
 import { prescriptionRoutes } from '../../src/http/routes/prescriptions.routes.js';
 import { fhirRxRoutes } from '../../src/http/routes/fhir-rx.routes.js';
+import { drugRoutes } from '../../src/http/routes/drugs.routes.js';
 import { sessionAuthenticator } from '../../src/http/session-auth.js';
 import {
   composePrescriptions,
@@ -84,20 +85,35 @@ export interface RxHarness extends Harness {
   readonly safety: FakeSafety;
 }
 
-export async function rxHarness(): Promise<RxHarness> {
+/** The interaction table shipped for tests (docs/interactions.md). */
+export const INTERACTIONS_FIXTURE = new URL('../fixtures/interactions.csv', import.meta.url)
+  .pathname;
+
+/**
+ * Prescriptions over the fake catalog and safety checks, or with `catalog`, the platform's own
+ * composition (the drug catalog, its safety checks and the shipped interaction table) with the
+ * drug catalog routes.
+ */
+export async function rxHarness(options: { catalog?: boolean } = {}): Promise<RxHarness> {
   const clock = new ManualClock(Date.UTC(2026, 2, 1, 9, 0, 0));
-  const p = await testPlatform(clock, { isolated: true });
-  const safety = new FakeSafety();
-  const rx = composePrescriptions({
-    db: p.db,
-    clock,
-    keyring: p.keyring,
-    signingKeys: p.signingKeys,
-    patients: p.patients,
-    access: new PatientAccess(clock),
-    drugs: fakeDrugs,
-    safety,
+  const real = options.catalog === true;
+  const p = await testPlatform(clock, {
+    isolated: true,
+    ...(real ? { config: { SCRIP_INTERACTIONS_FILE: INTERACTIONS_FIXTURE } } : {}),
   });
+  const safety = new FakeSafety();
+  const rx = real
+    ? p.prescriptions
+    : composePrescriptions({
+        db: p.db,
+        clock,
+        keyring: p.keyring,
+        signingKeys: p.signingKeys,
+        patients: p.patients,
+        access: new PatientAccess(clock),
+        drugs: fakeDrugs,
+        safety,
+      });
   const { app, logs } = await buildTestApp(p.db, {
     routes: [
       ...authRoutes(p.identity),
@@ -106,6 +122,7 @@ export async function rxHarness(): Promise<RxHarness> {
       ...keyRoutes(p.signingKeys, p.keyAdmin),
       ...prescriptionRoutes(rx),
       ...fhirRxRoutes(rx),
+      ...(real ? drugRoutes(p.db, p.changes) : []),
     ],
     authenticator: sessionAuthenticator(p.identity.sessions),
   });

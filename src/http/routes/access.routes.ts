@@ -190,12 +190,11 @@ export function accessRoutes(roles: RoleCatalogService, gate: ContextGate): Rout
       handler: async (request, reply) => {
         const { label } = request.body as { label: string };
         const d = await gate.registerDevice(accessCaller(request), label);
-        const maxAge = Math.floor((d.expiresAt.getTime() - Date.now()) / 1000);
         void reply
           .code(201)
           .header(
             'Set-Cookie',
-            `${DEVICE_COOKIE}=${d.token}; Path=/; Secure; HttpOnly; SameSite=Strict; Max-Age=${String(Math.max(0, maxAge))}`,
+            `${DEVICE_COOKIE}=${d.token}; Path=/; Secure; HttpOnly; SameSite=Strict; Max-Age=${String(d.maxAgeSeconds)}`,
           )
           .header('Cache-Control', 'no-store');
         return { id: d.id, expiresAt: d.expiresAt.toISOString() };

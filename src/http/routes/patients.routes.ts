@@ -10,6 +10,7 @@ import {
 } from '../../prescribing/index.js';
 import { problem } from '../problem.js';
 import { defineRoute, type RouteDef } from '../route.js';
+import { ProblemSchema } from '../problem.js';
 import { patientClinicalRoutes } from './patient-clinical.routes.js';
 import {
   accessMeta,
@@ -57,17 +58,8 @@ const SearchBody = Type.Object(
   { additionalProperties: false },
 );
 
-const ProblemBody = Type.Object({
-  type: Type.String(),
-  title: Type.String(),
-  status: Type.Integer(),
-  code: Type.String(),
-  requestId: Type.String(),
-  detail: Type.Optional(Type.String()),
-});
-
 const DuplicateProblem = Type.Composite([
-  ProblemBody,
+  ProblemSchema,
   Type.Object({ candidates: Type.Array(Type.String()) }),
 ]);
 
