@@ -108,9 +108,7 @@ describe('prescribing in the web app (Chromium, scrip serve)', () => {
       .getByRole('link', { name: 'Drafts', exact: true })
       .click();
     await page.getByRole('heading', { name: 'Drafts and prescriptions to sign' }).waitFor();
-    await expect
-      .poll(() => page.getByRole('link', { name: /oxycodone/i }).count())
-      .toBeGreaterThan(0);
+    await page.locator(`a[href="/prescriptions/${prescriptionId}"]`).waitFor();
     await checkScreen(w, 'drafts-queue');
     expect(await page.evaluate('localStorage.length + sessionStorage.length')).toBe(0);
     await w.close();
@@ -163,7 +161,10 @@ describe('prescribing in the web app (Chromium, scrip serve)', () => {
       .getByText(/Schedule/)
       .first()
       .waitFor();
-    await page.getByLabel('Sign this prescription').first().check();
+    await page
+      .locator(`fieldset[data-rx="${prescriptionId}"]`)
+      .getByLabel('Sign this prescription')
+      .check();
     await page.getByLabel(/I have reviewed these prescriptions/).check();
     await checkScreen(w, 'epcs-review');
     await page.getByRole('button', { name: /with two-factor authentication/ }).click();
@@ -187,6 +188,12 @@ describe('prescribing in the web app (Chromium, scrip serve)', () => {
     await page.goto(`${r.origin}/prescriptions/${prescriptionId}`);
     await page.getByRole('heading', { name: 'Delivery timeline' }).waitFor();
     await expect.poll(() => page.getByText('Signed', { exact: true }).count()).toBeGreaterThan(0);
+    // The delivery timeline has the queued event at least.
+    await page
+      .getByRole('list', { name: 'Delivery events, oldest first' })
+      .getByText('queued')
+      .first()
+      .waitFor();
     // Signed: immutable, no longer offered for review.
     expect(await page.getByRole('heading', { name: 'Review and sign' }).count()).toBe(0);
     expect(await page.locator('.badge').first().innerText()).toMatch(

@@ -15,7 +15,6 @@ import {
   rmSync,
   writeFileSync,
 } from 'node:fs';
-import { request as httpsRequest } from 'node:https';
 import { createRequire } from 'node:module';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -76,8 +75,8 @@ const VIOLATION_LISTENER = `(() => {
 })();`;
 
 /**
- * Starts a run: by default on the demo data (`scrip demo seed`, a pharmacy directory and an
- * approved drug catalog for the demo clinic, the agent on the first patient's care team);
+ * Starts a run: by default on the demo data (`scrip demo seed`: users, patients, the agent on
+ * their care teams, a drug catalog, a few prescriptions; plus a pharmacy directory);
  * `demo: false` leaves the database empty (the bootstrap link is printed).
  */
 export async function startWebRun(options: { demo?: boolean } = {}): Promise<WebRun> {
@@ -104,33 +103,26 @@ export async function startWebRun(options: { demo?: boolean } = {}): Promise<Web
     users: [],
     prescriber: { userId: '', npi: '', deaNumber: '', state: '', licence: '' },
     patientIds: [],
+    catalog: { proposalIds: [], drugs: 0 },
+    prescriptions: [],
   };
-  let afterStart: (port: number, ca: string) => Promise<void> = async () => undefined;
   if (options.demo !== false) {
     const seedFile = join(root, 'demo.json');
     const seedStart = Date.now();
     const seeded = await runScrip(['demo', 'seed', '--out', seedFile], isolated.env);
     if (seeded.code !== 0) throw new Error(`demo seed failed:\n${seeded.stderr}`);
     seed = JSON.parse(readFileSync(seedFile, 'utf8')) as DemoSeedResult;
-    // The seed enrolled every user with a TOTP code of these steps: the server refuses them again.
+    // The seed enrolled every user with a TOTP code of the current step, and stepped the
+    // prescriber up with the next one: the server refuses those codes again.
+    const seedEnd = Date.now();
     for (const u of seed.users) {
-      for (let t = seedStart; t <= Date.now() + 30_000; t += 30_000)
+      for (const t of [seedStart, seedEnd, seedStart + 30_000, seedEnd + 30_000]) {
         markUsed(u, demoTotp(u.totpSecret, t));
+      }
     }
+    // The demo clinic has no pharmacy directory: load one the ordinary way (the directory file),
+    // with the demo patients' preferred pharmacies.
     const clinic = seed.tenants.find((t) => t.kind === 'clinic')?.id ?? '';
-    const byRole = (role: string): DemoUser => {
-      const u = seed.users.find(
-        (x) =>
-          x.role === role &&
-          x.tenantId === clinic &&
-          (role !== 'prescriber' || x.userId === seed.prescriber.userId),
-      );
-      if (u === undefined) throw new Error(`no demo ${role}`);
-      return u;
-    };
-    // The demo clinic has no pharmacy directory and no drug catalog: load both the ordinary way
-    // (the directory file; an RxNorm release proposed by the clinic's pharmacist, approved below
-    // by a second person with catalog.manage).
     const directory = join(root, 'pharmacies.jsonl');
     writeFileSync(directory, DEMO_PHARMACIES.map((r) => JSON.stringify(r)).join('\n') + '\n');
     const loaded = await runScrip(
@@ -138,29 +130,8 @@ export async function startWebRun(options: { demo?: boolean } = {}): Promise<Web
       isolated.env,
     );
     if (loaded.code !== 0) throw new Error(`pharmacies import failed:\n${loaded.stderr}`);
-    const pharmacist = byRole('pharmacist');
-    const proposed = await runScrip(
-      [
-        'drugs',
-        'import',
-        '--tenant',
-        clinic,
-        '--actor',
-        pharmacist.email,
-        packagePath('test', 'fixtures', 'rxnorm'),
-      ],
-      isolated.env,
-      `${pharmacist.password}\n${await totpFor(pharmacist)}\n`,
-    );
-    const proposal = /^Proposal ([0-9a-f-]{36}):/m.exec(proposed.stdout)?.[1];
-    if (proposed.code !== 0 || proposal === undefined) {
-      throw new Error(`drugs import failed:\n${proposed.stdout}\n${proposed.stderr}`);
-    }
-    afterStart = (p, ca) => prepareClinic(p, ca, seed, byRole, proposal);
   }
   const serve = await startServe(isolated.env);
-  const ca = readFileSync(join(dataDir, 'tls', 'ca.pem'), 'utf8');
-  await afterStart(serve.port, ca);
   const spki = spkiHash(readFileSync(join(dataDir, 'tls', 'server.pem'), 'utf8'));
   const launchArgs = [
     '--headless',
@@ -253,116 +224,6 @@ const DEMO_PHARMACIES = ['0500001', '0500002'].map((ncpdpId, i) => ({
   },
   active: true,
 }));
-
-interface Answer {
-  readonly status: number;
-  readonly body: Record<string, unknown>;
-}
-
-/** A signed-in API session from Node (HTTPS trusted through the server's local CA). */
-async function apiSession(
-  port: number,
-  ca: string,
-  user: DemoUser,
-): Promise<(method: string, path: string, body?: unknown) => Promise<Answer>> {
-  let cookie = '';
-  let csrf = '';
-  const call = (method: string, path: string, payload?: unknown): Promise<Answer> => {
-    const data = payload === undefined ? undefined : JSON.stringify(payload);
-    return new Promise((resolve, reject) => {
-      const req = httpsRequest(
-        {
-          host: 'localhost',
-          port,
-          path,
-          ca,
-          method,
-          headers: {
-            ...(data === undefined ? {} : { 'content-type': 'application/json' }),
-            ...(cookie === '' ? {} : { cookie, 'x-csrf-token': csrf }),
-          },
-        },
-        (res) => {
-          let text = '';
-          res.on('data', (c: Buffer) => (text += c.toString()));
-          res.on('end', () => {
-            const set = res.headers['set-cookie'];
-            if (set !== undefined) cookie = set.map((c) => c.split(';')[0]).join('; ');
-            resolve({
-              status: res.statusCode ?? 0,
-              body: text === '' ? {} : (JSON.parse(text) as Record<string, unknown>),
-            });
-          });
-        },
-      );
-      req.on('error', reject);
-      req.end(data);
-    });
-  };
-  // A recovery code signs in without spending this 30-second step's TOTP code.
-  const code = user.recoveryCodes[user.recoveryCodes.length - 1] ?? '';
-  const login = await call('POST', '/api/v1/auth/login', {
-    email: user.email,
-    password: user.password,
-    recoveryCode: code,
-  });
-  if (login.status !== 200) throw new Error(`login ${user.role}: ${JSON.stringify(login.body)}`);
-  csrf = String(login.body.csrfToken);
-  return call;
-}
-
-async function expectOk(what: string, answer: Promise<Answer>): Promise<Answer> {
-  const a = await answer;
-  if (a.status < 200 || a.status > 299)
-    throw new Error(`${what}: ${String(a.status)} ${JSON.stringify(a.body)}`);
-  return a;
-}
-
-/**
- * What a clinic does before its first prescription, through the API: a second person with
- * catalog.manage (the administrator gives the demo `staff` user the pharmacist role) approves the
- * drug catalog; the prescriber puts the agent on the first demo patient's care team.
- */
-async function prepareClinic(
-  port: number,
-  ca: string,
-  seed: DemoSeedResult,
-  byRole: (role: string) => DemoUser,
-  proposal: string,
-): Promise<void> {
-  const admin = byRole('tenant_admin');
-  const staff = byRole('staff');
-  const asAdmin = await apiSession(port, ca, admin);
-  await expectOk(
-    'step-up',
-    asAdmin('POST', '/api/v1/auth/step-up', {
-      action: 'user.roles.change',
-      totp: await totpFor(admin),
-    }),
-  );
-  await expectOk(
-    'roles',
-    asAdmin('PUT', `/api/v1/users/${staff.userId}/roles`, { roles: ['pharmacist'] }),
-  );
-  const asStaff = await apiSession(port, ca, staff);
-  await expectOk(
-    'step-up',
-    asStaff('POST', '/api/v1/auth/step-up', {
-      action: 'catalog.change.decide',
-      totp: await totpFor(staff),
-    }),
-  );
-  await expectOk('approve', asStaff('POST', `/api/v1/change-proposals/${proposal}/approve`, {}));
-  const asPrescriber = await apiSession(port, ca, byRole('prescriber'));
-  await expectOk(
-    'care team',
-    asPrescriber('POST', `/api/v1/patients/${seed.patientIds[0] ?? ''}/care-team`, {
-      userId: byRole('prescriber_agent').userId,
-      relation: 'prescriber_agent',
-    }),
-  );
-  await expectOk('logout', asPrescriber('POST', '/api/v1/auth/logout'));
-}
 
 /** The `securitypolicyviolation` events the page recorded. */
 export async function domViolations(page: Page): Promise<string[]> {

@@ -40,14 +40,16 @@ export const ENDPOINTS = {
   rxSign: ['POST', '/api/v1/prescriptions/:id/sign'],
   epcsReview: ['GET', '/api/v1/patients/:patientId/epcs-review'],
   epcsSign: ['POST', '/api/v1/patients/:patientId/epcs-sign'],
+  rxDelivery: ['GET', '/api/v1/prescriptions/:id/delivery'],
+  prescriberRequests: ['GET', '/api/v1/prescriber-requests'],
+  prescriberRequestApprove: ['POST', '/api/v1/prescriber-requests/:id/approve'],
+  prescriberRequestDeny: ['POST', '/api/v1/prescriber-requests/:id/deny'],
 } as const satisfies Record<string, readonly [string, `/api/v1/${string}`]>;
 
 export type EndpointName = keyof typeof ENDPOINTS;
 
 /**
- * Routes the app may call that another change is still adding (the delivery timeline): the drift
- * test accepts them missing, and the screens treat a 404 from them as "not available yet".
+ * Routes the app may call that another change is still adding: the drift test accepts them
+ * missing (none at the moment).
  */
-export const PENDING_ENDPOINTS = {
-  rxTimeline: ['GET', '/api/v1/prescriptions/:id/timeline'],
-} as const;
+export const PENDING_ENDPOINTS: Readonly<Record<string, readonly [string, string]>> = {};

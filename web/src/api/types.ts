@@ -210,9 +210,31 @@ export interface TotpEnrolment {
   qrSvg: string;
 }
 
-/** One delivery event (GET /api/v1/prescriptions/:id/timeline, being added by another change). */
-export interface TimelineEvent {
+/** One delivery event (GET /api/v1/prescriptions/:id/delivery). */
+export interface DeliveryEvent {
+  event: string;
+  code: string | null;
+  messageId: string | null;
   at: string;
+}
+
+export interface DeliveryTimeline {
+  prescriptionId: string;
   status: string;
-  detail?: string;
+  events: DeliveryEvent[];
+}
+
+/** A renewal or change request from a pharmacy (GET /api/v1/prescriber-requests). */
+export interface PrescriberRequest {
+  id: string;
+  kind: 'renewal' | 'change';
+  status: 'pending' | 'approved' | 'denied';
+  prescriptionId: string | null;
+  patientId: string | null;
+  pharmacy: { ncpdpId: string; name: string };
+  drugDescription: string;
+  changeCode: string | null;
+  receivedAt: string;
+  decidedAt: string | null;
+  resultPrescriptionId: string | null;
 }

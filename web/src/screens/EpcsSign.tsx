@@ -98,7 +98,7 @@ export function EpcsSign(props: ScreenProps): ReactNode {
             const id = `epcs-${i.id}`;
             const canPick = i.status === 'ready';
             return (
-              <fieldset key={i.id} aria-labelledby={`${id}-legend`}>
+              <fieldset key={i.id} data-rx={i.id} aria-labelledby={`${id}-legend`}>
                 <legend id={`${id}-legend`}>
                   {drugText(i.drugName, i.strength)} — Schedule {i.schedule} ({i.status})
                 </legend>

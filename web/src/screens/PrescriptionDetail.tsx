@@ -1,7 +1,7 @@
 import { useState, type ReactNode } from 'react';
-import { ApiError, api, fill } from '../api/client.js';
-import { ENDPOINTS, PENDING_ENDPOINTS } from '../api/endpoints.js';
-import type { Finding, ReadyBody, Rx, Signed, TimelineEvent } from '../api/types.js';
+import { api, fill } from '../api/client.js';
+import { ENDPOINTS } from '../api/endpoints.js';
+import type { DeliveryTimeline, Finding, ReadyBody, Rx, Signed } from '../api/types.js';
 import { useStepUp, withStepUp } from '../components/StepUp.js';
 import { Empty, ErrorNote, Loading } from '../components/status.js';
 import { useLoad } from '../components/useLoad.js';
@@ -221,29 +221,18 @@ export function PrescriptionDetail(props: ScreenProps): ReactNode {
       )}
       {error === undefined ? null : <ErrorNote error={error} action="Not done" />}
       {stepUp.dialog}
-      <Timeline id={id} />
+      <Timeline id={id} status={p.status} />
     </>
   );
 }
 
-/**
- * The delivery timeline (queued, sent, acknowledged, dispensed, error, cancel). The route is
- * being added by another change: a 404 from it reads "not available yet", not an error.
- */
-function Timeline(props: { readonly id: string }): ReactNode {
+/** The delivery timeline: queued, sent, acknowledged, dispensed, error, cancel… */
+function Timeline(props: { readonly id: string; readonly status: string }): ReactNode {
   const t = useLoad(
-    async (signal) => {
-      try {
-        return await api.get<{ events: TimelineEvent[] }>(
-          fill(PENDING_ENDPOINTS.rxTimeline[1], { id: props.id }),
-          { signal },
-        );
-      } catch (err) {
-        if (err instanceof ApiError && err.status === 404 && err.code === 'not_found') return null;
-        throw err;
-      }
-    },
-    [props.id],
+    (signal) =>
+      api.get<DeliveryTimeline>(fill(ENDPOINTS.rxDelivery[1], { id: props.id }), { signal }),
+    // The status in the key: a change (signed, cancelled) reloads the timeline.
+    [props.id, props.status],
   );
   const events = t.data?.events ?? [];
   return (
@@ -251,15 +240,14 @@ function Timeline(props: { readonly id: string }): ReactNode {
       <h2 id="timeline-heading">Delivery timeline</h2>
       {t.loading && t.data === undefined ? <Loading /> : null}
       {t.error === undefined ? null : <ErrorNote error={t.error} />}
-      {t.data === null ? <Empty>The delivery timeline is not available yet.</Empty> : null}
-      {t.data === undefined || t.data === null ? null : events.length === 0 ? (
+      {t.data === undefined ? null : events.length === 0 ? (
         <Empty>Nothing sent yet.</Empty>
       ) : (
-        <ol className="timeline">
+        <ol className="timeline" aria-label="Delivery events, oldest first">
           {events.map((e, i) => (
             <li key={`${e.at}-${String(i)}`}>
-              <strong>{statusLabel(e.status)}</strong> — {new Date(e.at).toLocaleString()}
-              {e.detail === undefined ? '' : ` (${e.detail})`}
+              <strong>{statusLabel(e.event)}</strong> — {new Date(e.at).toLocaleString()}
+              {e.code === null ? '' : ` (code ${e.code})`}
             </li>
           ))}
         </ol>
