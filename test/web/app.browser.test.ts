@@ -200,6 +200,18 @@ describe('prescribing in the web app (Chromium, scrip serve)', () => {
       /^(signed|queued|transmitted|acknowledged)$/,
     );
     await checkScreen(w, 'prescription-signed');
+
+    await page
+      .getByRole('navigation', { name: 'Main' })
+      .getByRole('link', { name: 'Pharmacy requests' })
+      .click();
+    await page.getByRole('heading', { name: 'Pharmacy requests' }).waitFor();
+    await page
+      .getByText('No renewal or change request is waiting.')
+      .or(page.getByRole('button', { name: 'Approve' }).first())
+      .first()
+      .waitFor();
+    await checkScreen(w, 'pharmacy-requests');
     await w.close();
     expect(w.violations).toEqual([]);
   });

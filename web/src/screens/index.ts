@@ -5,6 +5,7 @@ import { Home } from './Home.js';
 import { NewPrescription } from './NewPrescription.js';
 import { Patients } from './Patients.js';
 import { PatientSummaryScreen } from './PatientSummary.js';
+import { PharmacyRequests } from './PharmacyRequests.js';
 import { PrescriptionDetail } from './PrescriptionDetail.js';
 import type { ScreenDef } from './registry.js';
 
@@ -37,6 +38,14 @@ export const SCREENS: readonly ScreenDef[] = [
     group: 'clinical',
     roles: DRAFTING,
     component: Drafts,
+  },
+  {
+    path: '/requests',
+    title: 'Pharmacy requests',
+    nav: 'Pharmacy requests',
+    group: 'clinical',
+    roles: ['prescriber'],
+    component: PharmacyRequests,
   },
   {
     path: '/patients/:id',
