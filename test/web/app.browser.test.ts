@@ -252,7 +252,24 @@ describe('prescribing in the web app (Chromium, scrip serve)', () => {
     expect(await page.title()).toBe('Sign in · Scrip');
     await checkScreen(w, 'sign-in');
 
-    await signInWithPassword(page, run.origin, run.user('care_coordinator'));
+    // With the keyboard alone: Tab through the form, Enter submits.
+    const coordinator = run.user('care_coordinator');
+    await page.keyboard.press('Tab');
+    await page.keyboard.type(coordinator.email);
+    await page.keyboard.press('Tab');
+    await page.keyboard.type(coordinator.password);
+    await page.keyboard.press('Tab');
+    await page.keyboard.type(await totpFor(coordinator));
+    await page.keyboard.press('Enter');
+    await signedInOrAlert(page);
+    // Then to a screen by keyboard: the skip link, the navigation, Enter on a link.
+    await page.keyboard.press('Tab');
+    expect(await page.evaluate('document.activeElement?.textContent')).toBe('Skip to content');
+    await page.getByRole('link', { name: 'Patients' }).first().focus();
+    await page.keyboard.press('Enter');
+    await page.getByRole('heading', { name: 'Patients', exact: true }).waitFor();
+    expect(await page.evaluate('document.activeElement?.id')).toBe('main');
+    await page.goto(`${run.origin}/`);
     await page.getByRole('heading', { name: /^Welcome/ }).waitFor();
     expect(await page.title()).toBe('Home · Scrip');
     await checkScreen(w, 'home-care-coordinator');

@@ -1,4 +1,4 @@
-import { useEffect, type ReactNode } from 'react';
+import { useEffect, useRef, type ReactNode } from 'react';
 import { IdleWarning } from './components/IdleWarning.js';
 import { ErrorNote, Loading } from './components/status.js';
 import { EnrolmentRequired } from './screens/Account.js';
@@ -59,6 +59,15 @@ function Shell(): ReactNode {
   const allowed = found !== undefined && hasRole(me, found.screen.roles);
   useTitle(found === undefined ? 'Not found' : allowed ? found.screen.title : 'Not allowed');
   const nav = SCREENS.filter((s) => s.nav !== undefined && hasRole(me, s.roles));
+  // A new screen moves the keyboard focus to its content (as a page load would).
+  const first = useRef(true);
+  useEffect(() => {
+    if (first.current) {
+      first.current = false;
+      return;
+    }
+    document.getElementById('main')?.focus();
+  }, [path]);
   return (
     <div className="shell">
       <IdleWarning />
