@@ -106,10 +106,15 @@ describe('scrip serve (real process)', () => {
     const health = await get(server.port, '/healthz', ca);
     expect(health.status).toBe(200);
     expect(health.headers['strict-transport-security']).toMatch(/max-age=\d+/);
-    const missing = await get(server.port, '/definitely-not-here', ca);
+    const missing = await get(server.port, '/api/v1/definitely-not-here', ca);
     expect(missing.status).toBe(404);
     expect(missing.headers['content-type']).toMatch(/^application\/problem\+json/);
     expect(missing.headers['x-request-id']).toBeTruthy();
+    // Outside the API, a path is a client route of the web app (docs/web.md).
+    const page = await get(server.port, '/definitely-not-here', ca);
+    expect(page.status).toBe(200);
+    expect(page.headers['content-type']).toBe('text/html; charset=utf-8');
+    expect(page.headers['content-security-policy']).toContain("script-src 'self'");
     expect((await get(server.port, '/readyz', ca)).status).toBe(200);
   });
 
