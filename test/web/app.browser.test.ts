@@ -279,6 +279,16 @@ describe('prescribing in the web app (Chromium, scrip serve)', () => {
     await page.goto(`${run.origin}/account`);
     await page.getByRole('heading', { name: 'Account' }).waitFor();
     expect(await page.title()).toBe('Account · Scrip');
+    // The server demands a step-up for new recovery codes: the step-up prompt appears, and the
+    // request is retried once confirmed.
+    await page.getByRole('button', { name: 'Make new recovery codes' }).click();
+    const stepUp = page.getByRole('dialog', { name: 'Confirm it is you' });
+    await stepUp.waitFor();
+    await stepUp.getByLabel('Authenticator code').fill(await totpFor(coordinator));
+    await stepUp.getByRole('button', { name: 'Confirm' }).click();
+    await page.getByText(/New recovery codes made/).waitFor();
+    expect(await page.locator('.note.warn li code').count()).toBe(10);
+    await checkScreen(w, 'account-recovery-codes');
     await page.getByRole('button', { name: 'Sign out everywhere' }).click();
     await page.getByRole('heading', { name: 'Sign in to Scrip' }).waitFor();
     // The session is gone on the server too.
