@@ -9,8 +9,13 @@ import { useMe } from '../session.js';
 import { patientName } from './Patients.js';
 import type { ScreenProps } from './registry.js';
 
+/** The catalog name, with strength and form only when the name does not carry them. */
 function drugLabel(d: Drug): string {
-  return [d.name, d.strength, d.doseForm].filter((x) => x !== null && x !== '').join(' · ');
+  const name = d.name.toLowerCase();
+  const extra = [d.strength, d.doseForm].filter(
+    (x): x is string => x !== null && x !== '' && !name.includes(x.toLowerCase()),
+  );
+  return [d.name, ...extra].join(' · ');
 }
 
 /**
