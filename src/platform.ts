@@ -62,6 +62,13 @@ import {
 } from './identity/index.js';
 import { composeAccessOps, type AccessOps } from './access/access-ops.js';
 import { immediateAlerter } from './monitoring/index.js';
+import {
+  composePharmacy,
+  PHARMACY_ACTIONS,
+  PHARMACY_INBOUND,
+  UNCONFIGURED_OUTBOX,
+  type PharmacyModule,
+} from './pharmacy/index.js';
 
 /**
  * The composition of domains shared by `scrip serve` and the CLI: database, key provider,
@@ -90,6 +97,8 @@ export interface Platform {
   /** Prescriptions: drafting, review, signing (EPCS), outbox, prescriber logs. */
   readonly prescriptions: Prescriptions;
   readonly pharmacies: PharmacyDirectoryService;
+  /** The pharmacy side: inbound NewRx/CancelRx handlers, the pharmacist's inbox, set-up. */
+  readonly pharmacy: PharmacyModule;
   readonly identity: Identity;
   readonly access: Access;
   /** JIT grants, break-glass and access reviews (src/access/access-ops.ts). */
@@ -118,6 +127,8 @@ export const ENCRYPTED_TABLES: readonly EncryptedTable[] = [
   OUTBOX,
   PRESCRIBER_LOGS,
   BAA_DOCUMENTS,
+  PHARMACY_INBOUND,
+  PHARMACY_ACTIONS,
 ];
 
 export interface OpenOptions {
@@ -289,6 +300,8 @@ export function compose(
     identity,
     accessOps: composeAccessOps(db, clock, identity.sessions, immediateAlerter(cryptoRandom)),
     pharmacies: new PharmacyDirectoryService(db, clock),
+    // The network layer's outbox replaces UNCONFIGURED_OUTBOX when it is wired in.
+    pharmacy: composePharmacy({ db, keyring, clock, outbox: UNCONFIGURED_OUTBOX }),
   };
 }
 

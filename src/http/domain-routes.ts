@@ -21,6 +21,7 @@ import { accessGrantRoutes } from './routes/access-grants.routes.js';
 import { breakGlassRoutes } from './routes/break-glass.routes.js';
 import { accessReviewRoutes } from './routes/access-reviews.routes.js';
 import { accessSettingsRoutes } from './routes/access-settings.routes.js';
+import { pharmacyInboxRoutes } from './routes/pharmacy-inbox.routes.js';
 
 /** The platform services routes are built from. */
 export type RoutePlatform = Pick<
@@ -33,6 +34,7 @@ export type RoutePlatform = Pick<
   | 'access'
   | 'accessOps'
   | 'pharmacies'
+  | 'pharmacy'
   | 'prescriptions'
   | 'compliance'
   | 'complianceProgram'
@@ -67,5 +69,6 @@ export function domainRoutes(platform: RoutePlatform): RouteDef[] {
     ...complianceEvidenceRoutes(platform.compliance),
     ...patientRoutes(platform.patientServices),
     ...fhirRoutes(platform.patientServices, platform.db),
+    ...pharmacyInboxRoutes(platform.pharmacy),
   ];
 }
