@@ -250,7 +250,7 @@ export class PharmacyInboxService {
       created_at: Date;
     }>(
       `SELECT id, kind, message_id, actor_id, detail, created_at FROM pharmacy_actions
-        WHERE tenant_id = $1 AND inbox_id = $2 ORDER BY created_at, id`,
+        WHERE tenant_id = $1 AND inbox_id = $2 ORDER BY seq`,
       [tenantId, inboxId],
     );
     const out: ActionRecord[] = [];

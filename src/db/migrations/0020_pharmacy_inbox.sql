@@ -132,6 +132,8 @@ CREATE TRIGGER pharmacy_inbound_data_key BEFORE INSERT OR UPDATE OF dek_version 
 -- change_request); `detail` is sealed JSON (quantities, notes, reasons).
 CREATE TABLE pharmacy_actions (
   id uuid PRIMARY KEY,
+  -- Order of the actions on one prescription (several may share a timestamp).
+  seq bigint GENERATED ALWAYS AS IDENTITY,
   tenant_id uuid NOT NULL REFERENCES tenants (id),
   inbox_id uuid NOT NULL REFERENCES pharmacy_inbox (id),
   kind text NOT NULL CHECK (kind IN ('accept', 'fill', 'cancel_response', 'renewal_request',
