@@ -16,6 +16,7 @@ import { BUILT_IN_CATALOG, ROLES } from './access/role-catalog.js';
 import { demoCommand, registryCommand } from './cli/registry.command.js';
 import { drugsCommand } from './cli/drugs.command.js';
 import { pharmaciesCommand } from './cli/pharmacies.command.js';
+import { networkCommand, pharmacyCommand } from './cli/pharmacy-network.command.js';
 import { sessionAuthenticator } from './http/session-auth.js';
 import { usersCommand, invitationLink } from './cli/users.command.js';
 import { accessCommand } from './cli/access.command.js';
@@ -72,6 +73,8 @@ Commands:
   drugs interactions FILE        check an interaction table (docs/interactions.md)
   registry import FILE           verify (SCRIP_REGISTRY_PUBLIC_KEY_FILE) and load a signed NPI/DEA/licence registry
   pharmacies import --tenant T FILE   load a pharmacy directory file (JSON lines; all or nothing)
+  pharmacy add|list|member --tenant T   this tenant's own pharmacies (NCPDP IDs) and their staff
+  network trust --tenant T --sender ID --jwks FILE   trust a prescriber system's signing keys
   registry expiry [--days N]     report expired/expiring proofed DEA registrations and licences (audited alerts)
   demo seed --out FILE           demo tenants, one user per role, credentials to FILE (not in production)
   rx verify FILE --jwks FILE|URL verify a signed prescription (JWS) offline against the JWKS
@@ -481,6 +484,11 @@ export async function main(argv: string[]): Promise<number> {
       effective: { type: 'string' },
       'dry-run': { type: 'boolean' },
       jwks: { type: 'string' },
+      sender: { type: 'string' },
+      ncpdp: { type: 'string' },
+      npi: { type: 'string' },
+      pharmacy: { type: 'string' },
+      user: { type: 'string' },
     },
   });
   const [command, sub, ...rest] = positionals;
@@ -574,6 +582,10 @@ export async function main(argv: string[]): Promise<number> {
       return withPlatform(config, (p) => drugsCommand(p, sub, rest, values));
     case 'pharmacies':
       return withPlatform(config, (p) => pharmaciesCommand(p, sub, rest, values));
+    case 'pharmacy':
+      return withPlatform(config, (p) => pharmacyCommand(p, sub, values));
+    case 'network':
+      return withPlatform(config, (p) => networkCommand(p, sub, values));
     case 'demo':
       if (config.SCRIP_ENV === 'production') {
         throw new AppError('forbidden', 'demo data is refused when SCRIP_ENV is production');
