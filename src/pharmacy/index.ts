@@ -30,7 +30,11 @@ export {
   PharmacyInboxService,
   type ReceivedPrescription,
 } from './pharmacy-inbox.service.js';
-export { PharmacySetupService, checkSenderJwks } from './pharmacy-setup.service.js';
+export {
+  PharmacySetupService,
+  checkSenderJwks,
+  pharmacyTenantOf,
+} from './pharmacy-setup.service.js';
 export type { PharmacyActor, RequestMeta } from './pharmacy.types.js';
 
 export interface PharmacyModule {

@@ -28,6 +28,7 @@ export type RejectReason =
   | 'signature_required'
   | 'signature_invalid'
   | 'content_mismatch'
+  | 'duplicate_prescription'
   | 'prescription_unknown';
 
 export type Verification =

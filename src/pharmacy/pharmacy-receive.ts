@@ -15,7 +15,9 @@
  *   RelatesToMessageID), which is marked cancel requested; archived like a NewRx.
  *
  * Idempotent by (From, MessageID): a repeat gets the first answer and changes nothing; the unique
- * constraint on the archive makes this hold even across concurrent deliveries.
+ * constraint on the archive makes this hold even across concurrent deliveries. The same
+ * prescription (From, PrescriberOrderNumber) under another MessageID is refused
+ * (`duplicate_prescription`), so a replayed NewRx never reaches the inbox twice.
  */
 import { randomUUID } from 'node:crypto';
 import type { Clock, TenantId } from '../core/index.js';
@@ -237,6 +239,17 @@ export function pharmacyReceiver(deps: ReceiverDeps): PharmacyReceiver {
         return reject(tx, tenantId, m, meta, 'content_mismatch');
       }
       sig = { status: 'verified', keyId: v.keyId, at: clock.now() };
+    }
+    // The same prescription under a new MessageID (a replay, or a resend by another route) is
+    // refused: it is in the inbox already and must not be dispensed twice.
+    const order = m.header.prescriberOrderNumber;
+    if (order !== undefined) {
+      const dup = await tx.query(
+        `SELECT 1 FROM pharmacy_inbox WHERE tenant_id = scrip_current_tenant() AND sender_id = $1
+            AND prescriber_order_number = $2`,
+        [m.header.from.id, order],
+      );
+      if (dup.rowCount !== 0) return reject(tx, tenantId, m, meta, 'duplicate_prescription');
     }
     const reply = answer(clock, m, meta, 'accepted');
     const inboxId = randomUUID();

@@ -324,3 +324,23 @@ export async function locationByNcpdp(
   const id = rows[0]?.id;
   return id === undefined ? undefined : { id, ncpdpId };
 }
+
+/**
+ * The tenant owning an active pharmacy with this NCPDP ID (the dispatcher's Header To → tenant
+ * step), or undefined. Looks tenant by tenant under row-level security, as the outbox worker
+ * does: an NCPDP ID is unique in the installation, so at most one tenant answers.
+ */
+export async function pharmacyTenantOf(
+  db: Database,
+  ncpdpId: string,
+): Promise<TenantId | undefined> {
+  if (!NCPDP_RE.test(ncpdpId)) return undefined;
+  const tenants = await db.withoutTenant(
+    async (tx) => (await tx.query<{ id: TenantId }>('SELECT scrip_tenant_ids() AS id')).rows,
+  );
+  for (const { id } of tenants) {
+    const found = await db.withTenant(id, (tx) => locationByNcpdp(tx, ncpdpId));
+    if (found !== undefined) return id;
+  }
+  return undefined;
+}

@@ -102,6 +102,32 @@ describe('pharmacy receive', () => {
     expect(audit[0]!.details).toMatchObject({ signature: 'verified', controlled: false });
   });
 
+  it('two concurrent deliveries of one MessageID: one is processed, the other gets its answer; one row', async () => {
+    const wire = await wireOf(h, rx, await signedRx(h, rx));
+    const before = await counts(h, pt.tenant);
+    const [a, b] = await Promise.all([
+      deliver(h, pt.tenant, wire.xml, wire.jws),
+      deliver(h, pt.tenant, wire.xml, wire.jws),
+    ]);
+    expect([a.outcome, b.outcome].sort()).toEqual(['accepted', 'duplicate']);
+    expect(a.xml).toBe(b.xml);
+    expect(await counts(h, pt.tenant)).toEqual({
+      inbox: before.inbox + 1,
+      inbound: before.inbound + 1,
+    });
+  });
+
+  it('the same prescription replayed under a new MessageID is refused (never dispensed twice)', async () => {
+    const wire = await wireOf(h, rx, await signedRx(h, rx, 'oxycodone'));
+    expect((await deliver(h, pt.tenant, wire.xml, wire.jws)).outcome).toBe('accepted');
+    const replay = wire.xml.replace(
+      `<MessageID>${wire.messageId}</MessageID>`,
+      '<MessageID>REPLAYED0001</MessageID>',
+    );
+    expect(replay).not.toBe(wire.xml);
+    await refused(replay, wire.jws, 'duplicate_prescription');
+  });
+
   it('a Schedule II NewRx signed through EPCS verifies and is recorded as controlled', async () => {
     const id = await signedRx(h, rx, 'oxycodone');
     const wire = await wireOf(h, rx, id);

@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { toJwk } from '../../src/crypto/jws.js';
 import { networkCommand, pharmacyCommand } from '../../src/cli/pharmacy-network.command.js';
+import { pharmacyTenantOf } from '../../src/pharmacy/index.js';
 import { freshTenant } from '../db.js';
 import { testPlatform, type TestPlatform } from '../platform.js';
 
@@ -72,5 +73,8 @@ describe('pharmacy set-up from the command line', () => {
     ).rejects.toMatchObject({ code: 'conflict' });
     expect((await p.pharmacy.setup.listLocations(a)).map((l) => l.ncpdpId)).toEqual([ncpdp]);
     expect(await p.pharmacy.setup.listLocations(b)).toEqual([]);
+    // The dispatcher's To → tenant step finds the owner, and nobody for an unknown ID.
+    expect(await pharmacyTenantOf(p.db, ncpdp)).toBe(a);
+    expect(await pharmacyTenantOf(p.db, '0000001')).toBeUndefined();
   });
 });

@@ -75,7 +75,10 @@ CREATE TABLE pharmacy_inbox (
   FOREIGN KEY (tenant_id, pharmacy_id) REFERENCES pharmacy_locations (tenant_id, id)
 );
 CREATE INDEX pharmacy_inbox_list ON pharmacy_inbox (tenant_id, pharmacy_id, received_at DESC);
-CREATE INDEX pharmacy_inbox_order ON pharmacy_inbox (tenant_id, sender_id, prescriber_order_number);
+-- One prescription (the prescriber system's order number, which a signed NewRx binds to the
+-- signed document id) is received once: a replay under a new MessageID must not be filled twice.
+CREATE UNIQUE INDEX pharmacy_inbox_order ON pharmacy_inbox (tenant_id, sender_id, prescriber_order_number)
+  WHERE prescriber_order_number IS NOT NULL;
 
 -- The archive (1311.205(b)(4), 1311.210): every message the pharmacy accepted, as received: the
 -- XML and the JWS (sealed), the verification result, and the answer given (a Status or Error

@@ -2,7 +2,7 @@ import { Type, type Static } from '@sinclair/typebox';
 import type { FastifyRequest } from 'fastify';
 import { AppError } from '../../core/index.js';
 import type { AuditActor } from '../../audit/index.js';
-import { clinicalView, listView, shapeTo } from '../../access/minimum-necessary.js';
+import { clinicalView, shapeTo } from '../../access/minimum-necessary.js';
 import type { PharmacyActor, PharmacyModule, RequestMeta } from '../../pharmacy/index.js';
 import type { ReceivedPrescription } from '../../pharmacy/index.js';
 import { defineRoute, type RouteDef } from '../route.js';
@@ -123,10 +123,8 @@ export function pharmacyInboxRoutes(ph: PharmacyModule): RouteDef[] {
           },
           meta(request),
         );
-        const view = listView(clinicalView(who, 'rx.read'));
-        return {
-          items: view === 'none' ? [] : items.map((p) => shapeTo(InboxSummary, present(p))),
-        };
+        // Lists are summaries whatever the role (minimum necessary, 45 CFR 164.514(d)).
+        return { items: items.map((p) => shapeTo(InboxSummary, present(p))) };
       },
     }),
     defineRoute({
