@@ -374,4 +374,41 @@ describe('pharmacy inbox', () => {
     });
     expect(audit.map((x) => x.details.decision)).toEqual(['deny', 'approve']);
   });
+
+  it('the archive is immutable except for re-encryption; after a data-key rotation everything still reads', async () => {
+    const r = await received();
+    await expect(
+      h.p.db.withTenant(pt.tenant, (tx) =>
+        tx.query(`UPDATE pharmacy_inbound SET answer_xml = 'x' WHERE inbox_id = $1`, [r.id]),
+      ),
+    ).rejects.toThrow(/cannot be changed/);
+    await expect(
+      h.p.db.withTenant(pt.tenant, (tx) =>
+        tx.query(`UPDATE pharmacy_inbound SET xml = jws WHERE inbox_id = $1`, [r.id]),
+      ),
+    ).rejects.toThrow(/cannot be changed/);
+    expect(
+      (await call('POST', `/api/v1/pharmacy/inbox/${r.id}/accept`, pt.pharmacist)).statusCode,
+    ).toBe(200);
+    const { job } = await h.p.reencryptor.start(pt.tenant);
+    const done = await h.p.reencryptor.run(pt.tenant, { batchSize: 50 });
+    expect(done.status).toBe('done');
+    const versions = await h.p.db.withTenant(pt.tenant, async (tx) => {
+      const a = await tx.query<{ v: number }>(
+        'SELECT DISTINCT dek_version AS v FROM pharmacy_inbound',
+      );
+      const b = await tx.query<{ v: number }>(
+        'SELECT DISTINCT dek_version AS v FROM pharmacy_actions',
+      );
+      return [...a.rows, ...b.rows].map((x) => x.v);
+    });
+    expect(new Set(versions)).toEqual(new Set([job.toVersion]));
+    const view = await call('GET', `/api/v1/pharmacy/inbox/${r.id}`, pt.pharmacist);
+    expect(view.statusCode, view.body).toBe(200);
+    expect(view.json()).toMatchObject({
+      signature: { status: 'verified', jws: r.jws },
+      medication: { quantity: { value: '20' } },
+      actions: [{ kind: 'accept' }],
+    });
+  });
 });
