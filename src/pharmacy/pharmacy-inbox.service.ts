@@ -315,7 +315,7 @@ export class PharmacyInboxService {
       who.tenantId,
       who,
       action,
-      ids.slice(0, 50).map((id) => ({ type: 'pharmacy_rx', id })),
+      ids.map((id) => ({ type: 'pharmacy_rx', id })),
       meta,
       { ...details, basis: 'pharmacy', count: ids.length },
     );
@@ -330,7 +330,8 @@ export class PharmacyInboxService {
     return this.d.db.withTenant(who.tenantId, async (tx) => {
       const rows = await this.#visible(tx, who, 'pharmacy.receive', {
         ...(q.status === undefined ? {} : { status: q.status }),
-        limit: q.limit,
+        // One audit record names every prescription listed: at most its 50 subjects.
+        limit: Math.min(Math.max(q.limit, 1), 50),
         offset: q.offset,
       });
       const out: ReceivedPrescription[] = [];

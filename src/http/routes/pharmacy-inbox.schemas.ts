@@ -210,7 +210,8 @@ export const InboxQuery = Type.Object(
         ),
       ),
     ),
-    limit: Type.Integer({ minimum: 1, maximum: 100, default: 50 }),
+    // At most 50: one audit record names every prescription listed (its subject limit).
+    limit: Type.Integer({ minimum: 1, maximum: 50, default: 50 }),
     offset: Type.Integer({ minimum: 0, maximum: 10_000, default: 0 }),
   },
   { additionalProperties: false },
