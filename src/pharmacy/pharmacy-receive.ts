@@ -223,16 +223,19 @@ export function pharmacyReceiver(deps: ReceiverDeps): PharmacyReceiver {
       return reject(tx, tenantId, m, meta, 'recipient_unknown');
     }
     const controlled = isControlled(m.body);
-    let sig: { status: SignatureStatus; keyId: string | null; at: Date | null };
     if (jws === undefined || jws.trim() === '') {
       if (controlled || m.header.digitalSignature?.indicator === true) {
         return reject(tx, tenantId, m, meta, 'signature_required');
       }
+    }
+    // Deny by default: only prescriber systems registered with this tenant may send, signed or not.
+    const jwks =
+      m.header.from.qualifier === 'D' ? await senderJwks(tx, m.header.from.id) : undefined;
+    if (jwks === undefined) return reject(tx, tenantId, m, meta, 'sender_unknown');
+    let sig: { status: SignatureStatus; keyId: string | null; at: Date | null };
+    if (jws === undefined || jws.trim() === '') {
       sig = { status: 'unsigned', keyId: null, at: null };
     } else {
-      const jwks =
-        m.header.from.qualifier === 'D' ? await senderJwks(tx, m.header.from.id) : undefined;
-      if (jwks === undefined) return reject(tx, tenantId, m, meta, 'sender_unknown');
       const v = verifySignedDocument(jws, jwks);
       if (!v.ok) return reject(tx, tenantId, m, meta, v.reason);
       if (!matchesSignedDocument(m, v.document)) {
@@ -249,8 +252,15 @@ export function pharmacyReceiver(deps: ReceiverDeps): PharmacyReceiver {
             AND prescriber_order_number = $2`,
         [m.header.from.id, order],
       );
-      if (dup.rowCount !== 0) return reject(tx, tenantId, m, meta, 'duplicate_prescription');
+      if (dup.rowCount !== 0) {
+        // This very message, committed meanwhile by a concurrent delivery: answer as it did.
+        const first = await stored(tx, m);
+        if (first !== undefined) return first;
+        return reject(tx, tenantId, m, meta, 'duplicate_prescription');
+      }
     }
+    // (Two copies under different MessageIDs racing: the unique index on the order number makes
+    // the second transaction fail; its retry is refused here.)
     const reply = answer(clock, m, meta, 'accepted');
     const inboxId = randomUUID();
     // The archive row first: a concurrent delivery of the same MessageID that committed first

@@ -235,6 +235,11 @@ describe('pharmacy receive', () => {
     const before = await counts(h, pt.tenant);
     const a = await deliver(h, pt.tenant, xml, other.jws);
     expect(a.message.body).toMatchObject({ code: '900', description: 'sender_unknown' });
+    // Unsigned does not get around it: only registered prescriber systems may send.
+    const unsigned = xml.replace(/<DigitalSignature[^>]*>.*<\/DigitalSignature>/, '');
+    expect(unsigned).not.toBe(xml);
+    const u = await deliver(h, pt.tenant, unsigned, undefined);
+    expect(u.message.body).toMatchObject({ code: '900', description: 'sender_unknown' });
     expect(await counts(h, pt.tenant)).toEqual(before);
   });
 
