@@ -7,141 +7,59 @@
  * oracle). Every read is audited like a patient access (action prefix `patient.`), every action
  * in the transaction of its state change, together with the outgoing SCRIPT message handed to
  * the {@link NetworkOutbox}: an error changes nothing and sends nothing.
- *
- * State machine: received → accepted → partially_dispensed → dispensed (further fills up to the
- * refills authorised); a CancelRx sets cancel requested, answered approved (→ cancelled) or
- * denied. Actions are refused with `conflict` from any other state.
+ * The actions themselves (state checks, messages, next states) are pure steps in
+ * pharmacy-actions.ts.
  */
 import { randomUUID } from 'node:crypto';
 import { AppError, type Clock, type TenantId } from '../core/index.js';
 import type { Database, Tx } from '../db/index.js';
 import type { Keyring } from '../crypto/keyring.js';
-import { openRow, sealRow, SHREDDED, type EncryptedTable } from '../crypto/row-cipher.js';
+import { openRow, sealRow, SHREDDED } from '../crypto/row-cipher.js';
 import { parseMessage } from '../network/ncpdp-script.codec.js';
 import type { NetworkOutbox } from '../network/network-outbox.js';
-import type { ChangeRequestCode, Medication, NewRxBody } from '../network/ncpdp-script.types.js';
-import {
-  PHARMACY_RX_ACCEPTED,
-  PHARMACY_RX_CANCEL_ANSWERED,
-  PHARMACY_RX_CHANGE_REQUESTED,
-  PHARMACY_RX_FILLED,
-  PHARMACY_RX_LIST,
-  PHARMACY_RX_READ,
-  PHARMACY_RX_RENEWAL_REQUESTED,
-} from '../monitoring/actions.js';
+import type { NewRxBody } from '../network/ncpdp-script.types.js';
+import { PHARMACY_RX_LIST, PHARMACY_RX_READ } from '../monitoring/actions.js';
 import {
   auditPharmacy,
-  type CancelStatus,
   type InboxStatus,
   type PharmacyActor,
   type RequestMeta,
-  type SignatureStatus,
 } from './pharmacy.types.js';
 import { PHARMACY_INBOUND } from './pharmacy-receive.js';
-import { outgoing, type Outgoing, type Thread } from './pharmacy-messages.js';
+import { outgoing, type Thread } from './pharmacy-messages.js';
+import {
+  dispensedUnits,
+  fromUnits,
+  PHARMACY_ACTIONS,
+  type ActionKind,
+  type ActionRecord,
+  type CancelAnswer,
+  type ChangeInput,
+  type DispenseInput,
+  type InboxQuery,
+  type InboxRow,
+  type ReceivedPrescription,
+} from './pharmacy-inbox.model.js';
+import {
+  acceptStep,
+  cancelResponseStep,
+  changeStep,
+  checkChangeInput,
+  checkDispenseInput,
+  dispenseStep,
+  renewalStep,
+  type ActionStep,
+} from './pharmacy-actions.js';
 
-/** The pharmacist's action log (sealed details: quantities, notes, reasons). */
-export const PHARMACY_ACTIONS: EncryptedTable = { table: 'pharmacy_actions', columns: ['detail'] };
-
-export type ActionKind =
-  'accept' | 'fill' | 'cancel_response' | 'renewal_request' | 'change_request';
-
-export interface ActionRecord {
-  readonly kind: ActionKind;
-  readonly messageId: string;
-  readonly messageType: string;
-  readonly actorId: string;
-  readonly at: Date;
-  readonly detail: Readonly<Record<string, unknown>>;
-}
-
-/** A received prescription as the service returns it (routes shape it per view). */
-export interface ReceivedPrescription {
-  readonly id: string;
-  readonly pharmacy: { readonly id: string; readonly ncpdpId: string; readonly name: string };
-  readonly senderId: string;
-  readonly messageId: string;
-  readonly prescriberOrderNumber: string | null;
-  readonly status: InboxStatus;
-  readonly cancelStatus: CancelStatus;
-  readonly deaSchedule: string | null;
-  readonly signature: {
-    readonly status: SignatureStatus;
-    readonly keyId: string | null;
-    readonly verifiedAt: Date | null;
-    readonly jws: string | null;
-  };
-  readonly receivedAt: Date;
-  readonly updatedAt: Date;
-  /** The NewRx as received (already verified against the signature at receipt). */
-  readonly body: NewRxBody | null;
-  readonly quantityDispensed: string;
-  readonly actions: readonly ActionRecord[];
-}
-
-export interface DispenseInput {
-  /** Canonical decimal, greater than zero. */
-  readonly quantity: string;
-  readonly ndc?: string;
-  readonly daysSupply?: number;
-  readonly note?: string;
-}
-
-export type CancelAnswer =
-  | { readonly decision: 'approve'; readonly note?: string }
-  | { readonly decision: 'deny'; readonly reasonCode: string; readonly reason?: string };
-
-export interface RequestedMedication {
-  readonly drugDescription: string;
-  readonly rxnorm?: string;
-  readonly ndc?: string;
-  readonly quantity?: string;
-  readonly daysSupply?: number;
-  readonly sig?: string;
-  readonly note?: string;
-}
-
-export interface ChangeInput {
-  readonly code: ChangeRequestCode;
-  readonly requested: readonly RequestedMedication[];
-}
-
-export interface InboxQuery {
-  readonly status?: InboxStatus;
-  readonly limit: number;
-  readonly offset: number;
-}
-
-interface Row {
-  id: string;
-  pharmacy_id: string;
-  ncpdp_id: string;
-  pharmacy_name: string;
-  sender_id: string;
-  message_id: string;
-  prescriber_order_number: string | null;
-  dea_schedule: string | null;
-  status: InboxStatus;
-  cancel_status: CancelStatus;
-  signature: SignatureStatus;
-  key_id: string | null;
-  verified_at: Date | null;
-  received_at: Date;
-  updated_at: Date;
-}
-
-const DECIMAL_RE = /^(0|[1-9][0-9]{0,10})(\.[0-9]{0,4}[1-9])?$/;
-
-/** Decimal strings to integer units of 1e-5 (exact for the canonical decimals SCRIPT allows). */
-function units(v: string): bigint {
-  const [int = '0', frac = ''] = v.split('.');
-  return BigInt(int) * 100_000n + BigInt(frac.padEnd(5, '0'));
-}
-function fromUnits(u: bigint): string {
-  const int = u / 100_000n;
-  const frac = (u % 100_000n).toString().padStart(5, '0').replace(/0+$/, '');
-  return frac === '' ? int.toString() : `${int.toString()}.${frac}`;
-}
+export {
+  PHARMACY_ACTIONS,
+  type ActionRecord,
+  type CancelAnswer,
+  type ChangeInput,
+  type DispenseInput,
+  type InboxQuery,
+  type ReceivedPrescription,
+} from './pharmacy-inbox.model.js';
 
 export interface PharmacyInboxDeps {
   readonly db: Database;
@@ -168,9 +86,9 @@ export class PharmacyInboxService {
       offset?: number;
     },
     lock = false,
-  ): Promise<Row[]> {
+  ): Promise<InboxRow[]> {
     if (!who.permissions.has(need)) return [];
-    const { rows } = await tx.query<Row>(
+    const { rows } = await tx.query<InboxRow>(
       `SELECT i.id, i.pharmacy_id, l.ncpdp_id, l.name AS pharmacy_name, i.sender_id, i.message_id,
               i.prescriber_order_number, i.dea_schedule, i.status, i.cancel_status, i.signature,
               i.key_id, i.verified_at, i.received_at, i.updated_at
@@ -200,7 +118,7 @@ export class PharmacyInboxService {
     need: 'pharmacy.receive' | 'pharmacy.dispense',
     id: string,
     lock = false,
-  ): Promise<Row> {
+  ): Promise<InboxRow> {
     const row = (await this.#visible(tx, who, need, { id }, lock))[0];
     if (row === undefined) throw new AppError('not_found', 'no such prescription');
     return row;
@@ -275,7 +193,7 @@ export class PharmacyInboxService {
     return out;
   }
 
-  async #full(tx: Tx, who: PharmacyActor, row: Row): Promise<ReceivedPrescription> {
+  async #full(tx: Tx, who: PharmacyActor, row: InboxRow): Promise<ReceivedPrescription> {
     const newRx = await this.#inbound(tx, who.tenantId, row.id, 'NewRx');
     const actions = await this.#actions(tx, who.tenantId, row.id);
     return {
@@ -367,19 +285,7 @@ export class PharmacyInboxService {
     who: PharmacyActor,
     id: string,
     meta: RequestMeta,
-    step: (
-      tx: Tx,
-      row: Row,
-      current: ReceivedPrescription,
-    ) => Promise<{
-      kind: ActionKind;
-      audit: string;
-      message: Outgoing;
-      relatesTo?: string;
-      next?: { status?: InboxStatus; cancelStatus?: CancelStatus };
-      detail: Record<string, unknown>;
-      auditDetails?: Record<string, string | number | boolean>;
-    }>,
+    step: (tx: Tx, row: InboxRow, current: ReceivedPrescription) => Promise<ActionStep>,
   ): Promise<ReceivedPrescription> {
     return this.d.db.withTenant(who.tenantId, async (tx) => {
       const row = await this.#one(tx, who, 'pharmacy.dispense', id, true);
@@ -444,80 +350,20 @@ export class PharmacyInboxService {
 
   /** The pharmacist accepts the prescription: a Status 000 "accepted by pharmacy" to the prescriber. */
   async accept(who: PharmacyActor, id: string, meta: RequestMeta): Promise<ReceivedPrescription> {
-    return this.#act(who, id, meta, (_tx, row) => {
-      if (row.status !== 'received' || row.cancel_status === 'requested') {
-        throw new AppError('conflict', 'only a received prescription can be accepted', {
-          detail: row.status,
-        });
-      }
-      return Promise.resolve({
-        kind: 'accept' as const,
-        audit: PHARMACY_RX_ACCEPTED,
-        message: { type: 'Status' as const, description: 'accepted by pharmacy' },
-        next: { status: 'accepted' as const },
-        detail: {},
-      });
-    });
+    return this.#act(who, id, meta, (_tx, row) => Promise.resolve(acceptStep(row)));
   }
 
-  /**
-   * Records a fill and sends RxFill: Dispensed, or PartiallyDispensed while the total is below
-   * the prescribed quantity. The total may not exceed the quantity times (1 + refills).
-   */
+  /** Records a fill and sends RxFill (Dispensed or PartiallyDispensed). */
   async dispense(
     who: PharmacyActor,
     id: string,
     input: DispenseInput,
     meta: RequestMeta,
   ): Promise<ReceivedPrescription> {
-    if (!DECIMAL_RE.test(input.quantity) || !/[1-9]/.test(input.quantity)) {
-      throw new AppError('validation_failed', 'quantity must be a decimal greater than zero', {
-        detail: 'quantity',
-      });
-    }
-    return this.#act(who, id, meta, (_tx, row, current) => {
-      const fillable = ['accepted', 'partially_dispensed', 'dispensed'];
-      if (!fillable.includes(row.status) || row.cancel_status === 'requested') {
-        throw new AppError('conflict', 'the prescription cannot be dispensed in its state', {
-          detail: row.status,
-        });
-      }
-      const prescribed = (current.body as NewRxBody).medicationPrescribed;
-      const perFill = units(prescribed.quantity.value);
-      const allowed = perFill * BigInt(1 + prescribed.numberOfRefills);
-      const total = units(current.quantityDispensed) + units(input.quantity);
-      if (total > allowed) {
-        throw new AppError('conflict', 'the quantity exceeds what the prescription authorises', {
-          detail: 'quantity',
-        });
-      }
-      const partial = total < perFill;
-      const dispensed: Medication = {
-        ...prescribed,
-        quantity: { ...prescribed.quantity, value: input.quantity },
-        ...(input.ndc === undefined ? {} : { ndc: input.ndc }),
-        ...(input.daysSupply === undefined ? {} : { daysSupply: input.daysSupply }),
-      };
-      return Promise.resolve({
-        kind: 'fill' as const,
-        audit: PHARMACY_RX_FILLED,
-        message: {
-          type: 'RxFill' as const,
-          status: partial ? ('PartiallyDispensed' as const) : ('Dispensed' as const),
-          ...(input.note === undefined ? {} : { note: input.note }),
-          dispensed,
-        },
-        next: { status: partial ? ('partially_dispensed' as const) : ('dispensed' as const) },
-        detail: {
-          quantity: input.quantity,
-          ...(input.ndc === undefined ? {} : { ndc: input.ndc }),
-          ...(input.daysSupply === undefined ? {} : { daysSupply: input.daysSupply }),
-          ...(input.note === undefined ? {} : { note: input.note }),
-          fillStatus: partial ? 'PartiallyDispensed' : 'Dispensed',
-        },
-        auditDetails: { fillStatus: partial ? 'PartiallyDispensed' : 'Dispensed' },
-      });
-    });
+    checkDispenseInput(input);
+    return this.#act(who, id, meta, (_tx, row, current) =>
+      Promise.resolve(dispenseStep(row, current, input)),
+    );
   }
 
   /** Answers the prescriber's CancelRx with CancelRxResponse Approved or Denied. */
@@ -528,42 +374,8 @@ export class PharmacyInboxService {
     meta: RequestMeta,
   ): Promise<ReceivedPrescription> {
     return this.#act(who, id, meta, async (tx, row) => {
-      if (row.cancel_status !== 'requested') {
-        throw new AppError('conflict', 'no cancellation is waiting for an answer', {
-          detail: row.cancel_status,
-        });
-      }
-      if (input.decision === 'approve' && row.status === 'dispensed') {
-        throw new AppError('conflict', 'a dispensed prescription cannot be cancelled; deny it', {
-          detail: row.status,
-        });
-      }
       const cancel = await this.#inbound(tx, who.tenantId, row.id, 'CancelRx');
-      const approve = input.decision === 'approve';
-      return {
-        kind: 'cancel_response' as const,
-        audit: PHARMACY_RX_CANCEL_ANSWERED,
-        ...(cancel === undefined ? {} : { relatesTo: cancel.messageId }),
-        message: {
-          type: 'CancelRxResponse' as const,
-          response:
-            input.decision === 'approve'
-              ? {
-                  kind: 'Approved' as const,
-                  ...(input.note === undefined ? {} : { note: input.note }),
-                }
-              : {
-                  kind: 'Denied' as const,
-                  reasonCode: input.reasonCode,
-                  ...(input.reason === undefined ? {} : { reason: input.reason }),
-                },
-        },
-        next: approve
-          ? { status: 'cancelled' as const, cancelStatus: 'approved' as const }
-          : { cancelStatus: 'denied' as const },
-        detail: { ...input },
-        auditDetails: { decision: input.decision },
-      };
+      return cancelResponseStep(row, input, cancel?.messageId);
     });
   }
 
@@ -574,25 +386,9 @@ export class PharmacyInboxService {
     input: { readonly note?: string },
     meta: RequestMeta,
   ): Promise<ReceivedPrescription> {
-    return this.#act(who, id, meta, (_tx, row, current) => {
-      if (row.status !== 'dispensed' && row.status !== 'partially_dispensed') {
-        throw new AppError('conflict', 'only a dispensed prescription can be renewed', {
-          detail: row.status,
-        });
-      }
-      const prescribed = (current.body as NewRxBody).medicationPrescribed;
-      const dispensed: Medication = {
-        ...prescribed,
-        quantity: { ...prescribed.quantity, value: current.quantityDispensed },
-        ...(input.note === undefined ? {} : { note: input.note }),
-      };
-      return Promise.resolve({
-        kind: 'renewal_request' as const,
-        audit: PHARMACY_RX_RENEWAL_REQUESTED,
-        message: { type: 'RxRenewalRequest' as const, dispensed },
-        detail: { ...(input.note === undefined ? {} : { note: input.note }) },
-      });
-    });
+    return this.#act(who, id, meta, (_tx, row, current) =>
+      Promise.resolve(renewalStep(row, current, input)),
+    );
   }
 
   /** Asks the prescriber for a change (RxChangeRequest with its MessageRequestCode). */
@@ -602,51 +398,9 @@ export class PharmacyInboxService {
     input: ChangeInput,
     meta: RequestMeta,
   ): Promise<ReceivedPrescription> {
-    if ((input.code === 'G' || input.code === 'T') && input.requested.length === 0) {
-      throw new AppError('validation_failed', 'a generic or therapeutic change names the drug', {
-        detail: 'requested',
-      });
-    }
-    return this.#act(who, id, meta, (_tx, row, current) => {
-      if (row.status === 'cancelled' || row.status === 'dispensed') {
-        throw new AppError('conflict', 'the prescription cannot be changed in its state', {
-          detail: row.status,
-        });
-      }
-      const prescribed = (current.body as NewRxBody).medicationPrescribed;
-      const requested: Medication[] = input.requested.map((r) => ({
-        drugDescription: r.drugDescription,
-        ...(r.ndc === undefined ? {} : { ndc: r.ndc }),
-        ...(r.rxnorm === undefined
-          ? {}
-          : { rxnorm: { code: r.rxnorm, qualifier: 'SCD' as const } }),
-        ...(prescribed.deaSchedule === undefined ? {} : { deaSchedule: prescribed.deaSchedule }),
-        quantity: { ...prescribed.quantity, value: r.quantity ?? prescribed.quantity.value },
-        ...((r.daysSupply ?? prescribed.daysSupply) === undefined
-          ? {}
-          : { daysSupply: r.daysSupply ?? prescribed.daysSupply }),
-        writtenDate: prescribed.writtenDate,
-        substitutions: prescribed.substitutions,
-        numberOfRefills: prescribed.numberOfRefills,
-        ...(r.note === undefined ? {} : { note: r.note }),
-        sig: r.sig ?? prescribed.sig,
-      }));
-      return Promise.resolve({
-        kind: 'change_request' as const,
-        audit: PHARMACY_RX_CHANGE_REQUESTED,
-        message: { type: 'RxChangeRequest' as const, code: input.code, requested },
-        detail: { code: input.code, requested: input.requested },
-        auditDetails: { code: input.code },
-      });
-    });
+    checkChangeInput(input);
+    return this.#act(who, id, meta, (_tx, row, current) =>
+      Promise.resolve(changeStep(row, current, input)),
+    );
   }
-}
-
-function dispensedUnits(actions: readonly ActionRecord[]): bigint {
-  let total = 0n;
-  for (const a of actions) {
-    const q = a.detail.quantity;
-    if (a.kind === 'fill' && typeof q === 'string') total += units(q);
-  }
-  return total;
 }
