@@ -18,6 +18,7 @@ import { drugsCommand } from './cli/drugs.command.js';
 import { pharmaciesCommand } from './cli/pharmacies.command.js';
 import { networkCommand } from './cli/network.command.js';
 import { startNetworkNode } from './network/network-serve.js';
+import { networkTrustCommand, pharmacyCommand } from './cli/pharmacy-network.command.js';
 import { sessionAuthenticator } from './http/session-auth.js';
 import { usersCommand, invitationLink } from './cli/users.command.js';
 import { accessCommand } from './cli/access.command.js';
@@ -76,6 +77,8 @@ Commands:
   pharmacies import --tenant T FILE   load a pharmacy directory file (JSON lines; all or nothing)
   network identity set --tenant T --id D:X|P:NCPDP --cert F --key F [--switch URL --pin P]...
   network identity show --tenant T    the tenant's network addresses, certificates, switch (docs/network.md)
+  pharmacy add|list|member --tenant T   this tenant's own pharmacies (NCPDP IDs) and their staff
+  network trust --tenant T --sender ID --jwks FILE   trust a prescriber system's signing keys
   registry expiry [--days N]     report expired/expiring proofed DEA registrations and licences (audited alerts)
   demo seed --out FILE           demo tenants, users, patients, drug catalog, prescriptions; credentials to FILE (not in production)
   rx verify FILE --jwks FILE|URL verify a signed prescription (JWS) offline against the JWKS
@@ -493,6 +496,11 @@ export async function main(argv: string[]): Promise<number> {
       key: { type: 'string' },
       switch: { type: 'string' },
       pin: { type: 'string', multiple: true },
+      sender: { type: 'string' },
+      ncpdp: { type: 'string' },
+      npi: { type: 'string' },
+      pharmacy: { type: 'string' },
+      user: { type: 'string' },
     },
   });
   const [command, sub, ...rest] = positionals;
@@ -586,8 +594,14 @@ export async function main(argv: string[]): Promise<number> {
       return withPlatform(config, (p) => drugsCommand(p, sub, rest, values));
     case 'pharmacies':
       return withPlatform(config, (p) => pharmaciesCommand(p, sub, rest, values));
+    case 'pharmacy':
+      return withPlatform(config, (p) => pharmacyCommand(p, sub, values));
     case 'network':
-      return withPlatform(config, (p) => networkCommand(p, sub, rest, values));
+      return withPlatform(config, (p) =>
+        sub === 'trust'
+          ? networkTrustCommand(p, sub, values)
+          : networkCommand(p, sub, rest, values),
+      );
     case 'demo':
       if (config.SCRIP_ENV === 'production') {
         throw new AppError('forbidden', 'demo data is refused when SCRIP_ENV is production');

@@ -161,3 +161,25 @@ export function actionMatches(action: string, pattern: string): boolean {
 export const PHARMACY_DIRECTORY_CREATE = 'pharmacy.directory.create';
 export const PHARMACY_DIRECTORY_UPDATE = 'pharmacy.directory.update';
 export const PHARMACY_DIRECTORY_IMPORT = 'pharmacy.directory.import';
+
+/**
+ * Pharmacy side (issue 8 item 6; 21 CFR 1311.205, 1311.210). Receipt and refusal of a SCRIPT
+ * message (system actor; a refusal names a reason token, never message content), the
+ * pharmacist's actions (subject `pharmacy_rx`), and the tenant's pharmacy set-up. Reads of a
+ * received prescription are PHI accesses: they carry the `patient.` prefix so the off-hours rule
+ * watches them like any other patient access.
+ */
+export const PHARMACY_RX_RECEIVED = 'pharmacy.rx.received';
+export const PHARMACY_RX_REJECTED = 'pharmacy.rx.rejected';
+export const PHARMACY_RX_CANCEL_REQUESTED = 'pharmacy.rx.cancel_requested';
+export const PHARMACY_RX_READ = 'patient.pharmacy_rx.read';
+export const PHARMACY_RX_LIST = 'patient.pharmacy_rx.list';
+export const PHARMACY_RX_ACCEPTED = 'pharmacy.rx.accepted';
+export const PHARMACY_RX_FILLED = 'pharmacy.rx.filled';
+export const PHARMACY_RX_CANCEL_ANSWERED = 'pharmacy.rx.cancel_answered';
+export const PHARMACY_RX_RENEWAL_REQUESTED = 'pharmacy.rx.renewal_requested';
+export const PHARMACY_RX_CHANGE_REQUESTED = 'pharmacy.rx.change_requested';
+export const PHARMACY_LOCATION_CREATE = 'pharmacy.location.create';
+export const PHARMACY_MEMBER_ADD = 'pharmacy.member.add';
+export const PHARMACY_MEMBER_REMOVE = 'pharmacy.member.remove';
+export const PHARMACY_SENDER_TRUST = 'pharmacy.sender.trust';
