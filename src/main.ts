@@ -42,6 +42,7 @@ import { openKeyProvider } from './crypto/open-provider.js';
 import { acquireInstanceLock, ensurePrivateDir } from './config/index.js';
 import { resolveDatabase } from './db/index.js';
 import { rxCommand } from './cli/rx.command.js';
+import { participantsCommand, runSwitch, SWITCH_USAGE } from './cli/switch.command.js';
 
 const USAGE = `Usage: scrip <command> [options]
 
@@ -72,6 +73,8 @@ Commands:
   drugs interactions FILE        check an interaction table (docs/interactions.md)
   registry import FILE           verify (SCRIP_REGISTRY_PUBLIC_KEY_FILE) and load a signed NPI/DEA/licence registry
   pharmacies import --tenant T FILE   load a pharmacy directory file (JSON lines; all or nothing)
+  switch                         run the network switch (SCRIP_SWITCH_*, docs/switch.md)
+  switch participants add FILE | list [--json] | remove ID   the switch's participant registry
   registry expiry [--days N]     report expired/expiring proofed DEA registrations and licences (audited alerts)
   demo seed --out FILE           demo tenants, one user per role, credentials to FILE (not in production)
   rx verify FILE --jwks FILE|URL verify a signed prescription (JWS) offline against the JWKS
@@ -574,6 +577,18 @@ export async function main(argv: string[]): Promise<number> {
       return withPlatform(config, (p) => drugsCommand(p, sub, rest, values));
     case 'pharmacies':
       return withPlatform(config, (p) => pharmaciesCommand(p, sub, rest, values));
+    case 'switch':
+      if (sub === undefined) {
+        await runSwitch(config);
+        return -1; // keep running
+      }
+      if (sub !== 'participants') {
+        process.stderr.write(SWITCH_USAGE);
+        return 2;
+      }
+      return withPlatform(config, (p) =>
+        participantsCommand(p, rest[0], rest.slice(1), values.json === true),
+      );
     case 'demo':
       if (config.SCRIP_ENV === 'production') {
         throw new AppError('forbidden', 'demo data is refused when SCRIP_ENV is production');

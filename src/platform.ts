@@ -62,6 +62,7 @@ import {
 } from './identity/index.js';
 import { composeAccessOps, type AccessOps } from './access/access-ops.js';
 import { immediateAlerter } from './monitoring/index.js';
+import { SWITCH_MESSAGES } from './switch/switch-store.js';
 
 /**
  * The composition of domains shared by `scrip serve` and the CLI: database, key provider,
@@ -118,6 +119,7 @@ export const ENCRYPTED_TABLES: readonly EncryptedTable[] = [
   OUTBOX,
   PRESCRIBER_LOGS,
   BAA_DOCUMENTS,
+  SWITCH_MESSAGES,
 ];
 
 export interface OpenOptions {
