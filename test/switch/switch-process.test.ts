@@ -71,6 +71,10 @@ describe('scrip switch process', () => {
       { id: `clinic-${CLINIC.toLowerCase()}`, result: 'created' },
       { id: `pharmacy-${PHARMACY}`, result: 'created' },
     ]);
+    // (Before the switch starts: a CLI on an external database does not run beside it.)
+    const list = await runScrip(['switch', 'participants', 'list', '--json'], env);
+    expect(list.code, list.stderr).toBe(0);
+    expect((JSON.parse(list.stdout) as unknown[]).length).toBe(2);
   }, 180_000);
 
   afterAll(async () => {
@@ -103,10 +107,6 @@ describe('scrip switch process', () => {
     );
     const port = Number(/listening on https:\/\/[^\s]+:(\d+)/.exec(output)?.[1]);
     const url = `https://localhost:${String(port)}/ncpdp/script`;
-
-    const list = await runScrip(['switch', 'participants', 'list', '--json'], env);
-    expect(list.code, list.stderr).toBe(0);
-    expect((JSON.parse(list.stdout) as unknown[]).length).toBe(2);
 
     const rxId = randomUUID();
     const m = newRx(CLINIC, PHARMACY, true, rxId);
