@@ -13,6 +13,7 @@ import { LocalKeyProvider } from '../src/crypto/local-key-provider.js';
 import { encryptionBench, PLAIN_TABLE_SQL } from './encryption.bench.js';
 import { auditBench } from './audit.bench.js';
 import { rxSignBench } from './rx-sign.bench.js';
+import { rxDeliveredBench } from './rx-delivered.bench.js';
 
 /**
  * `npm run bench`: every benchmark against a real PostgreSQL (embedded, in a temporary directory,
@@ -68,6 +69,7 @@ async function main(): Promise<void> {
     Object.assign(results, await encryptionBench(db, provider));
     Object.assign(results, await auditBench(db));
     Object.assign(results, await rxSignBench(db, provider));
+    Object.assign(results, await rxDeliveredBench(db, provider));
     await provider.close();
     await db.close();
     process.stdout.write(`${JSON.stringify(results, null, 2)}\n`);
