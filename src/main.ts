@@ -43,6 +43,7 @@ import { acquireInstanceLock, ensurePrivateDir } from './config/index.js';
 import { resolveDatabase } from './db/index.js';
 import { rxCommand } from './cli/rx.command.js';
 import { participantsCommand, runSwitch, SWITCH_USAGE } from './cli/switch.command.js';
+import { startLocalSwitch, switchOptionsFromConfig } from './switch/index.js';
 
 const USAGE = `Usage: scrip <command> [options]
 
@@ -188,6 +189,13 @@ async function serve(config: Config): Promise<void> {
     });
     monitoring.start();
     cleanup.push(() => monitoring.stop());
+    // The local switch (issue 8 item 7, docs/switch.md): SCRIP_LOCAL_SWITCH=on.
+    if (config.SCRIP_LOCAL_SWITCH === 'on') {
+      const onError = (err: unknown): void => logger.error({ err }, 'local switch error');
+      const local = await startLocalSwitch(platform, switchOptionsFromConfig(config, onError));
+      cleanup.push(() => local.close());
+      logger.info({ url: local.url }, 'local switch listening');
+    }
     // Expired or expiring DEA registrations and licences: audited (and so alerted) once each.
     const checkExpiry = (): void => {
       findExpiringCredentials(platform.db, platform.clock, { withinDays: 30 }).catch(

@@ -5,13 +5,12 @@ import { AppError } from '../core/index.js';
 import { checkpointSigner, openPlatform, type Platform } from '../platform.js';
 import {
   ensureSwitchTenant,
-  loadSwitchTls,
   parseParticipantFile,
   ParticipantRepository,
   removeParticipant,
   saveParticipants,
   startSwitch,
-  switchPolicy,
+  switchOptionsFromConfig,
 } from '../switch/index.js';
 import { printJson, printTable } from './output.js';
 
@@ -24,9 +23,10 @@ const USAGE =
  * Writes audit checkpoints for its log. Stops on SIGINT/SIGTERM.
  */
 export async function runSwitch(config: Config): Promise<void> {
-  const tls = loadSwitchTls(config);
-  const policy = switchPolicy(config);
   const logger = createLogger(config.SCRIP_LOG_LEVEL);
+  const options = switchOptionsFromConfig(config, (err) => {
+    logger.error({ err }, 'switch error');
+  });
   const platform = await openPlatform(config, { logger, lock: true, lockOwner: 'scrip switch' });
   const cleanup: (() => Promise<void>)[] = [() => platform.close()];
   const runCleanup = async (): Promise<void> => {
@@ -50,16 +50,7 @@ export async function runSwitch(config: Config): Promise<void> {
     });
     scheduler.start();
     cleanup.push(() => scheduler.stop());
-    const running = await startSwitch(platform, {
-      tls,
-      policy,
-      host: config.SCRIP_SWITCH_HOST,
-      port: config.SCRIP_SWITCH_PORT,
-      switchId: config.SCRIP_SWITCH_ID,
-      onError: (err) => {
-        logger.error({ err }, 'switch error');
-      },
-    });
+    const running = await startSwitch(platform, options);
     cleanup.push(() => running.close());
     logger.info({ port: running.port, database: platform.target.kind }, 'scrip switch listening');
     process.stdout.write(`Scrip switch is listening on ${running.url}\n`);

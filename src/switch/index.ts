@@ -5,6 +5,7 @@
  * relays the recipient's answer to the sender. Its log is the tamper-evident audit log.
  */
 export {
+  switchOptionsFromConfig,
   startSwitch,
   startLocalSwitch,
   type RunningSwitch,

@@ -17,7 +17,8 @@ import { ParticipantRepository } from './participants.js';
 import { SwitchForwarder } from './switch-forwarder.js';
 import { SwitchIngress } from './switch-ingress.js';
 import { ensureSwitchTenant } from './switch-tenant.js';
-import type { SwitchPolicy, SwitchTls } from './switch-config.js';
+import type { Config } from '../config/index.js';
+import { loadSwitchTls, switchPolicy, type SwitchPolicy, type SwitchTls } from './switch-config.js';
 
 export interface SwitchDeps {
   readonly db: Database;
@@ -168,4 +169,19 @@ export async function startLocalSwitch(
   options: SwitchOptions,
 ): Promise<RunningSwitch> {
   return startSwitch(platform, options);
+}
+
+/** {@link SwitchOptions} from the SCRIP_SWITCH_* settings (files read and checked now). */
+export function switchOptionsFromConfig(
+  config: Config,
+  onError?: (err: unknown) => void,
+): SwitchOptions {
+  return {
+    tls: loadSwitchTls(config),
+    policy: switchPolicy(config),
+    host: config.SCRIP_SWITCH_HOST,
+    port: config.SCRIP_SWITCH_PORT,
+    switchId: config.SCRIP_SWITCH_ID,
+    ...(onError === undefined ? {} : { onError }),
+  };
 }

@@ -12,6 +12,7 @@ import {
   SWITCH_TENANT_ID,
   type RunningSwitch,
 } from '../../src/switch/index.js';
+import { freshTenant } from '../db.js';
 import { testPlatform, type TestPlatform } from '../platform.js';
 import {
   clinicParticipant,
@@ -367,6 +368,40 @@ describe('network switch: routing, store and forward, refusals', () => {
       pharmacy.mode = 'ok';
     }
   }, 60_000);
+
+  it('keeps switch rows out of every other tenant (RLS) and seals message bodies', async () => {
+    const other = await freshTenant(p.db, 'Another clinic');
+    const seen = await p.db.withTenant(other, async (tx) => {
+      const { rows } = await tx.query<{ n: number }>(
+        `SELECT (SELECT count(*) FROM switch_messages)::int
+              + (SELECT count(*) FROM switch_participants)::int AS n`,
+      );
+      return rows[0]?.n;
+    });
+    expect(seen).toBe(0);
+    const counts = await p.db.withTenant(SWITCH_TENANT_ID, async (tx) => {
+      const { rows } = await tx.query<{ total: number; clear: number }>(
+        `SELECT count(*)::int AS total,
+                count(*) FILTER (WHERE position(convert_to('NewRx', 'UTF8') in body) > 0)::int AS clear
+           FROM switch_messages`,
+      );
+      return rows[0];
+    });
+    expect(counts?.total).toBeGreaterThan(0);
+    expect(counts?.clear).toBe(0);
+  });
+
+  it('refuses to register an address another participant owns', async () => {
+    const squatter = {
+      ...pharmacyParticipant(pki, PHARMACY, pharmacy, ['new']),
+      id: 'pharmacy-squatter',
+      clientPins: { primary: `${'C'.repeat(43)}=` },
+    };
+    const err = await saveParticipants(p.db, p.clock, [squatter], { kind: 'cli' }).catch(
+      (e: unknown) => e,
+    );
+    expect(err).toMatchObject({ code: 'conflict' });
+  });
 
   it('keeps a tamper-evident log that verifies', async () => {
     const signer = await checkpointSigner(p.signingKeys, 'test/switch/audit');
