@@ -191,7 +191,9 @@ async function serve(config: Config): Promise<void> {
     cleanup.push(() => monitoring.stop());
     // The local switch (issue 8 item 7, docs/switch.md): SCRIP_LOCAL_SWITCH=on.
     if (config.SCRIP_LOCAL_SWITCH === 'on') {
-      const onError = (err: unknown): void => logger.error({ err }, 'local switch error');
+      const onError = (err: unknown): void => {
+        logger.error({ err }, 'local switch error');
+      };
       const local = await startLocalSwitch(platform, switchOptionsFromConfig(config, onError));
       cleanup.push(() => local.close());
       logger.info({ url: local.url }, 'local switch listening');
