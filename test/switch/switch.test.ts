@@ -203,6 +203,44 @@ describe('network switch: routing, store and forward, refusals', () => {
     expect(dup).toHaveLength(2);
   }, 60_000);
 
+  it('two switch processes on one database deliver each message exactly once', async () => {
+    const second = await startSwitch(
+      { db: p.db, keyring: p.keyring, clock: p.clock },
+      {
+        tls: {
+          key: pki.switchCert.keyPem,
+          cert: pki.switchCert.certPem,
+          clientCa: pki.ca.certPem,
+          peerCa: pki.ca.certPem,
+          clientKey: pki.switchCert.keyPem,
+          clientCert: pki.switchCert.certPem,
+        },
+        policy: { deadlineMs: 3_600_000, baseBackoffMs: 100, maxBackoffMs: 400 },
+        host: '127.0.0.1',
+        port: 0,
+        switchId: 'TEST-SWITCH',
+        intervalMs: 5,
+      },
+    );
+    try {
+      const urls = [url(), `https://localhost:${String(second.port)}/ncpdp/script`];
+      const ids: string[] = [];
+      await Promise.all(
+        Array.from({ length: 16 }, async (_, i) => {
+          const m = newRx(CLINIC, PHARMACY, false);
+          ids.push(m.header.messageId);
+          const a = await sendTo(urls[i % 2] ?? '', pki.clinicClient, pki, buildMessage(m));
+          expect(a.message.body).toMatchObject({ code: '010' });
+        }),
+      );
+      await until(() => ids.every((id) => pharmacy.byMessageId(id).length > 0), 20_000, 'all');
+      await new Promise((r) => setTimeout(r, 800));
+      for (const id of ids) expect(pharmacy.byMessageId(id), id).toHaveLength(1);
+    } finally {
+      await second.close();
+    }
+  }, 60_000);
+
   it('refuses an unregistered client key and a missing client certificate, and audits both', async () => {
     const before = (await switchAudit()).length;
     const err = await sendTo(
