@@ -5,7 +5,13 @@ import { join } from 'node:path';
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildMessage } from '../../src/network/ncpdp-script.codec.js';
-import { isolatedEnv, runScrip, scripBin } from '../serve-process.js';
+import {
+  isolatedEnv,
+  runScrip,
+  scripBin,
+  startServe,
+  type ServeProcess,
+} from '../serve-process.js';
 import {
   clinicParticipant,
   ncpdpId,
@@ -137,5 +143,69 @@ describe('scrip switch process', () => {
     const verify = await runScrip(['audit', 'verify', '--json'], env);
     expect(verify.code, verify.stdout + verify.stderr).toBe(0);
     expect(JSON.parse(verify.stdout)).toMatchObject({ ok: true });
+  }, 180_000);
+});
+
+/** `scrip serve` with SCRIP_LOCAL_SWITCH=on runs the same switch over its own database. */
+describe('scrip serve with the local switch', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'scrip-local-switch-'));
+  let serve: ServeProcess | undefined;
+  let drop: () => Promise<void> = async () => undefined;
+  let pharmacy: TestEndpoint;
+  let clinicInbound: TestEndpoint;
+
+  afterAll(async () => {
+    await serve?.stop();
+    await Promise.all([pharmacy.stop(), clinicInbound.stop()]);
+    await drop();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('routes a NewRx between two participants of one installation', async () => {
+    chmodSync(dir, 0o711);
+    const pki = await networkPki();
+    const key = signingKey();
+    const ph = ncpdpId();
+    const clinic = 'CLINIC-LOCAL-01';
+    pharmacy = new TestEndpoint(pki.pharmacyServer, pki.ca, { qualifier: 'P', id: ph });
+    clinicInbound = new TestEndpoint(pki.clinicServer, pki.ca, { qualifier: 'D', id: clinic });
+    await Promise.all([pharmacy.start(), clinicInbound.start()]);
+    const file = (name: string, text: string): string => {
+      const path = join(dir, name);
+      writeFileSync(path, text, { mode: 0o600 });
+      return path;
+    };
+    let env: NodeJS.ProcessEnv;
+    ({ env, drop } = await isolatedEnv(join(dir, 'data'), {
+      SCRIP_LOCAL_SWITCH: 'on',
+      SCRIP_SWITCH_PORT: '0',
+      SCRIP_SWITCH_TLS_CERT_FILE: file('switch.pem', pki.switchCert.certPem),
+      SCRIP_SWITCH_TLS_KEY_FILE: file('switch.key', pki.switchCert.keyPem),
+      SCRIP_SWITCH_CLIENT_CA_FILE: file('ca.pem', pki.ca.certPem),
+    }));
+    const registry = file(
+      'participants.json',
+      JSON.stringify(
+        [
+          clinicParticipant(pki, clinic, clinicInbound, key.jwks),
+          pharmacyParticipant(pki, ph, pharmacy, ['new']),
+        ].map((x) => ({ ...x, addresses: x.addresses.map((a) => `${a.qualifier}:${a.value}`) })),
+      ),
+    );
+    const added = await runScrip(['switch', 'participants', 'add', registry], env);
+    expect(added.code, added.stderr).toBe(0);
+    serve = await startServe(env);
+    const started = serve;
+    await until(() => /local switch listening/.test(started.output()), 30_000, 'local switch');
+    const port = Number(/"url":"https:\/\/[^"]+:(\d+)\/ncpdp\/script"/.exec(started.output())?.[1]);
+    const m = newRx(clinic, ph, false);
+    const a = await sendTo(
+      `https://localhost:${String(port)}/ncpdp/script`,
+      pki.clinicClient,
+      pki,
+      buildMessage(m),
+    );
+    expect(a.message.body).toMatchObject({ code: '010' });
+    await until(() => pharmacy.byMessageId(m.header.messageId).length === 1, 20_000, 'delivery');
   }, 180_000);
 });
