@@ -64,14 +64,21 @@ interface Answer {
 export class SwitchIngress {
   constructor(private readonly d: IngressDeps) {}
 
-  /** Audits a connection refused before any message byte was read. */
-  async refusedConnection(reason: string, remoteAddress: string | undefined): Promise<void> {
+  /**
+   * Audits a connection refused before any message byte was read; `earlier` counts refusals of
+   * the same kind from the same address folded into this record since the previous one.
+   */
+  async refusedConnection(
+    reason: string,
+    remoteAddress: string | undefined,
+    earlier = 0,
+  ): Promise<void> {
     await this.d.db.withTenant(this.d.tenantId, (tx) =>
       this.#audit(tx, {
         action: SWITCH_CONNECTION_REFUSED,
         outcome: 'denied',
         ip: remoteAddress,
-        details: { reason },
+        details: { reason, ...(earlier > 0 ? { foldedSincePrevious: earlier } : {}) },
       }),
     );
   }

@@ -55,6 +55,9 @@ export interface RunningSwitch {
   close(): Promise<void>;
 }
 
+/** Repeated refusals from one address within this window share one audit record. */
+const REFUSAL_AUDIT_WINDOW_MS = 10_000;
+
 function pinOfSocket(socket: TLSSocket): string | undefined {
   const cert = socket.getPeerCertificate();
   if (!Buffer.isBuffer(cert.raw) || cert.raw.length === 0) return undefined;
@@ -101,8 +104,20 @@ export async function startSwitch(deps: SwitchDeps, o: SwitchOptions): Promise<R
     );
   };
   await refresh();
+  // One record per source address and reason per window, carrying how many were folded into it:
+  // a scanner hammering the port must not turn into an audit-log flood (each append serialises).
+  const lastRefusal = new Map<string, { at: number; folded: number }>();
   const audit = (reason: string, ip: string | undefined): void => {
-    ingress.refusedConnection(reason, ip).catch(report);
+    const k = `${reason}|${ip ?? '?'}`;
+    const now = Date.now();
+    const seen = lastRefusal.get(k);
+    if (seen !== undefined && now - seen.at < REFUSAL_AUDIT_WINDOW_MS) {
+      seen.folded += 1;
+      return;
+    }
+    if (lastRefusal.size > 10_000) lastRefusal.clear();
+    lastRefusal.set(k, { at: now, folded: 0 });
+    ingress.refusedConnection(reason, ip, seen?.folded ?? 0).catch(report);
   };
   const server: Server = createMtlsServer({
     key: o.tls.key,
@@ -124,6 +139,9 @@ export async function startSwitch(deps: SwitchDeps, o: SwitchOptions): Promise<R
     // Closed here; createMtlsServer's own check then reports it (onRefused above).
     if (pin !== undefined && !pins.has(pin)) socket.destroy();
   });
+  // A participant sends one small message per request: no slow uploads held open.
+  server.headersTimeout = 15_000;
+  server.requestTimeout = 30_000;
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(o.port, o.host, () => {
