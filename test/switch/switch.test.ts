@@ -407,6 +407,34 @@ describe('network switch: routing, store and forward, refusals', () => {
     }
   }, 60_000);
 
+  it('gives up at the deadline and relays Error 900 (008) to the sender', async () => {
+    await pharmacy.stop();
+    try {
+      const m = newRx(CLINIC, PHARMACY, false);
+      const a = await sendTo(url(), pki.clinicClient, pki, buildMessage(m));
+      expect(a.message.body).toMatchObject({ code: '010' });
+      await p.db.withTenant(SWITCH_TENANT_ID, (tx) =>
+        tx.query(
+          `UPDATE switch_messages SET deadline_at = now() - interval '1 second' WHERE message_id = $1`,
+          [m.header.messageId],
+        ),
+      );
+      const relayed = () =>
+        clinicInbound.received.filter(
+          (r) => r.message.header.relatesToMessageId === m.header.messageId,
+        );
+      await until(() => relayed().length === 1, 15_000, 'relay');
+      expect(relayed()[0]?.message.type).toBe('Error');
+      expect(relayed()[0]?.message.body).toMatchObject({ code: '900', descriptionCode: '008' });
+      const rec = (await switchAudit()).find(
+        (r) => r.action === 'switch.message.rejected' && r.details.messageId === m.header.messageId,
+      );
+      expect(rec?.details).toMatchObject({ answerCode: 'expired', reason: 'deadline_passed' });
+    } finally {
+      await pharmacy.start();
+    }
+  }, 60_000);
+
   it('keeps switch rows out of every other tenant (RLS) and seals message bodies', async () => {
     const other = await freshTenant(p.db, 'Another clinic');
     const seen = await p.db.withTenant(other, async (tx) => {
