@@ -20,11 +20,10 @@ import { appendAudit } from '../audit/index.js';
 import type { Clock, Random, TenantId } from '../core/index.js';
 import type { Database, Tx } from '../db/index.js';
 import type { Keyring } from '../crypto/keyring.js';
-import { deliver, DeliveryError } from '../network/mtls.js';
 import { buildMessage } from '../network/ncpdp-script.codec.js';
-import type { MessageType, Party, ScriptMessage } from '../network/ncpdp-script.types.js';
-import { JWS_HEADER, SCRIP_SOFTWARE, scriptId } from '../network/newrx-message.js';
-import { answerOf, type TransportResult } from '../network/outbox-transport.js';
+import type { MessageType } from '../network/ncpdp-script.types.js';
+import { scriptId } from '../network/newrx-message.js';
+import type { TransportResult } from '../network/outbox-transport.js';
 import {
   SWITCH_ANSWER_RELAYED,
   SWITCH_ANSWER_RELAY_FAILED,
@@ -35,6 +34,13 @@ import {
 import { pinList, type ParticipantRepository } from './participants.js';
 import { isAnswer } from './switch-routing.js';
 import { openMessage } from './switch-store.js';
+import {
+  backoffMs,
+  postScript,
+  relayMessage,
+  safeCode,
+  type RelayClaimed,
+} from './switch-delivery.js';
 import type { SwitchPolicy, SwitchTls } from './switch-config.js';
 
 export interface ForwarderDeps {
@@ -74,20 +80,6 @@ interface Claimed {
   jws: Buffer | null;
   attempts: number;
   deadline_at: Date;
-}
-
-interface RelayClaimed {
-  id: string;
-  sender_id: string;
-  from_qualifier: 'P' | 'D';
-  from_value: string;
-  to_qualifier: 'P' | 'D';
-  to_value: string;
-  message_id: string;
-  answer_code: string;
-  relay_message_id: string;
-  relay_attempts: number;
-  relay_deadline_at: Date;
 }
 
 export class SwitchForwarder {
@@ -201,30 +193,8 @@ export class SwitchForwarder {
     return this.#retry(job, result.code);
   }
 
-  async #post(
-    endpoint: string,
-    pins: string[],
-    xml: string,
-    jws: string | undefined,
-  ): Promise<TransportResult> {
-    try {
-      const res = await deliver(endpoint, xml, {
-        clientKey: this.d.tls.clientKey,
-        clientCert: this.d.tls.clientCert,
-        ca: this.d.tls.peerCa,
-        pins,
-        contentType: 'application/xml',
-        ...(jws === undefined ? {} : { headers: { [JWS_HEADER]: jws } }),
-        timeoutMs: this.d.timeoutMs ?? 15_000,
-      });
-      return answerOf(res.status, res.body);
-    } catch (err) {
-      if (err instanceof DeliveryError)
-        return { kind: 'error', code: err.reason, permanent: false };
-      if (err instanceof TypeError)
-        return { kind: 'error', code: 'endpoint_invalid', permanent: true };
-      return { kind: 'error', code: 'network', permanent: false };
-    }
+  #post(endpoint: string, pins: string[], xml: string, jws?: string): Promise<TransportResult> {
+    return postScript(this.d.tls, endpoint, pins, xml, jws, this.d.timeoutMs ?? 15_000);
   }
 
   /** Applies `set` only while this worker still holds the lease; false when it lost it. */
@@ -281,13 +251,9 @@ export class SwitchForwarder {
   }
 
   #backoff(attempts: number): Date {
-    const cap = Math.min(
-      this.d.policy.maxBackoffMs,
-      this.d.policy.baseBackoffMs * 2 ** (attempts - 1),
+    return new Date(
+      this.d.clock.now().getTime() + backoffMs(this.d.policy, attempts, this.d.random),
     );
-    // Full jitter: uniform in [0, cap] (spreads the retries of many messages to one recipient).
-    const delay = Math.floor(cap * (this.d.random.bytes(4).readUInt32BE(0) / 0x1_0000_0000));
-    return new Date(this.d.clock.now().getTime() + delay);
   }
 
   async #retry(job: Claimed, code: string): Promise<'retried'> {
@@ -332,37 +298,6 @@ export class SwitchForwarder {
     return rows;
   }
 
-  /** The message relayed to the original sender (docs/switch.md "What senders receive"). */
-  relayMessage(r: RelayClaimed): ScriptMessage {
-    const header = {
-      to: { qualifier: r.from_qualifier, id: r.from_value } satisfies Party,
-      from: { qualifier: r.to_qualifier, id: r.to_value } satisfies Party,
-      messageId: r.relay_message_id,
-      relatesToMessageId: r.message_id,
-      sentTime: this.d.clock.now().toISOString(),
-      senderSoftware: SCRIP_SOFTWARE,
-    };
-    if (r.answer_code === '000' || r.answer_code === '010') {
-      return {
-        type: 'Status',
-        header,
-        body: { code: r.answer_code, description: 'delivered to the recipient' },
-      };
-    }
-    const expired = r.answer_code === 'expired';
-    return {
-      type: 'Error',
-      header,
-      body: {
-        code: '900',
-        descriptionCode: expired ? '008' : '007',
-        description: expired
-          ? 'recipient did not answer before the deadline'
-          : 'recipient rejected the message',
-      },
-    };
-  }
-
   async #relay(r: RelayClaimed): Promise<boolean> {
     const now = this.d.clock.now();
     const facts = {
@@ -383,7 +318,7 @@ export class SwitchForwarder {
       result = await this.#post(
         sender.endpointUrl,
         pinList(sender.serverPins),
-        buildMessage(this.relayMessage(r)),
+        buildMessage(relayMessage(r, this.d.clock.now())),
         undefined,
       );
     }
@@ -461,12 +396,4 @@ function jobFacts(job: Claimed): Record<string, string> {
     to: `${job.to_qualifier}:${job.to_value}`,
     recipient: job.recipient_id,
   };
-}
-
-function safeCode(code: string): string {
-  const c = code
-    .toLowerCase()
-    .replace(/[^a-z0-9_.-]/g, '_')
-    .slice(0, 60);
-  return c === '' ? 'error' : c;
 }
