@@ -74,6 +74,7 @@ import {
   registerPharmacyHandlers,
   type PharmacyModule,
 } from './pharmacy/index.js';
+import { SWITCH_MESSAGES } from './switch/switch-store.js';
 
 /**
  * The composition of domains shared by `scrip serve` and the CLI: database, key provider,
@@ -139,6 +140,7 @@ export const ENCRYPTED_TABLES: readonly EncryptedTable[] = [
   PRESCRIBER_REQUESTS,
   PHARMACY_INBOUND,
   PHARMACY_ACTIONS,
+  SWITCH_MESSAGES,
 ];
 
 export interface OpenOptions {

@@ -183,3 +183,21 @@ export const PHARMACY_LOCATION_CREATE = 'pharmacy.location.create';
 export const PHARMACY_MEMBER_ADD = 'pharmacy.member.add';
 export const PHARMACY_MEMBER_REMOVE = 'pharmacy.member.remove';
 export const PHARMACY_SENDER_TRUST = 'pharmacy.sender.trust';
+
+/**
+ * The network switch's own log (issue 8 item 5, src/switch): every connection refused, message
+ * accepted, refused or seen again, forward attempt that failed, final answer from the recipient,
+ * relay of that answer, and participant change. Details carry MessageIDs, addresses and codes,
+ * never message content.
+ */
+export const SWITCH_CONNECTION_REFUSED = 'switch.connection.refused';
+export const SWITCH_MESSAGE_ACCEPTED = 'switch.message.accepted';
+export const SWITCH_MESSAGE_REFUSED = 'switch.message.refused';
+export const SWITCH_MESSAGE_DUPLICATE = 'switch.message.duplicate';
+export const SWITCH_FORWARD_FAILED = 'switch.forward.failed';
+export const SWITCH_MESSAGE_DELIVERED = 'switch.message.delivered';
+export const SWITCH_MESSAGE_REJECTED = 'switch.message.rejected';
+export const SWITCH_ANSWER_RELAYED = 'switch.answer.relayed';
+export const SWITCH_ANSWER_RELAY_FAILED = 'switch.answer.relay_failed';
+export const SWITCH_PARTICIPANT_SAVE = 'switch.participant.save';
+export const SWITCH_PARTICIPANT_REMOVE = 'switch.participant.remove';
