@@ -17,10 +17,23 @@ import { rxSignBench } from './rx-sign.bench.js';
 /**
  * `npm run bench`: every benchmark against a real PostgreSQL (embedded, in a temporary directory,
  * or DATABASE_URL), printing one JSON object on stdout. Numbers, not assertions.
+ * `npm run bench -- audit` (or `encryption`, `rx-sign`, several allowed) runs only those.
  */
+const BENCHES = ['encryption', 'audit', 'rx-sign'] as const;
+type BenchName = (typeof BENCHES)[number];
+
+function selected(argv: readonly string[]): ReadonlySet<BenchName> {
+  const unknown = argv.filter((a) => !(BENCHES as readonly string[]).includes(a));
+  if (unknown.length > 0) {
+    throw new TypeError(`unknown benchmark ${unknown.join(', ')}; known: ${BENCHES.join(', ')}`);
+  }
+  return new Set(argv.length === 0 ? BENCHES : (argv as BenchName[]));
+}
+
 const silent = { info: () => undefined, warn: () => undefined, error: () => undefined };
 
 async function main(): Promise<void> {
+  const only = selected(process.argv.slice(2));
   const dir = mkdtempSync(join(tmpdir(), 'scrip-bench-'));
   let target: DatabaseTarget;
   let embedded: EmbeddedPostgres | undefined;
@@ -65,9 +78,9 @@ async function main(): Promise<void> {
     const db = await openAppDatabase(target, { max: 8, statementTimeoutMs: 60_000 });
     const provider = await LocalKeyProvider.open({ keyDir: join(dir, 'keys') });
     const results: Record<string, unknown> = { database: target.kind, node: process.version };
-    Object.assign(results, await encryptionBench(db, provider));
-    Object.assign(results, await auditBench(db));
-    Object.assign(results, await rxSignBench(db, provider));
+    if (only.has('encryption')) Object.assign(results, await encryptionBench(db, provider));
+    if (only.has('audit')) Object.assign(results, await auditBench(db));
+    if (only.has('rx-sign')) Object.assign(results, await rxSignBench(db, provider));
     await provider.close();
     await db.close();
     process.stdout.write(`${JSON.stringify(results, null, 2)}\n`);
