@@ -80,6 +80,9 @@ export const EPCS_PERMISSION_REQUEST = 'epcs.permission.requested';
 /** Prefix of identity-proofing changes (21 CFR 1311.105), e.g. `identity.proofing.complete`. */
 export const IDENTITY_PROOFING_PREFIX = 'identity.proofing.';
 
+/** A request refused by the tenant's context policy (network, device, hours): 21 CFR 1311.150(a)(1). */
+export const ACCESS_CONTEXT_DENY = 'access.context.deny';
+
 /** The audit verifier found a problem (21 CFR 1311.150(c), 45 CFR 164.312(c)(1)). */
 export const AUDIT_VERIFY_FAILED = 'audit.verify.failed';
 

@@ -17,11 +17,13 @@ import {
 import type { Database, Tx } from '../db/index.js';
 import { appendAudit, type AuditRecord } from '../audit/index.js';
 import {
+  ACCESS_CONTEXT_DENY,
   AUDIT_VERIFY_FAILED,
   EPCS_PERMISSION_PREFIX,
   EPCS_REVIEW_CREATE,
   EPCS_REVIEW_DECIDE,
   IDENTITY_PROOFING_PREFIX,
+  PRESCRIPTION_EDIT_REFUSED,
   RX_SIGN_CONTROLLED,
   actionMatches,
 } from './actions.js';
@@ -29,12 +31,20 @@ import { parseAuditRecord, useTenantContext } from './audit-stream.js';
 import { loadRuleSet } from './rules.js';
 import { addDays, isTimeZone, localDate, localDayBounds } from './time-zone.js';
 
+/**
+ * The 1311.150(a) events the review lists: changes to EPCS logical access controls and identity
+ * proofing ((a)(4), (a)(6)), controlled-substance signing and failed attempts, requests refused
+ * by the context policy ((a)(1) attempted unauthorized access), refused changes to a signed
+ * prescription ((a)(2) attempted unauthorized modification), audit-trail failures ((a)(5)).
+ */
 export const EPCS_REVIEW_CATEGORIES = [
   'permission_change',
   'controlled_signing',
   'failed_signing',
   'identity_proofing',
   'audit_failure',
+  'unauthorized_access',
+  'refused_modification',
 ] as const;
 export type EpcsReviewCategory = (typeof EPCS_REVIEW_CATEGORIES)[number];
 export type EpcsDecision = 'incident' | 'not_incident';
@@ -49,6 +59,8 @@ export function epcsCategory(
   }
   if (actionMatches(record.action, IDENTITY_PROOFING_PREFIX)) return 'identity_proofing';
   if (record.action === AUDIT_VERIFY_FAILED) return 'audit_failure';
+  if (record.action === ACCESS_CONTEXT_DENY) return 'unauthorized_access';
+  if (record.action === PRESCRIPTION_EDIT_REFUSED) return 'refused_modification';
   return null;
 }
 
@@ -164,7 +176,7 @@ async function collectEvents(
       tenantId,
       start,
       end,
-      [RX_SIGN_CONTROLLED, AUDIT_VERIFY_FAILED],
+      [RX_SIGN_CONTROLLED, AUDIT_VERIFY_FAILED, ACCESS_CONTEXT_DENY, PRESCRIPTION_EDIT_REFUSED],
       EPCS_PERMISSION_PREFIX,
       IDENTITY_PROOFING_PREFIX,
     ],

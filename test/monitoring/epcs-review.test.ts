@@ -68,6 +68,18 @@ describe('daily EPCS review (21 CFR 1311.150)', () => {
       outcome: 'failure',
     });
     await emit(db, clock, { tenantId: t, actor: user(doc), action: PATIENT_READ }); // not a 1311.150 event
+    await emit(db, clock, {
+      tenantId: t,
+      actor: user(doc),
+      action: 'access.context.deny',
+      outcome: 'denied',
+    });
+    await emit(db, clock, {
+      tenantId: t,
+      actor: user(doc),
+      action: 'prescription.edit.refused',
+      outcome: 'failure',
+    });
     await emit(db, clock, { tenantId: other, actor: user(), action: RX_SIGN_CONTROLLED }); // other tenant
     clock.set(new Date('2026-05-12T04:59:59Z'));
     await emit(db, clock, { tenantId: t, actor: user(admin), action: EPCS_PERMISSION_REVOKE });
@@ -87,12 +99,16 @@ describe('daily EPCS review (21 CFR 1311.150)', () => {
         failed_signing: 1,
         identity_proofing: 0,
         audit_failure: 0,
+        unauthorized_access: 1,
+        refused_modification: 1,
       },
     });
     expect(review.items.map((i) => [i.category, i.action, i.actorUserId, i.decision])).toEqual([
       ['permission_change', EPCS_PERMISSION_GRANT, admin, null],
       ['controlled_signing', RX_SIGN_CONTROLLED, doc, null],
       ['failed_signing', RX_SIGN_CONTROLLED, doc, null],
+      ['unauthorized_access', 'access.context.deny', doc, null],
+      ['refused_modification', 'prescription.edit.refused', doc, null],
       ['permission_change', EPCS_PERMISSION_REVOKE, admin, null],
     ]);
 
@@ -145,7 +161,14 @@ describe('daily EPCS review (21 CFR 1311.150)', () => {
     ).rejects.toMatchObject({ code: 'not_found' });
 
     const kept = await getEpcsReview(db, t, '2026-05-11');
-    expect(kept.items.map((i) => i.decision)).toEqual(['not_incident', 'incident', null, null]);
+    expect(kept.items.map((i) => i.decision)).toEqual([
+      'not_incident',
+      'incident',
+      null,
+      null,
+      null,
+      null,
+    ]);
     expect(kept.items[0]!.note).toBe('approved by practice admin');
     const audits = await reviewAudits(t);
     expect(audits.map((a) => [a.action, a.details.decision ?? null])).toEqual([
