@@ -83,8 +83,14 @@ describe('PHI reads are logged before the data leaves', () => {
     await h.close();
   });
 
-  it('without the audit append no read answers, and no PHI leaves', async () => {
+  it('without the audit append no read answers, no PHI leaves, and no change commits', async () => {
     const before = await logged();
+    const patients = (): Promise<number> =>
+      h.p.db.withTenant(t, async (tx) => {
+        const { rows } = await tx.query<{ n: number }>('SELECT count(*)::int AS n FROM patients');
+        return rows[0]?.n ?? -1;
+      });
+    const count = await patients();
     await grant(false);
     try {
       const answers = await reads();
@@ -94,10 +100,19 @@ describe('PHI reads are logged before the data leaves', () => {
           expect(res.body).not.toContain(phi);
         }
       }
+      // Point 2, same transaction: a change whose audit record cannot be written does not happen.
+      const create = await call(h, 'POST', '/api/v1/patients', prescriber, {
+        ...PATIENT,
+        givenName: 'Unrecorded',
+        mrn: 'MRN-UNRECORDED',
+        confirmNotDuplicate: true,
+      });
+      expect(create.statusCode, create.body).toBe(500);
     } finally {
       await grant(true);
     }
     expect(await logged()).toEqual(before);
+    expect(await patients()).toBe(count);
   });
 
   it('with the append back, each read answers and is in the log', async () => {
