@@ -29,10 +29,11 @@ describe('scrip audit verify feeds the audit verification alert', () => {
       process.stderr.write = writeErr;
     }
   };
-  const lastActions = async (n: number): Promise<{ action: string; outcome: string }[]> =>
+  type Row = { action: string; outcome: string; details: Record<string, unknown> };
+  const lastActions = async (n: number): Promise<Row[]> =>
     p.db.withoutTenant(async (tx) => {
-      const { rows } = await tx.query<{ action: string; outcome: string }>(
-        'SELECT action, outcome FROM audit_log WHERE tenant_id IS NULL ORDER BY seq DESC LIMIT $1',
+      const { rows } = await tx.query<Row>(
+        'SELECT action, outcome, details FROM audit_log WHERE tenant_id IS NULL ORDER BY seq DESC LIMIT $1',
         [n],
       );
       return rows.reverse();
@@ -50,7 +51,13 @@ describe('scrip audit verify feeds the audit verification alert', () => {
 
   it('a clean log: exit 0, audit.verify.passed, no alert', async () => {
     expect(await verify()).toBe(0);
-    expect(await lastActions(1)).toEqual([{ action: 'audit.verify.passed', outcome: 'success' }]);
+    expect(await lastActions(1)).toEqual([
+      {
+        action: 'audit.verify.passed',
+        outcome: 'success',
+        details: { records: 12, checkpoints: 0 },
+      },
+    ]);
     await runDetector(p.db, clock);
     expect(await verificationAlerts()).toBe(0);
   });
@@ -69,7 +76,13 @@ describe('scrip audit verify feeds the audit verification alert', () => {
     }
     clock.advance(60_000);
     expect(await verify()).toBe(1);
-    expect(await lastActions(1)).toEqual([{ action: 'audit.verify.failed', outcome: 'failure' }]);
+    expect(await lastActions(1)).toEqual([
+      {
+        action: 'audit.verify.failed',
+        outcome: 'failure',
+        details: { records: 5, checkpoints: 0, problem: 'modified', firstBadSeq: 5 },
+      },
+    ]);
     await runDetector(p.db, clock);
     const alerts = await listAlerts(p.db, null, { rule: 'audit_verification_failure' });
     expect(alerts.map((a) => [a.severity, a.status])).toEqual([['critical', 'open']]);
