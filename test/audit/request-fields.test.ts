@@ -16,6 +16,7 @@ import {
   codeFor,
   headers,
   inviteAndEnrol,
+  PASSWORD,
   type Browser,
   type Enrolled,
 } from '../identity/harness.js';
@@ -94,6 +95,27 @@ describe('audit records of HTTP requests carry actor, role, session, source and 
   afterAll(async () => {
     await audit.close();
     await h.close();
+  });
+
+  it('sign-in (identity): the session it opens and the roles it opens it with', async () => {
+    h.clock.advance(30_000);
+    const res = await h.app.inject({
+      method: 'POST',
+      url: '/api/v1/auth/login',
+      headers: { 'user-agent': UA },
+      payload: {
+        email: 'fields-pres@example.test',
+        password: PASSWORD,
+        totp: codeFor(pres.secret, h.clock),
+      },
+    });
+    expect(res.statusCode, res.body).toBe(200);
+    const requestId = res.headers['x-request-id'];
+    const [r] = (await records('auth.login.success')).filter((x) => x.requestId === requestId);
+    expect(r).toBeDefined();
+    expect(r!.actor).toMatchObject({ kind: 'user', userId: pres.userId, role: 'prescriber' });
+    expect(r!.actor.sessionId).toMatch(/\S/);
+    expect(r!.source).toEqual({ ip: '127.0.0.1', userAgent: UA });
   });
 
   it('step-up (identity)', async () => {
