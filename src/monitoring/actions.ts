@@ -23,6 +23,8 @@ export const PATIENT_ACTION_PREFIX = 'patient.';
 
 /** A failed sign-in (emitted by identity): actor userId when known, else `details.accountKey`. */
 export const AUTH_LOGIN_FAILURE = 'auth.login.failure';
+/** An account, source or user was locked out after repeated failures (platform record). */
+export const AUTH_LOCKOUT = 'auth.lockout';
 /**
  * A single-use recovery code signed someone in (emitted by identity in the user's home tenant,
  * actor the user, `details.remaining` the codes left).

@@ -19,6 +19,8 @@ import { appendAudit, type AuditRecord } from '../audit/index.js';
 import {
   ACCESS_CONTEXT_DENY,
   AUDIT_VERIFY_FAILED,
+  AUTH_LOCKOUT,
+  AUTH_LOGIN_FAILURE,
   EPCS_PERMISSION_PREFIX,
   EPCS_REVIEW_CREATE,
   EPCS_REVIEW_DECIDE,
@@ -34,7 +36,8 @@ import { addDays, isTimeZone, localDate, localDayBounds } from './time-zone.js';
 /**
  * The 1311.150(a) events the review lists: changes to EPCS logical access controls and identity
  * proofing ((a)(4), (a)(6)), controlled-substance signing and failed attempts, requests refused
- * by the context policy ((a)(1) attempted unauthorized access), refused changes to a signed
+ * by the context policy and failed sign-ins or lockouts of the tenant's members ((a)(1) attempted
+ * unauthorized access), refused changes to a signed
  * prescription ((a)(2) attempted unauthorized modification), audit-trail failures ((a)(5)).
  */
 export const EPCS_REVIEW_CATEGORIES = [
@@ -59,7 +62,13 @@ export function epcsCategory(
   }
   if (actionMatches(record.action, IDENTITY_PROOFING_PREFIX)) return 'identity_proofing';
   if (record.action === AUDIT_VERIFY_FAILED) return 'audit_failure';
-  if (record.action === ACCESS_CONTEXT_DENY) return 'unauthorized_access';
+  if (
+    record.action === ACCESS_CONTEXT_DENY ||
+    record.action === AUTH_LOGIN_FAILURE ||
+    record.action === AUTH_LOCKOUT
+  ) {
+    return 'unauthorized_access';
+  }
   if (record.action === PRESCRIPTION_EDIT_REFUSED) return 'refused_modification';
   return null;
 }
@@ -181,10 +190,25 @@ async function collectEvents(
       IDENTITY_PROOFING_PREFIX,
     ],
   );
+  // Sign-in failures and lockouts are platform records (no tenant before sign-in): those of this
+  // tenant's members belong in its report.
+  const members = await tx.query<{ user_id: string }>(
+    'SELECT user_id::text AS user_id FROM memberships WHERE tenant_id = $1',
+    [tenantId],
+  );
   await useTenantContext(tx, null);
   const platform = await tx.query<{ record: string }>(
-    `SELECT record FROM audit_log WHERE tenant_id IS NULL AND time >= $1 AND time < $2 AND action = $3 ORDER BY seq`,
-    [start, end, AUDIT_VERIFY_FAILED],
+    `SELECT record FROM audit_log
+      WHERE tenant_id IS NULL AND time >= $1 AND time < $2
+        AND (action = $3 OR (action = ANY($4::text[]) AND actor_user_id = ANY($5::text[])))
+      ORDER BY seq`,
+    [
+      start,
+      end,
+      AUDIT_VERIFY_FAILED,
+      [AUTH_LOGIN_FAILURE, AUTH_LOCKOUT],
+      members.rows.map((r) => r.user_id),
+    ],
   );
   await useTenantContext(tx, tenantId);
   return [...own.rows, ...platform.rows]

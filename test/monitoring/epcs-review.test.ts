@@ -3,6 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ManualClock } from '../../src/core/index.js';
 import type { Database } from '../../src/db/index.js';
 import {
+  AUTH_LOGIN_FAILURE,
   EPCS_PERMISSION_GRANT,
   EPCS_PERMISSION_REVOKE,
   PATIENT_READ,
@@ -13,6 +14,7 @@ import {
   setRuleConfig,
 } from '../../src/monitoring/index.js';
 import { freshTenant, openTestDatabase, ownerClient } from '../db.js';
+import { member } from '../compliance/helpers.js';
 import { emit, user } from './helpers.js';
 
 describe('daily EPCS review (21 CFR 1311.150)', () => {
@@ -196,6 +198,29 @@ describe('daily EPCS review (21 CFR 1311.150)', () => {
     await expect(getEpcsReview(db, other, '2026-05-11')).rejects.toMatchObject({
       code: 'not_found',
     });
+  });
+
+  it("lists failed sign-ins and lockouts of the tenant's members, not other people's", async () => {
+    const t = await freshTenant(db);
+    const doc = await member(db, t, ['prescriber']);
+    const stranger = randomUUID();
+    const clock = new ManualClock(new Date('2026-06-02T09:00:00Z'));
+    const platform = { tenantId: null, outcome: 'failure' as const };
+    await emit(db, clock, { ...platform, actor: user(doc.userId), action: AUTH_LOGIN_FAILURE });
+    await emit(db, clock, { ...platform, actor: user(stranger), action: AUTH_LOGIN_FAILURE });
+    await emit(db, clock, {
+      ...platform,
+      outcome: 'denied',
+      actor: user(doc.userId),
+      action: 'auth.lockout',
+    });
+    clock.set(new Date('2026-06-03T12:00:00Z'));
+    const review = await runDailyEpcsReview(db, clock.now(), t, clock);
+    expect(review.items.map((i) => [i.category, i.action, i.actorUserId])).toEqual([
+      ['unauthorized_access', AUTH_LOGIN_FAILURE, doc.userId],
+      ['unauthorized_access', 'auth.lockout', doc.userId],
+    ]);
+    expect(review.counts.unauthorized_access).toBe(2);
   });
 
   it('refuses a day that has not ended and reviews an empty day as empty', async () => {
