@@ -2,6 +2,7 @@
  * Issue 6 points 5 and 9: `scrip audit verify` on a tampered log exits non-zero, records
  * `audit.verify.failed` in the log itself, and that record raises the critical
  * `audit_verification_failure` alert; a clean run records `audit.verify.passed` and alerts nothing.
+ * `scrip serve` runs the same verification as a daily job.
  */
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -12,6 +13,8 @@ import { listAlerts, runDetector } from '../../src/monitoring/index.js';
 import { ownerUrlOf } from '../identity/harness.js';
 import { testPlatform, type TestPlatform } from '../platform.js';
 import { appendMany } from './helpers.js';
+import { periodicJobs } from '../../src/jobs/periodic-jobs.js';
+import { runScheduledAuditVerification } from '../../src/jobs/audit-verification.js';
 
 describe('scrip audit verify feeds the audit verification alert', () => {
   let p: TestPlatform;
@@ -86,5 +89,27 @@ describe('scrip audit verify feeds the audit verification alert', () => {
     await runDetector(p.db, clock);
     const alerts = await listAlerts(p.db, null, { rule: 'audit_verification_failure' });
     expect(alerts.map((a) => [a.severity, a.status])).toEqual([['critical', 'open']]);
+  });
+
+  it('scrip serve runs the same verification daily without an operator, recorded as the system', async () => {
+    expect(periodicJobs(p as unknown as Platform, 90).map((j) => j.name)).toContain(
+      'audit verification',
+    );
+    clock.advance(60_000);
+    const report = await runScheduledAuditVerification(p);
+    expect(report).toMatchObject({ ok: false, problem: { kind: 'modified', seq: 5 } });
+    const [last] = await p.db.withoutTenant(
+      async (tx) =>
+        (
+          await tx.query<{ action: string; actor_kind: string; details: Record<string, unknown> }>(
+            'SELECT action, actor_kind, details FROM audit_log ORDER BY seq DESC LIMIT 1',
+          )
+        ).rows,
+    );
+    expect(last).toEqual({
+      action: 'audit.verify.failed',
+      actor_kind: 'system',
+      details: { records: 5, checkpoints: 0, problem: 'modified', firstBadSeq: 5 },
+    });
   });
 });
