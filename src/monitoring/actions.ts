@@ -23,6 +23,8 @@ export const PATIENT_ACTION_PREFIX = 'patient.';
 
 /** A failed sign-in (emitted by identity): actor userId when known, else `details.accountKey`. */
 export const AUTH_LOGIN_FAILURE = 'auth.login.failure';
+/** An account, source or user was locked out after repeated failures (platform record). */
+export const AUTH_LOCKOUT = 'auth.lockout';
 /**
  * A single-use recovery code signed someone in (emitted by identity in the user's home tenant,
  * actor the user, `details.remaining` the codes left).
@@ -91,6 +93,9 @@ export const EPCS_PERMISSION_REVOKE = 'epcs.permission.revoked';
 export const EPCS_PERMISSION_REQUEST = 'epcs.permission.requested';
 /** Prefix of identity-proofing changes (21 CFR 1311.105), e.g. `identity.proofing.complete`. */
 export const IDENTITY_PROOFING_PREFIX = 'identity.proofing.';
+
+/** A request refused by the tenant's context policy (network, device, hours): 21 CFR 1311.150(a)(1). */
+export const ACCESS_CONTEXT_DENY = 'access.context.deny';
 
 /** The audit verifier found a problem (21 CFR 1311.150(c), 45 CFR 164.312(c)(1)). */
 export const AUDIT_VERIFY_FAILED = 'audit.verify.failed';

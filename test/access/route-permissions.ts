@@ -15,6 +15,8 @@ export const EXPECTED_PERMISSIONS: Readonly<Record<string, string>> = {
   'GET /api/v1/alerts': 'alerts.read',
   'POST /api/v1/alerts/:id/acknowledge': 'alerts.manage',
   'POST /api/v1/alerts/:id/close': 'alerts.manage',
+  'GET /api/v1/alerts/rules': 'alerts.read',
+  'PUT /api/v1/alerts/rules/:rule': 'alerts.manage',
   'GET /api/v1/audit/events': 'audit.read',
   'GET /api/v1/audit/export/fhir': 'audit.export',
   'GET /api/v1/audit/export/syslog': 'audit.export',
