@@ -13,13 +13,14 @@ import { LocalKeyProvider } from '../src/crypto/local-key-provider.js';
 import { encryptionBench, PLAIN_TABLE_SQL } from './encryption.bench.js';
 import { auditBench } from './audit.bench.js';
 import { rxSignBench } from './rx-sign.bench.js';
+import { rxDeliveredBench } from './rx-delivered.bench.js';
 
 /**
  * `npm run bench`: every benchmark against a real PostgreSQL (embedded, in a temporary directory,
  * or DATABASE_URL), printing one JSON object on stdout. Numbers, not assertions.
- * `npm run bench -- rx` (or `encryption`, `audit`, several) runs only the benchmarks named.
+ * `npm run bench -- rx` (or `encryption`, `audit`, `delivery`, several) runs only the benchmarks named.
  */
-const BENCHES = ['encryption', 'audit', 'rx'] as const;
+const BENCHES = ['encryption', 'audit', 'rx', 'delivery'] as const;
 const named = process.argv.slice(2);
 for (const n of named) {
   if (!(BENCHES as readonly string[]).includes(n)) {
@@ -79,6 +80,7 @@ async function main(): Promise<void> {
     if (runs('encryption')) Object.assign(results, await encryptionBench(db, provider));
     if (runs('audit')) Object.assign(results, await auditBench(db));
     if (runs('rx')) Object.assign(results, await rxSignBench(db, provider));
+    if (runs('delivery')) Object.assign(results, await rxDeliveredBench(db, provider));
     await provider.close();
     await db.close();
     process.stdout.write(`${JSON.stringify(results, null, 2)}\n`);

@@ -19,6 +19,7 @@ import { drugsCommand } from './cli/drugs.command.js';
 import { pharmaciesCommand } from './cli/pharmacies.command.js';
 import { networkCommand } from './cli/network.command.js';
 import { startNetworkNode } from './network/network-serve.js';
+import { networkTrustCommand, pharmacyCommand } from './cli/pharmacy-network.command.js';
 import { sessionAuthenticator } from './http/session-auth.js';
 import { usersCommand, invitationLink } from './cli/users.command.js';
 import { accessCommand } from './cli/access.command.js';
@@ -45,6 +46,8 @@ import { openKeyProvider } from './crypto/open-provider.js';
 import { acquireInstanceLock, ensurePrivateDir } from './config/index.js';
 import { resolveDatabase } from './db/index.js';
 import { rxCommand } from './cli/rx.command.js';
+import { participantsCommand, runSwitch, SWITCH_USAGE } from './cli/switch.command.js';
+import { startLocalSwitch, switchOptionsFromConfig } from './switch/index.js';
 
 const USAGE = `Usage: scrip <command> [options]
 
@@ -77,6 +80,10 @@ Commands:
   pharmacies import --tenant T FILE   load a pharmacy directory file (JSON lines; all or nothing)
   network identity set --tenant T --id D:X|P:NCPDP --cert F --key F [--switch URL --pin P]...
   network identity show --tenant T    the tenant's network addresses, certificates, switch (docs/network.md)
+  pharmacy add|list|member --tenant T   this tenant's own pharmacies (NCPDP IDs) and their staff
+  network trust --tenant T --sender ID --jwks FILE   trust a prescriber system's signing keys
+  switch                         run the network switch (SCRIP_SWITCH_*, docs/switch.md)
+  switch participants add FILE | list [--json] | remove ID   the switch's participant registry
   registry expiry [--days N]     report expired/expiring proofed DEA registrations and licences (audited alerts)
   demo seed --out FILE           demo tenants, users, patients, drug catalog, prescriptions; credentials to FILE (not in production)
   rx verify FILE --jwks FILE|URL verify a signed prescription (JWS) offline against the JWKS
@@ -190,6 +197,15 @@ async function serve(config: Config): Promise<void> {
     });
     monitoring.start();
     cleanup.push(() => monitoring.stop());
+    // The local switch (issue 8 item 7, docs/switch.md): SCRIP_LOCAL_SWITCH=on.
+    if (config.SCRIP_LOCAL_SWITCH === 'on') {
+      const onError = (err: unknown): void => {
+        logger.error({ err }, 'local switch error');
+      };
+      const local = await startLocalSwitch(platform, switchOptionsFromConfig(config, onError));
+      cleanup.push(() => local.close());
+      logger.info({ url: local.url }, 'local switch listening');
+    }
     // Expired or expiring DEA registrations and licences: audited (and so alerted) once each.
     const checkExpiry = (): void => {
       findExpiringCredentials(platform.db, platform.clock, { withinDays: 30 }).catch(
@@ -498,6 +514,11 @@ export async function main(argv: string[]): Promise<number> {
       key: { type: 'string' },
       switch: { type: 'string' },
       pin: { type: 'string', multiple: true },
+      sender: { type: 'string' },
+      ncpdp: { type: 'string' },
+      npi: { type: 'string' },
+      pharmacy: { type: 'string' },
+      user: { type: 'string' },
     },
   });
   const [command, sub, ...rest] = positionals;
@@ -591,8 +612,26 @@ export async function main(argv: string[]): Promise<number> {
       return withPlatform(config, (p) => drugsCommand(p, sub, rest, values));
     case 'pharmacies':
       return withPlatform(config, (p) => pharmaciesCommand(p, sub, rest, values));
+    case 'pharmacy':
+      return withPlatform(config, (p) => pharmacyCommand(p, sub, values));
     case 'network':
-      return withPlatform(config, (p) => networkCommand(p, sub, rest, values));
+      return withPlatform(config, (p) =>
+        sub === 'trust'
+          ? networkTrustCommand(p, sub, values)
+          : networkCommand(p, sub, rest, values),
+      );
+    case 'switch':
+      if (sub === undefined) {
+        await runSwitch(config);
+        return -1; // keep running
+      }
+      if (sub !== 'participants') {
+        process.stderr.write(SWITCH_USAGE);
+        return 2;
+      }
+      return withPlatform(config, (p) =>
+        participantsCommand(p, rest[0], rest.slice(1), values.json === true),
+      );
     case 'demo':
       if (config.SCRIP_ENV === 'production') {
         throw new AppError('forbidden', 'demo data is refused when SCRIP_ENV is production');

@@ -67,6 +67,14 @@ import { NETWORK_IDENTITIES } from './network/network-identity.js';
 import { NETWORK_OUTBOX } from './network/network-outbox.table.js';
 import { PRESCRIBER_REQUESTS } from './network/prescriber-requests.js';
 import { networkPharmacyEndpoints } from './network/send-gate.js';
+import {
+  composePharmacy,
+  PHARMACY_ACTIONS,
+  PHARMACY_INBOUND,
+  registerPharmacyHandlers,
+  type PharmacyModule,
+} from './pharmacy/index.js';
+import { SWITCH_MESSAGES } from './switch/switch-store.js';
 
 /**
  * The composition of domains shared by `scrip serve` and the CLI: database, key provider,
@@ -97,6 +105,8 @@ export interface Platform {
   readonly pharmacies: PharmacyDirectoryService;
   /** The network node: identities, inbound dispatcher, generic outbox, prescriber queue. */
   readonly network: NetworkNode;
+  /** The pharmacy side: inbound NewRx/CancelRx handlers, the pharmacist's inbox, set-up. */
+  readonly pharmacy: PharmacyModule;
   readonly identity: Identity;
   readonly access: Access;
   /** JIT grants, break-glass and access reviews (src/access/access-ops.ts). */
@@ -128,6 +138,9 @@ export const ENCRYPTED_TABLES: readonly EncryptedTable[] = [
   NETWORK_IDENTITIES,
   NETWORK_OUTBOX,
   PRESCRIBER_REQUESTS,
+  PHARMACY_INBOUND,
+  PHARMACY_ACTIONS,
+  SWITCH_MESSAGES,
 ];
 
 export interface OpenOptions {
@@ -267,6 +280,16 @@ export function compose(
     requestTtlMs: config.SCRIP_KEY_REQUEST_TTL_HOURS * 3_600_000,
     maxKeyAgeDays: config.SCRIP_KEY_MAX_AGE_DAYS,
   });
+  const network = composeNetworkNode({
+    db,
+    clock,
+    keyring,
+    access: patientAccess,
+    rx: prescriptions.service,
+  });
+  // The pharmacy side answers NewRx/CancelRx To P and sends through the node's outbox.
+  const pharmacy = composePharmacy({ db, keyring, clock, outbox: network.outbox });
+  registerPharmacyHandlers(network, pharmacy.receiver);
   return {
     config,
     logger,
@@ -288,13 +311,7 @@ export function compose(
     patients,
     patientServices,
     prescriptions,
-    network: composeNetworkNode({
-      db,
-      clock,
-      keyring,
-      access: patientAccess,
-      rx: prescriptions.service,
-    }),
+    network,
     access: {
       roles: new RoleCatalogService(db, clock),
       context: new ContextGate(db, clock, {
@@ -308,6 +325,7 @@ export function compose(
     identity,
     accessOps: composeAccessOps(db, clock, identity.sessions, immediateAlerter(cryptoRandom)),
     pharmacies: new PharmacyDirectoryService(db, clock),
+    pharmacy,
   };
 }
 

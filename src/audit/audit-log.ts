@@ -22,6 +22,7 @@ import {
   validateAuditEvent,
   type AuditEvent,
 } from './audit-record.js';
+import { completeFromContext, currentAuditContext } from './audit-context.js';
 import { leafHash } from './merkle.js';
 
 /** Where a record landed: its 0-based seq (= Merkle leaf index) and hex leaf hash. */
@@ -32,10 +33,13 @@ export interface AppendedAudit {
 
 /**
  * Appends `event` in transaction `tx` (which must be READ COMMITTED, the default), timestamped by
- * `clock`. Invalid events throw `TypeError`; a database that computes a different leaf hash than
- * the application (a broken or tampered function) is `AppError('integrity_error')`.
+ * `clock`. Request fields the event leaves empty (role, session, source, request id) are taken
+ * from the current HTTP request, if any (audit-context.ts). Invalid events throw `TypeError`; a
+ * database that computes a different leaf hash than the application (a broken or tampered
+ * function) is `AppError('integrity_error')`.
  */
-export async function appendAudit(tx: Tx, event: AuditEvent, clock: Clock): Promise<AppendedAudit> {
+export async function appendAudit(tx: Tx, given: AuditEvent, clock: Clock): Promise<AppendedAudit> {
+  const event = completeFromContext(given, currentAuditContext());
   validateAuditEvent(event);
   const reserved = await tx.query<{ next_seq: string; prev_hash: Buffer }>(
     'SELECT next_seq, prev_hash FROM audit_reserve()',

@@ -18,6 +18,12 @@ export {
   type AuditSubject,
   type StoredAuditRow,
 } from './audit-record.js';
+export {
+  completeFromContext,
+  currentAuditContext,
+  runWithAuditContext,
+  type AuditRequestContext,
+} from './audit-context.js';
 export { appendAudit, measureClockSkew, type AppendedAudit, type ClockSkew } from './audit-log.js';
 export {
   CheckpointScheduler,

@@ -1,5 +1,5 @@
 import { AppError } from '../core/index.js';
-import { appendAudit, createCheckpoint } from '../audit/index.js';
+import { appendAudit, createCheckpoint, type AuditVerifyReport } from '../audit/index.js';
 import { AUDIT_VERIFY_FAILED } from '../monitoring/index.js';
 import type { Platform } from '../platform.js';
 import { checkpointSigner } from '../platform.js';
@@ -43,6 +43,7 @@ export async function auditCommand(
   switch (sub ?? '') {
     case 'verify': {
       const keys = (await p.provider.listSigningKeys()).map((k) => k.publicKey);
+      let outcome: AuditVerifyReport | undefined;
       const code = await auditVerifyCommand(p.db, {
         ...(publicKeyFile === undefined
           ? { publicKeys: keys }
@@ -50,9 +51,12 @@ export async function auditCommand(
         origin: p.config.SCRIP_AUDIT_ORIGIN,
         json: values.json === true,
         // Each run is evidence for the audit-verified control (45 CFR 164.312(b)).
-        onReport: (report) =>
-          p.db.withoutTenant((tx) => recordAuditVerification(tx, p.clock, report, 'cli')),
+        onReport: (report) => {
+          outcome = report;
+          return p.db.withoutTenant((tx) => recordAuditVerification(tx, p.clock, report, 'cli'));
+        },
       });
+      const problem = outcome?.problem;
       // The result is itself evidence (and a failure raises the monitoring alert).
       await p.db.withoutTenant((tx) =>
         appendAudit(
@@ -62,6 +66,12 @@ export async function auditCommand(
             actor: { kind: 'cli' },
             action: code === 0 ? 'audit.verify.passed' : AUDIT_VERIFY_FAILED,
             outcome: code === 0 ? 'success' : 'failure',
+            // What the reviewer needs first: how many records, and where and what is wrong.
+            details: {
+              records: outcome?.records ?? null,
+              checkpoints: outcome?.checkpoints ?? null,
+              ...(problem === undefined ? {} : { problem: problem.kind, firstBadSeq: problem.seq }),
+            },
           },
           p.clock,
         ),

@@ -117,6 +117,14 @@ export function loadConfig(env: Source = process.env): Config {
       'SCRIP_ALERT_WEBHOOK_URL and SCRIP_ALERT_WEBHOOK_SECRET go together',
     );
   }
+  for (const [cert, key] of [
+    ['SCRIP_SWITCH_TLS_CERT_FILE', 'SCRIP_SWITCH_TLS_KEY_FILE'],
+    ['SCRIP_SWITCH_CLIENT_CERT_FILE', 'SCRIP_SWITCH_CLIENT_KEY_FILE'],
+  ] as const) {
+    if ((config[cert] === undefined) !== (config[key] === undefined)) {
+      throw invalid(key, `${cert} and ${key} go together`);
+    }
+  }
   if (config.DATABASE_APP_URL !== undefined && config.DATABASE_URL === undefined) {
     throw invalid('DATABASE_APP_URL', 'requires DATABASE_URL');
   }

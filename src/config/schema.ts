@@ -267,6 +267,64 @@ export const ConfigSchema = Type.Object(
         description: 'HMAC key for alert webhooks (secret, 32+ characters).',
       }),
     ),
+    // The network switch (`scrip switch`, docs/switch.md); its database is this process's own
+    // DATABASE_URL (or embedded database in SCRIP_DATA_DIR).
+    SCRIP_SWITCH_HOST: Type.String({
+      minLength: 1,
+      default: '127.0.0.1',
+      description: 'Address the switch listener binds to.',
+    }),
+    SCRIP_SWITCH_PORT: Type.Integer({ minimum: 0, maximum: 65535, default: 9443 }),
+    SCRIP_SWITCH_ID: Type.String({
+      pattern: '^[A-Za-z0-9._:-]{1,35}$',
+      default: 'SCRIP-SWITCH',
+      description: 'The switch mailbox id (Header From, qualifier M) in its Status/Error answers.',
+    }),
+    SCRIP_SWITCH_TLS_CERT_FILE: Type.Optional(
+      Type.String({ minLength: 1, description: 'Switch server certificate chain (PEM).' }),
+    ),
+    SCRIP_SWITCH_TLS_KEY_FILE: Type.Optional(
+      Type.String({ minLength: 1, description: 'Switch server private key (PEM).' }),
+    ),
+    SCRIP_SWITCH_CLIENT_CERT_FILE: Type.Optional(
+      Type.String({
+        minLength: 1,
+        description:
+          'Client certificate the switch presents when forwarding (default: the server one).',
+      }),
+    ),
+    SCRIP_SWITCH_CLIENT_KEY_FILE: Type.Optional(
+      Type.String({ minLength: 1, description: 'Private key of SCRIP_SWITCH_CLIENT_CERT_FILE.' }),
+    ),
+    SCRIP_SWITCH_CLIENT_CA_FILE: Type.Optional(
+      Type.String({
+        minLength: 1,
+        description: "CA (PEM) issuing participants' client certificates.",
+      }),
+    ),
+    SCRIP_SWITCH_PEER_CA_FILE: Type.Optional(
+      Type.String({
+        minLength: 1,
+        description: "CA (PEM) issuing participants' server certificates (default: the client CA).",
+      }),
+    ),
+    SCRIP_SWITCH_DEADLINE_HOURS: Type.Integer({
+      minimum: 1,
+      maximum: 720,
+      default: 24,
+      description:
+        'How long the switch keeps trying to deliver a message (and to relay its answer).',
+    }),
+    SCRIP_SWITCH_BACKOFF_BASE_MS: Type.Integer({ minimum: 10, maximum: 3_600_000, default: 2000 }),
+    SCRIP_SWITCH_BACKOFF_MAX_MS: Type.Integer({
+      minimum: 10,
+      maximum: 86_400_000,
+      default: 300_000,
+    }),
+    SCRIP_LOCAL_SWITCH: Type.Union([Type.Literal('on'), Type.Literal('off')], {
+      default: 'off',
+      description: '`scrip serve` also runs a local switch (same SCRIP_SWITCH_* settings).',
+    }),
     SCRIP_LOG_LEVEL: Type.Union(
       ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map((l) => Type.Literal(l)),
       { default: 'info' },

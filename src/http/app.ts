@@ -4,6 +4,7 @@ import swagger from '@fastify/swagger';
 import type { Config, Logger } from '../config/index.js';
 import type { Database } from '../db/index.js';
 import { AppError } from '../core/index.js';
+import { currentAuditContext, runWithAuditContext } from '../audit/index.js';
 import { noAuthentication, type Authenticator, type ContextCheck } from './auth.js';
 import { createHttpMetrics, type HttpMetrics } from './metrics.js';
 import { notFound, sendProblem, toProblem } from './problem.js';
@@ -135,6 +136,21 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     });
   });
 
+  // Every audit record this request writes names its source, user agent and request id, and
+  // (once authenticated) the user's role and session: src/audit/audit-context.ts. A callback
+  // hook, so the context spans the later hooks and the handler.
+  app.addHook('onRequest', (request, _reply, done) => {
+    const ua = request.headers['user-agent'];
+    runWithAuditContext(
+      {
+        ip: request.ip,
+        requestId: request.id,
+        ...(typeof ua === 'string' ? { userAgent: ua } : {}),
+      },
+      done,
+    );
+  });
+
   app.addHook('onRequest', async (request, reply) => {
     reply.header('X-Request-Id', request.id);
     const permission = request.routeOptions.config.permission;
@@ -150,6 +166,13 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
       throw new AppError('forbidden', 'permission denied');
     }
     request.principal = principal;
+    const auditContext = currentAuditContext();
+    if (auditContext !== undefined) {
+      auditContext.userId = principal.userId;
+      auditContext.sessionId = principal.sessionId;
+      auditContext.tenantId = principal.tenantId;
+      auditContext.roles = principal.roles;
+    }
     // Sign-out, session info, enrolment and the step-up answers themselves stay reachable, so a
     // user asked to step up (or to leave) can do so.
     if (

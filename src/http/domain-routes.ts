@@ -22,6 +22,7 @@ import { breakGlassRoutes } from './routes/break-glass.routes.js';
 import { accessReviewRoutes } from './routes/access-reviews.routes.js';
 import { accessSettingsRoutes } from './routes/access-settings.routes.js';
 import { networkRoutes } from './routes/network.routes.js';
+import { pharmacyInboxRoutes } from './routes/pharmacy-inbox.routes.js';
 
 /** The platform services routes are built from. */
 export type RoutePlatform = Pick<
@@ -34,6 +35,7 @@ export type RoutePlatform = Pick<
   | 'access'
   | 'accessOps'
   | 'pharmacies'
+  | 'pharmacy'
   | 'prescriptions'
   | 'compliance'
   | 'complianceProgram'
@@ -70,5 +72,6 @@ export function domainRoutes(platform: RoutePlatform): RouteDef[] {
     ...patientRoutes(platform.patientServices),
     ...fhirRoutes(platform.patientServices, platform.db),
     ...networkRoutes(platform.network, platform.prescriptions, platform.db),
+    ...pharmacyInboxRoutes(platform.pharmacy),
   ];
 }

@@ -1,5 +1,5 @@
 import { isIP } from 'node:net';
-import type { Clock, TenantId } from '../core/index.js';
+import { isUuid, type Clock, type TenantId } from '../core/index.js';
 import type { Tx } from '../db/index.js';
 import { appendAudit, AUDIT_LIMITS, type AuditDetailValue } from '../audit/index.js';
 
@@ -72,10 +72,31 @@ export interface AuthAuditEvent {
   readonly meta?: RequestMeta;
 }
 
+/**
+ * The user's roles in `tenantId` as the record's `actor.role` (sorted, comma-separated), so a
+ * sign-in names the roles it opened a session with; undefined for a non-member (or a transaction
+ * outside that tenant's context, which row-level security hides the membership from).
+ */
+async function memberRole(tx: Tx, tenantId: TenantId, userId: string): Promise<string | undefined> {
+  if (!isUuid(userId)) return undefined;
+  const { rows } = await tx.query<{ roles: string[] }>(
+    'SELECT roles FROM memberships WHERE tenant_id = $1 AND user_id = $2',
+    [tenantId, userId],
+  );
+  const roles = rows[0]?.roles;
+  if (roles === undefined || roles.length === 0) return undefined;
+  const role = [...roles].sort().join(',');
+  return role.length <= AUDIT_LIMITS.identifier ? role : undefined;
+}
+
 /** Every authentication event is an audit record in the transaction of its change (§164.312(b)). */
 export async function auditAuth(tx: Tx, clock: Clock, e: AuthAuditEvent): Promise<void> {
   const ip = e.meta?.ip !== undefined && isIP(e.meta.ip) !== 0 ? e.meta.ip : undefined;
   const ua = e.meta?.userAgent?.slice(0, AUDIT_LIMITS.userAgent).replace(/[^\x20-\x7e]/g, '');
+  const role =
+    e.actorKind === 'cli' || e.userId === undefined || e.tenantId === null
+      ? undefined
+      : await memberRole(tx, e.tenantId, e.userId);
   const actor =
     e.actorKind === 'cli'
       ? { kind: 'cli' as const }
@@ -84,6 +105,7 @@ export async function auditAuth(tx: Tx, clock: Clock, e: AuthAuditEvent): Promis
         : {
             kind: 'user' as const,
             userId: e.userId,
+            ...(role === undefined ? {} : { role }),
             ...(e.sessionId === undefined ? {} : { sessionId: e.sessionId }),
           };
   await appendAudit(

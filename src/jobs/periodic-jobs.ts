@@ -5,6 +5,7 @@ import { escalateAllOverdueReviews } from '../access/access-review-evidence.js';
 import { applyDueChanges } from '../prescribing/change-control.service.js';
 import { runComplianceChecksForAll } from '../compliance/compliance-checks.js';
 import type { Platform } from '../platform.js';
+import { runScheduledAuditVerification } from './audit-verification.js';
 
 /** One periodic job: a name for the logs and the work; failures are logged, never fatal. */
 interface Job {
@@ -25,7 +26,8 @@ async function tenantIds(p: Pick<Platform, 'db'>): Promise<TenantId[]> {
  * - overdue access-review items escalate (hourly);
  * - accounts unused for SCRIP_STALE_ACCOUNT_DAYS are disabled and reported (daily; 164.308(a)(3));
  * - compliance program checks: overdue items and breach-notice countdowns (hourly);
- * - the monthly controlled-substance logs per prescriber (daily; 21 CFR 1311.120(b)(27)).
+ * - the monthly controlled-substance logs per prescriber (daily; 21 CFR 1311.120(b)(27));
+ * - the audit log verification, whose failure alerts (daily; every process runs it, harmlessly).
  */
 export function periodicJobs(p: Platform, staleDays: number): readonly Job[] {
   return [
@@ -58,6 +60,11 @@ export function periodicJobs(p: Platform, staleDays: number): readonly Job[] {
       name: 'prescriber monthly logs',
       everyMs: 86_400_000,
       run: () => p.prescriptions.logs.generateMonthlyLogs(),
+    },
+    {
+      name: 'audit verification',
+      everyMs: 86_400_000,
+      run: () => runScheduledAuditVerification(p),
     },
   ];
 }

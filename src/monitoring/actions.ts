@@ -23,6 +23,8 @@ export const PATIENT_ACTION_PREFIX = 'patient.';
 
 /** A failed sign-in (emitted by identity): actor userId when known, else `details.accountKey`. */
 export const AUTH_LOGIN_FAILURE = 'auth.login.failure';
+/** An account, source or user was locked out after repeated failures (platform record). */
+export const AUTH_LOCKOUT = 'auth.lockout';
 /**
  * A single-use recovery code signed someone in (emitted by identity in the user's home tenant,
  * actor the user, `details.remaining` the codes left).
@@ -91,6 +93,9 @@ export const EPCS_PERMISSION_REVOKE = 'epcs.permission.revoked';
 export const EPCS_PERMISSION_REQUEST = 'epcs.permission.requested';
 /** Prefix of identity-proofing changes (21 CFR 1311.105), e.g. `identity.proofing.complete`. */
 export const IDENTITY_PROOFING_PREFIX = 'identity.proofing.';
+
+/** A request refused by the tenant's context policy (network, device, hours): 21 CFR 1311.150(a)(1). */
+export const ACCESS_CONTEXT_DENY = 'access.context.deny';
 
 /** The audit verifier found a problem (21 CFR 1311.150(c), 45 CFR 164.312(c)(1)). */
 export const AUDIT_VERIFY_FAILED = 'audit.verify.failed';
@@ -161,3 +166,43 @@ export function actionMatches(action: string, pattern: string): boolean {
 export const PHARMACY_DIRECTORY_CREATE = 'pharmacy.directory.create';
 export const PHARMACY_DIRECTORY_UPDATE = 'pharmacy.directory.update';
 export const PHARMACY_DIRECTORY_IMPORT = 'pharmacy.directory.import';
+
+/**
+ * Pharmacy side (issue 8 item 6; 21 CFR 1311.205, 1311.210). Receipt and refusal of a SCRIPT
+ * message (system actor; a refusal names a reason token, never message content), the
+ * pharmacist's actions (subject `pharmacy_rx`), and the tenant's pharmacy set-up. Reads of a
+ * received prescription are PHI accesses: they carry the `patient.` prefix so the off-hours rule
+ * watches them like any other patient access.
+ */
+export const PHARMACY_RX_RECEIVED = 'pharmacy.rx.received';
+export const PHARMACY_RX_REJECTED = 'pharmacy.rx.rejected';
+export const PHARMACY_RX_CANCEL_REQUESTED = 'pharmacy.rx.cancel_requested';
+export const PHARMACY_RX_READ = 'patient.pharmacy_rx.read';
+export const PHARMACY_RX_LIST = 'patient.pharmacy_rx.list';
+export const PHARMACY_RX_ACCEPTED = 'pharmacy.rx.accepted';
+export const PHARMACY_RX_FILLED = 'pharmacy.rx.filled';
+export const PHARMACY_RX_CANCEL_ANSWERED = 'pharmacy.rx.cancel_answered';
+export const PHARMACY_RX_RENEWAL_REQUESTED = 'pharmacy.rx.renewal_requested';
+export const PHARMACY_RX_CHANGE_REQUESTED = 'pharmacy.rx.change_requested';
+export const PHARMACY_LOCATION_CREATE = 'pharmacy.location.create';
+export const PHARMACY_MEMBER_ADD = 'pharmacy.member.add';
+export const PHARMACY_MEMBER_REMOVE = 'pharmacy.member.remove';
+export const PHARMACY_SENDER_TRUST = 'pharmacy.sender.trust';
+
+/**
+ * The network switch's own log (issue 8 item 5, src/switch): every connection refused, message
+ * accepted, refused or seen again, forward attempt that failed, final answer from the recipient,
+ * relay of that answer, and participant change. Details carry MessageIDs, addresses and codes,
+ * never message content.
+ */
+export const SWITCH_CONNECTION_REFUSED = 'switch.connection.refused';
+export const SWITCH_MESSAGE_ACCEPTED = 'switch.message.accepted';
+export const SWITCH_MESSAGE_REFUSED = 'switch.message.refused';
+export const SWITCH_MESSAGE_DUPLICATE = 'switch.message.duplicate';
+export const SWITCH_FORWARD_FAILED = 'switch.forward.failed';
+export const SWITCH_MESSAGE_DELIVERED = 'switch.message.delivered';
+export const SWITCH_MESSAGE_REJECTED = 'switch.message.rejected';
+export const SWITCH_ANSWER_RELAYED = 'switch.answer.relayed';
+export const SWITCH_ANSWER_RELAY_FAILED = 'switch.answer.relay_failed';
+export const SWITCH_PARTICIPANT_SAVE = 'switch.participant.save';
+export const SWITCH_PARTICIPANT_REMOVE = 'switch.participant.remove';

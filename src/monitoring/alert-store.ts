@@ -132,6 +132,26 @@ export async function upsertAlert(
   return { alert: toAlert(row), created: row.created };
 }
 
+/**
+ * Alerts of `tenantId` opened by one of the records `seqs` (first_seq), whatever raised them: the
+ * detector, or a domain in the record's own transaction (immediate-alert.ts). `tx` must be in
+ * that tenant's context.
+ */
+export async function alertsOpenedBy(
+  tx: Tx,
+  tenantId: string | null,
+  seqs: readonly number[],
+): Promise<Alert[]> {
+  if (seqs.length === 0) return [];
+  const { rows } = await tx.query<AlertDb>(
+    `SELECT ${COLUMNS} FROM alerts
+      WHERE tenant_id IS NOT DISTINCT FROM $1 AND first_seq = ANY($2::bigint[])
+      ORDER BY first_seq, id`,
+    [tenantId, seqs],
+  );
+  return rows.map(toAlert);
+}
+
 export interface ListAlertsOptions {
   readonly status?: AlertStatus;
   readonly rule?: RuleId;

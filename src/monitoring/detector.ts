@@ -8,11 +8,15 @@
  * cursor commit together. A crash before commit leaves no trace, and the batch is read again: no
  * alert is lost and none is counted twice. Seqs are assigned in commit order (0003_audit.sql), so
  * every record below the head is committed and the cursor never skips one.
+ *
+ * Alerts a domain raised itself in the transaction of a record (break-glass, outbox failure, BAA
+ * expiry; immediate-alert.ts) are queued for the sinks when the detector passes that record, at
+ * most once across detectors: every new alert reaches the sinks, whoever opened it.
  */
 import { cryptoRandom, type Clock, type Random } from '../core/index.js';
 import type { Database, Tx } from '../db/index.js';
 import type { AuditRecord } from '../audit/index.js';
-import { upsertAlert, noticeOf, type Alert } from './alert-store.js';
+import { upsertAlert, noticeOf, alertsOpenedBy, type Alert } from './alert-store.js';
 import { auditHead, readAuditRange, useTenantContext } from './audit-stream.js';
 import { enqueueDeliveries } from './delivery.js';
 import {
@@ -131,6 +135,20 @@ async function windowCandidates(
   return out;
 }
 
+/**
+ * The directly raised alerts not queued yet (another detector, with its own cursor, may have
+ * queued them); `tx` must be outside any tenant context (the outbox is a platform table).
+ */
+async function notYetQueued(tx: Tx, alerts: readonly Alert[]): Promise<Alert[]> {
+  if (alerts.length === 0) return [];
+  const { rows } = await tx.query<{ alert_id: string }>(
+    'SELECT DISTINCT alert_id FROM alert_deliveries WHERE alert_id = ANY($1::uuid[])',
+    [alerts.map((a) => a.id)],
+  );
+  const queued = new Set(rows.map((r) => r.alert_id));
+  return alerts.filter((a) => !queued.has(a.id));
+}
+
 /** Processes at most one batch of new audit records; see the module comment. */
 export async function runDetectorBatch(
   db: Database,
@@ -156,6 +174,7 @@ export async function runDetectorBatch(
       else list.push(r);
     }
     const opened: Alert[] = [];
+    const forwarded: Alert[] = [];
     let updated = 0;
     for (const [tenantId, list] of byTenant) {
       await useTenantContext(tx, tenantId);
@@ -166,11 +185,22 @@ export async function runDetectorBatch(
         ...list.flatMap((r) => evaluateRecord(r, rules)),
         ...(await windowCandidates(tx, name, tenantId, rules, obs)),
       ].sort((a, b) => a.seq - b.seq);
+      const mine = new Set<string>();
       for (const c of candidates) {
         const { alert, created } = await upsertAlert(tx, c, random);
-        if (created) opened.push(alert);
-        else updated++;
+        if (created) {
+          opened.push(alert);
+          mine.add(alert.id);
+        } else updated++;
       }
+      // Alerts a domain raised itself in the transaction of one of these records (break-glass,
+      // outbox failure, BAA expiry): the detector skipped those records, so it queues them here.
+      const direct = await alertsOpenedBy(
+        tx,
+        tenantId,
+        list.map((r) => r.seq),
+      );
+      forwarded.push(...direct.filter((a) => !mine.has(a.id)));
       const newest = Math.max(...list.map((r) => Date.parse(r.time)));
       await tx.query('DELETE FROM monitoring_window_events WHERE detector = $1 AND at < $2', [
         name,
@@ -179,6 +209,9 @@ export async function runDetectorBatch(
     }
     await useTenantContext(tx, null);
     for (const alert of opened) {
+      await enqueueDeliveries(tx, noticeOf(alert), options.sinks ?? [], clock, random);
+    }
+    for (const alert of await notYetQueued(tx, forwarded)) {
       await enqueueDeliveries(tx, noticeOf(alert), options.sinks ?? [], clock, random);
     }
     if (to > from) {

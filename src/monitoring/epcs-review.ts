@@ -17,11 +17,15 @@ import {
 import type { Database, Tx } from '../db/index.js';
 import { appendAudit, type AuditRecord } from '../audit/index.js';
 import {
+  ACCESS_CONTEXT_DENY,
   AUDIT_VERIFY_FAILED,
+  AUTH_LOCKOUT,
+  AUTH_LOGIN_FAILURE,
   EPCS_PERMISSION_PREFIX,
   EPCS_REVIEW_CREATE,
   EPCS_REVIEW_DECIDE,
   IDENTITY_PROOFING_PREFIX,
+  PRESCRIPTION_EDIT_REFUSED,
   RX_SIGN_CONTROLLED,
   actionMatches,
 } from './actions.js';
@@ -29,12 +33,21 @@ import { parseAuditRecord, useTenantContext } from './audit-stream.js';
 import { loadRuleSet } from './rules.js';
 import { addDays, isTimeZone, localDate, localDayBounds } from './time-zone.js';
 
+/**
+ * The 1311.150(a) events the review lists: changes to EPCS logical access controls and identity
+ * proofing ((a)(4), (a)(6)), controlled-substance signing and failed attempts, requests refused
+ * by the context policy and failed sign-ins or lockouts of the tenant's members ((a)(1) attempted
+ * unauthorized access), refused changes to a signed
+ * prescription ((a)(2) attempted unauthorized modification), audit-trail failures ((a)(5)).
+ */
 export const EPCS_REVIEW_CATEGORIES = [
   'permission_change',
   'controlled_signing',
   'failed_signing',
   'identity_proofing',
   'audit_failure',
+  'unauthorized_access',
+  'refused_modification',
 ] as const;
 export type EpcsReviewCategory = (typeof EPCS_REVIEW_CATEGORIES)[number];
 export type EpcsDecision = 'incident' | 'not_incident';
@@ -49,6 +62,14 @@ export function epcsCategory(
   }
   if (actionMatches(record.action, IDENTITY_PROOFING_PREFIX)) return 'identity_proofing';
   if (record.action === AUDIT_VERIFY_FAILED) return 'audit_failure';
+  if (
+    record.action === ACCESS_CONTEXT_DENY ||
+    record.action === AUTH_LOGIN_FAILURE ||
+    record.action === AUTH_LOCKOUT
+  ) {
+    return 'unauthorized_access';
+  }
+  if (record.action === PRESCRIPTION_EDIT_REFUSED) return 'refused_modification';
   return null;
 }
 
@@ -164,15 +185,30 @@ async function collectEvents(
       tenantId,
       start,
       end,
-      [RX_SIGN_CONTROLLED, AUDIT_VERIFY_FAILED],
+      [RX_SIGN_CONTROLLED, AUDIT_VERIFY_FAILED, ACCESS_CONTEXT_DENY, PRESCRIPTION_EDIT_REFUSED],
       EPCS_PERMISSION_PREFIX,
       IDENTITY_PROOFING_PREFIX,
     ],
   );
+  // Sign-in failures and lockouts are platform records (no tenant before sign-in): those of this
+  // tenant's members belong in its report.
+  const members = await tx.query<{ user_id: string }>(
+    'SELECT user_id::text AS user_id FROM memberships WHERE tenant_id = $1',
+    [tenantId],
+  );
   await useTenantContext(tx, null);
   const platform = await tx.query<{ record: string }>(
-    `SELECT record FROM audit_log WHERE tenant_id IS NULL AND time >= $1 AND time < $2 AND action = $3 ORDER BY seq`,
-    [start, end, AUDIT_VERIFY_FAILED],
+    `SELECT record FROM audit_log
+      WHERE tenant_id IS NULL AND time >= $1 AND time < $2
+        AND (action = $3 OR (action = ANY($4::text[]) AND actor_user_id = ANY($5::text[])))
+      ORDER BY seq`,
+    [
+      start,
+      end,
+      AUDIT_VERIFY_FAILED,
+      [AUTH_LOGIN_FAILURE, AUTH_LOCKOUT],
+      members.rows.map((r) => r.user_id),
+    ],
   );
   await useTenantContext(tx, tenantId);
   return [...own.rows, ...platform.rows]

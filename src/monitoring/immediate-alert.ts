@@ -4,7 +4,8 @@
  * officers at once). The dedup key is the one the detector would compute for the same record
  * (`rule:subject:s<seq>`), so even a detector that saw the record would merge into this alert
  * rather than open a second one; the domain also marks the record (`alertRaised`), which the
- * detector's rule skips.
+ * detector's rule skips. The alert is stored at once; the detector queues it for the sinks when
+ * it passes the record (detector.ts), one poll later.
  */
 import type { Random } from '../core/index.js';
 import type { Tx } from '../db/index.js';

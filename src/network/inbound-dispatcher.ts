@@ -26,6 +26,12 @@ export interface InboundMeta {
   readonly remoteAddress?: string | undefined;
 }
 
+/** What a handler is given besides the message: the transport facts and the body as received. */
+export interface HandlerMeta extends InboundMeta {
+  /** The request body exactly as received (a pharmacy archives it as is, 21 CFR 1311.210). */
+  readonly xml: string;
+}
+
 /** A handler's verdict: Status 000, or a SCRIPT Error (900 permanent; 600-602 retryable). */
 export type InboundAnswer =
   | { readonly kind: 'status' }
@@ -42,7 +48,7 @@ export type InboundHandler = (
   tenantId: TenantId,
   message: ScriptMessage,
   jws: string | undefined,
-  meta: InboundMeta,
+  meta: HandlerMeta,
 ) => Promise<InboundAnswer>;
 
 /** Handlers by the To qualifier (D prescriber system, P pharmacy) and message type. */
@@ -181,7 +187,7 @@ export class InboundDispatcher {
       } else {
         await tx.query('SAVEPOINT scrip_inbound');
         try {
-          answer = await handler(tx, tenantId, m, jws, meta);
+          answer = await handler(tx, tenantId, m, jws, { ...meta, xml: body.toString('utf8') });
           await tx.query('RELEASE SAVEPOINT scrip_inbound');
         } catch (err) {
           const refusal = refusalOf(err);

@@ -207,7 +207,8 @@ export interface MtlsServerOptions {
 }
 
 function peerOf(socket: TLSSocket): MtlsPeer | undefined {
-  if (!socket.authorized) return undefined;
+  // A socket an earlier listener already closed has no certificate left to read.
+  if (!socket.authorized || socket.destroyed) return undefined;
   const cert = socket.getPeerCertificate();
   const pin = pinOf(cert);
   if (pin === undefined) return undefined;

@@ -1,24 +1,26 @@
 /**
- * The network outbox port, shared with src/pharmacy: a pharmacy-originated message To the
- * prescriber system, written in the caller's transaction (the table-backed implementation is
- * network-outbox.table.ts; the network worker delivers it).
+ * The network outbox port: a domain that must send a SCRIPT message hands it over here, in the
+ * same transaction as the state change that causes it (transactional outbox), and the network
+ * layer delivers it later over mutual TLS, retrying until it is answered. The pharmacy inbox uses
+ * it for the messages a pharmacy sends back to the prescriber system (Status, RxFill,
+ * CancelRxResponse, RxRenewalRequest, RxChangeRequest), addressed To qualifier D.
  */
 import type { TenantId } from '../core/index.js';
 import type { Tx } from '../db/index.js';
 import type { MessageType } from './ncpdp-script.types.js';
 
-/** Port: enqueue a pharmacy-originated message To the prescriber system (qualifier D). */
+/** One outgoing SCRIPT message, already built by the codec (`xml` parses back to `type`). */
+export interface OutgoingScriptMessage {
+  readonly type: MessageType;
+  readonly to: { readonly qualifier: 'D'; readonly value: string };
+  readonly from: { readonly qualifier: 'P'; readonly value: string };
+  /** Header/MessageID: the receiver's idempotency key. */
+  readonly messageId: string;
+  readonly relatesToMessageId?: string;
+  readonly xml: string;
+}
+
 export interface NetworkOutbox {
-  enqueue(
-    tx: Tx,
-    tenantId: TenantId,
-    msg: {
-      type: MessageType;
-      to: { qualifier: 'D'; value: string };
-      from: { qualifier: 'P'; value: string };
-      messageId: string;
-      relatesToMessageId?: string;
-      xml: string;
-    },
-  ): Promise<void>;
+  /** Queues `msg` for delivery; runs in the caller's transaction, so it commits or rolls back with it. */
+  enqueue(tx: Tx, tenantId: TenantId, msg: OutgoingScriptMessage): Promise<void>;
 }

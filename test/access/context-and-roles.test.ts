@@ -111,6 +111,9 @@ describe('context policy on every request (networks, device, hours), audited', (
     expect(demanded.length).toBeGreaterThanOrEqual(1);
     expect(demanded[0]?.details).toMatchObject({ reasons: 'network' });
     expect(JSON.stringify(demanded)).not.toContain('192.0.2.7');
+    // Publishing the policy is a configuration change with its own record (issue 6 point 1).
+    const published = audit.filter((a) => a.action === 'access.context.policy');
+    expect(published.map((a) => [a.outcome, a.details.version])).toEqual([['success', 1]]);
   });
 });
 

@@ -104,7 +104,36 @@ describe('audit API: search, export, proofs', () => {
           )
         ).seq,
     );
-    await createCheckpoint(h.p.db, signer, 'test.local/audit');
+    const cp2 = await createCheckpoint(h.p.db, signer, 'test.local/audit');
+    if (cp === null || cp2 === null) throw new Error('no checkpoints');
+    // The consistency proof between the two checkpoints verifies offline; it fails against a
+    // forked pair, and sizes that are not checkpoints are not found.
+    const consistency = await get(
+      app,
+      `/api/v1/audit/proofs/consistency?size1=${String(cp.treeSize)}&size2=${String(cp2.treeSize)}`,
+      compliance,
+    );
+    expect(consistency.statusCode, consistency.body).toBe(200);
+    expect(verifyProofBundle(consistency.json(), signer.publicKey)).toMatchObject({
+      kind: 'consistency',
+      size1: cp.treeSize,
+      size2: cp2.treeSize,
+    });
+    const forged = consistency.json<{ proof: string[] }>();
+    expect(forged.proof.length).toBeGreaterThan(0);
+    const zero = Buffer.alloc(32).toString('base64');
+    expect(() =>
+      verifyProofBundle({ ...forged, proof: [zero, ...forged.proof.slice(1)] }, signer.publicKey),
+    ).toThrow();
+    const notCheckpoint = await get(
+      app,
+      `/api/v1/audit/proofs/consistency?size1=${String(cp.treeSize - 1)}&size2=${String(cp2.treeSize)}`,
+      compliance,
+    );
+    expect(notCheckpoint.statusCode).toBe(404);
+    expect(
+      (await get(app, '/api/v1/audit/proofs/consistency?size1=1&size2=2', prescriber)).statusCode,
+    ).toBe(403);
     const other = await get(
       app,
       `/api/v1/audit/proofs/inclusion/${String(platformSeq)}`,

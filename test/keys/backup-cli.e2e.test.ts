@@ -1,8 +1,33 @@
-import { chmodSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { isolatedEnv, runScrip } from '../serve-process.js';
+
+/**
+ * The audit actions in the exported (checkpointed) log of the database behind `env`: the way to
+ * read a child's own embedded database after it has stopped.
+ */
+async function exportedActions(env: NodeJS.ProcessEnv, dir: string): Promise<string[]> {
+  const withDir = { ...env, SCRIP_AUDIT_EXPORT_DIR: dir };
+  const cp = await runScrip(['audit', 'checkpoint'], withDir);
+  expect(cp.code, cp.stderr).toBe(0);
+  const ex = await runScrip(['audit', 'export'], withDir);
+  expect(ex.code, ex.stderr).toBe(0);
+  return readdirSync(dir, { recursive: true })
+    .map(String)
+    .filter((f) => f.endsWith('.jsonl'))
+    .flatMap((f) => readFileSync(join(dir, f), 'utf8').trim().split('\n'))
+    .map((line) => (JSON.parse(line) as { action: string }).action);
+}
 
 describe('scrip backup / restore (real processes)', () => {
   const root = mkdtempSync(join(tmpdir(), 'scrip-backup-cli-'));
@@ -26,6 +51,9 @@ describe('scrip backup / restore (real processes)', () => {
     expect(statSync(file).mode & 0o077).toBe(0);
     expect(readFileSync(file).includes(Buffer.from('Backup Clinic'))).toBe(false);
     expect((await runScrip(['backup', '--out', file], source.env)).code).not.toBe(0); // never overwrites
+    // A whole-database export is an audit record (issue 6 point 1, exports).
+    const sourceLog = await exportedActions(source.env, join(root, 'audit-a'));
+    expect(sourceLog.filter((a) => a === 'backup.create')).toHaveLength(1);
 
     const target = await isolatedEnv(join(root, 'b'), { SCRIP_KEY_DIR: keyDir });
     drops.push(target.drop);
@@ -39,6 +67,8 @@ describe('scrip backup / restore (real processes)', () => {
       ),
     ).toContain(tenantId);
     expect((await runScrip(['restore', file], target.env)).code).not.toBe(0); // not empty any more
+    const targetLog = await exportedActions(target.env, join(root, 'audit-b'));
+    expect(targetLog.filter((a) => a === 'backup.restore')).toHaveLength(1);
 
     const bytes = readFileSync(file);
     const tampered = Buffer.from(bytes);

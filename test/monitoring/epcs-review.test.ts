@@ -3,6 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ManualClock } from '../../src/core/index.js';
 import type { Database } from '../../src/db/index.js';
 import {
+  AUTH_LOGIN_FAILURE,
   EPCS_PERMISSION_GRANT,
   EPCS_PERMISSION_REVOKE,
   PATIENT_READ,
@@ -13,6 +14,7 @@ import {
   setRuleConfig,
 } from '../../src/monitoring/index.js';
 import { freshTenant, openTestDatabase, ownerClient } from '../db.js';
+import { member } from '../compliance/helpers.js';
 import { emit, user } from './helpers.js';
 
 describe('daily EPCS review (21 CFR 1311.150)', () => {
@@ -68,6 +70,18 @@ describe('daily EPCS review (21 CFR 1311.150)', () => {
       outcome: 'failure',
     });
     await emit(db, clock, { tenantId: t, actor: user(doc), action: PATIENT_READ }); // not a 1311.150 event
+    await emit(db, clock, {
+      tenantId: t,
+      actor: user(doc),
+      action: 'access.context.deny',
+      outcome: 'denied',
+    });
+    await emit(db, clock, {
+      tenantId: t,
+      actor: user(doc),
+      action: 'prescription.edit.refused',
+      outcome: 'failure',
+    });
     await emit(db, clock, { tenantId: other, actor: user(), action: RX_SIGN_CONTROLLED }); // other tenant
     clock.set(new Date('2026-05-12T04:59:59Z'));
     await emit(db, clock, { tenantId: t, actor: user(admin), action: EPCS_PERMISSION_REVOKE });
@@ -87,12 +101,16 @@ describe('daily EPCS review (21 CFR 1311.150)', () => {
         failed_signing: 1,
         identity_proofing: 0,
         audit_failure: 0,
+        unauthorized_access: 1,
+        refused_modification: 1,
       },
     });
     expect(review.items.map((i) => [i.category, i.action, i.actorUserId, i.decision])).toEqual([
       ['permission_change', EPCS_PERMISSION_GRANT, admin, null],
       ['controlled_signing', RX_SIGN_CONTROLLED, doc, null],
       ['failed_signing', RX_SIGN_CONTROLLED, doc, null],
+      ['unauthorized_access', 'access.context.deny', doc, null],
+      ['refused_modification', 'prescription.edit.refused', doc, null],
       ['permission_change', EPCS_PERMISSION_REVOKE, admin, null],
     ]);
 
@@ -145,7 +163,14 @@ describe('daily EPCS review (21 CFR 1311.150)', () => {
     ).rejects.toMatchObject({ code: 'not_found' });
 
     const kept = await getEpcsReview(db, t, '2026-05-11');
-    expect(kept.items.map((i) => i.decision)).toEqual(['not_incident', 'incident', null, null]);
+    expect(kept.items.map((i) => i.decision)).toEqual([
+      'not_incident',
+      'incident',
+      null,
+      null,
+      null,
+      null,
+    ]);
     expect(kept.items[0]!.note).toBe('approved by practice admin');
     const audits = await reviewAudits(t);
     expect(audits.map((a) => [a.action, a.details.decision ?? null])).toEqual([
@@ -173,6 +198,29 @@ describe('daily EPCS review (21 CFR 1311.150)', () => {
     await expect(getEpcsReview(db, other, '2026-05-11')).rejects.toMatchObject({
       code: 'not_found',
     });
+  });
+
+  it("lists failed sign-ins and lockouts of the tenant's members, not other people's", async () => {
+    const t = await freshTenant(db);
+    const doc = await member(db, t, ['prescriber']);
+    const stranger = randomUUID();
+    const clock = new ManualClock(new Date('2026-06-02T09:00:00Z'));
+    const platform = { tenantId: null, outcome: 'failure' as const };
+    await emit(db, clock, { ...platform, actor: user(doc.userId), action: AUTH_LOGIN_FAILURE });
+    await emit(db, clock, { ...platform, actor: user(stranger), action: AUTH_LOGIN_FAILURE });
+    await emit(db, clock, {
+      ...platform,
+      outcome: 'denied',
+      actor: user(doc.userId),
+      action: 'auth.lockout',
+    });
+    clock.set(new Date('2026-06-03T12:00:00Z'));
+    const review = await runDailyEpcsReview(db, clock.now(), t, clock);
+    expect(review.items.map((i) => [i.category, i.action, i.actorUserId])).toEqual([
+      ['unauthorized_access', AUTH_LOGIN_FAILURE, doc.userId],
+      ['unauthorized_access', 'auth.lockout', doc.userId],
+    ]);
+    expect(review.counts.unauthorized_access).toBe(2);
   });
 
   it('refuses a day that has not ended and reviews an empty day as empty', async () => {

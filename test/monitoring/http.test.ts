@@ -9,11 +9,14 @@ import { sessionAuthenticator } from '../../src/http/session-auth.js';
 import { buildTestApp } from '../app.js';
 import {
   bootstrapAdmin,
+  codeFor,
   get,
   harness,
+  headers,
   inviteAndEnrol,
   post,
   type Browser,
+  type Enrolled,
   type Harness,
 } from '../identity/harness.js';
 
@@ -21,6 +24,7 @@ describe('alerts and the EPCS review over HTTP', () => {
   let h: Harness;
   let app: FastifyInstance;
   let compliance: Browser;
+  let officer: Enrolled;
   let auditor: Browser;
   let prescriber: Browser;
   let tenant: string;
@@ -33,9 +37,8 @@ describe('alerts and the EPCS review over HTTP', () => {
     }));
     const admin = await bootstrapAdmin(h);
     tenant = admin.tenantId;
-    compliance = (
-      await inviteAndEnrol(h, admin.browser, 'cora@example.test', ['compliance_officer'])
-    ).browser;
+    officer = await inviteAndEnrol(h, admin.browser, 'cora@example.test', ['compliance_officer']);
+    compliance = officer.browser;
     auditor = (await inviteAndEnrol(h, admin.browser, 'aud@example.test', ['auditor'])).browser;
     prescriber = (await inviteAndEnrol(h, admin.browser, 'pat@example.test', ['prescriber']))
       .browser;
@@ -133,5 +136,93 @@ describe('alerts and the EPCS review over HTTP', () => {
       ).statusCode,
     ).toBe(409);
     expect((await get(app, '/api/v1/epcs/reviews/1999-01-01', compliance)).statusCode).toBe(404);
+  });
+
+  it('rules are configurable per tenant: read with alerts.read, changed with alerts.manage and a step-up, audited', async () => {
+    type Rule = { rule: string; enabled: boolean; params: Record<string, unknown> };
+    const put = (b: Browser, rule: string, payload: Record<string, unknown>) =>
+      app.inject({
+        method: 'PUT',
+        url: `/api/v1/alerts/rules/${rule}`,
+        headers: headers(b),
+        payload,
+      });
+    const stepUp = async (): Promise<void> => {
+      h.clock.advance(30_000);
+      const res = await post(h.app, '/api/v1/auth/step-up', officer.browser, {
+        action: 'monitoring.rule.update',
+        totp: codeFor(officer.secret, h.clock),
+      });
+      expect(res.statusCode, res.body).toBe(200);
+    };
+    expect((await get(app, '/api/v1/alerts/rules', prescriber)).statusCode).toBe(403);
+    const listed = await get(app, '/api/v1/alerts/rules', auditor);
+    expect(listed.statusCode, listed.body).toBe(200);
+    const rules = listed.json<{ rules: Rule[] }>().rules;
+    expect(rules.find((r) => r.rule === 'bulk_lookup')).toMatchObject({
+      enabled: true,
+      params: { maxDistinctPatients: 50, windowMinutes: 10 },
+    });
+    expect(rules.map((r) => r.rule)).toContain('off_hours_access');
+
+    const change = { params: { maxDistinctPatients: 5, windowMinutes: 30 } };
+    expect((await put(auditor, 'bulk_lookup', change)).statusCode).toBe(403);
+    const noStepUp = await put(compliance, 'bulk_lookup', change);
+    expect(noStepUp.statusCode).toBe(403);
+    expect(noStepUp.json()).toMatchObject({ code: 'step_up_required' });
+    await stepUp();
+    const changed = await put(compliance, 'bulk_lookup', change);
+    expect(changed.statusCode, changed.body).toBe(200);
+    expect(changed.json()).toMatchObject({
+      rule: 'bulk_lookup',
+      enabled: true,
+      params: { maxDistinctPatients: 5, windowMinutes: 30 },
+    });
+    await stepUp();
+    const bad = await put(compliance, 'bulk_lookup', { params: { maxDistinctPatients: -1 } });
+    expect(bad.statusCode, bad.body).toBe(400);
+    await stepUp();
+    expect((await put(compliance, 'no_such_rule', { enabled: false })).statusCode).toBe(400);
+    const after = (await get(app, '/api/v1/alerts/rules', auditor)).json<{ rules: Rule[] }>();
+    expect(after.rules.find((r) => r.rule === 'bulk_lookup')?.params).toMatchObject({
+      maxDistinctPatients: 5,
+    });
+
+    // The tenant's rule is the one the detector applies: 6 distinct patients now alert.
+    const t = asTenantId(tenant);
+    const snoop = randomUUID();
+    await h.p.db.withTenant(t, async (tx) => {
+      for (let i = 0; i < 6; i += 1) {
+        await appendAudit(
+          tx,
+          {
+            tenantId: t,
+            actor: { kind: 'user', userId: snoop },
+            action: 'patient.read',
+            outcome: 'success',
+            subjects: [{ type: 'patient', id: randomUUID() }],
+          },
+          h.clock,
+        );
+      }
+    });
+    await runDetector(h.p.db, h.clock);
+    const open = (await get(app, '/api/v1/alerts?status=open', compliance)).json<{
+      alerts: { rule: string; subject: string | null }[];
+    }>().alerts;
+    expect(open.filter((a) => a.rule === 'bulk_lookup' && a.subject === snoop)).toHaveLength(1);
+
+    const audited = await h.p.db.withTenant(t, async (tx) => {
+      const { rows } = await tx.query<{ record: string }>(
+        "SELECT record FROM audit_log WHERE action = 'monitoring.rule.update' ORDER BY seq",
+      );
+      return rows.map((r) => JSON.parse(r.record) as Record<string, unknown>);
+    });
+    expect(audited).toHaveLength(1);
+    expect(audited[0]).toMatchObject({
+      outcome: 'success',
+      actor: { kind: 'user', userId: officer.userId, role: 'compliance_officer' },
+      details: { rule: 'bulk_lookup', enabled: true },
+    });
   });
 });

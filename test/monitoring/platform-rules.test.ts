@@ -86,10 +86,23 @@ describe('monitoring rules on platform audit records', () => {
       outcome: 'failure',
       details: { problems: 1, firstBadSeq: 12 },
     });
+    // A clean verification is recorded too, and must not alert.
+    clock.advance(60_000);
+    await emit(db, clock, {
+      tenantId: null,
+      actor: { kind: 'cli' },
+      action: 'audit.verify.passed',
+      outcome: 'success',
+    });
     await det.run();
     const alerts = (await alertsOf(db, null, 'audit_verification_failure')).filter(
-      (a) => a.firstSeen.getTime() === clock.now().getTime(),
+      (a) => a.firstSeen.getTime() === clock.now().getTime() - 60_000,
     );
     expect(alerts.map((a) => [a.severity, a.count, a.status])).toEqual([['critical', 1, 'open']]);
+    expect(
+      (await alertsOf(db, null, 'audit_verification_failure')).filter(
+        (a) => a.firstSeen.getTime() === clock.now().getTime(),
+      ),
+    ).toEqual([]);
   });
 });

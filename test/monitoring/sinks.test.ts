@@ -1,14 +1,16 @@
-import { createHmac, randomBytes } from 'node:crypto';
+import { createHmac, randomBytes, randomUUID } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ManualClock } from '../../src/core/index.js';
+import { ManualClock, cryptoRandom } from '../../src/core/index.js';
+import { appendAudit } from '../../src/audit/index.js';
 import type { Database } from '../../src/db/index.js';
 import {
   BREAKGLASS_OPEN,
   LogSink,
   WebhookSink,
   deliverAlerts,
+  immediateAlerter,
   verifyWebhook,
   type AlertSink,
 } from '../../src/monitoring/index.js';
@@ -118,6 +120,56 @@ describe('alert sinks and the delivery outbox', () => {
     } finally {
       hook.server.close();
     }
+  });
+
+  it('an alert a domain raised itself (break-glass) reaches the sinks once, across detectors', async () => {
+    const t = await freshTenant(db);
+    const clock = new ManualClock(new Date('2026-03-03T16:00:00Z'));
+    const sent: { alertId: string; rule: string }[] = [];
+    const sink: AlertSink = {
+      name: `capture-${t}`,
+      deliver: (n) => {
+        sent.push({ alertId: n.alertId, rule: n.rule });
+        return Promise.resolve();
+      },
+    };
+    const first = await testDetector(db, clock, [t], { sinks: [sink.name] });
+    const second = await testDetector(db, clock, [t], { sinks: [sink.name] });
+    // What src/access/break-glass.service.ts does: the record, marked, and the alert, in one tx.
+    const userId = randomUUID();
+    const alertId = await db.withTenant(t, async (tx) => {
+      const rec = await appendAudit(
+        tx,
+        {
+          tenantId: t,
+          actor: user(userId),
+          action: BREAKGLASS_OPEN,
+          outcome: 'success',
+          reason: 'emergency',
+          details: { alertRaised: true },
+        },
+        clock,
+      );
+      return immediateAlerter(cryptoRandom)(tx, {
+        tenantId: t,
+        rule: 'break_glass',
+        subject: userId,
+        at: clock.now(),
+        seq: rec.seq,
+        details: { action: BREAKGLASS_OPEN },
+      });
+    });
+    // Nothing is queued until a detector passes the record.
+    expect(await deliverAlerts(db, [sink], clock)).toEqual({ sent: 0, retried: 0, dead: 0 });
+    const run1 = await first.run();
+    expect(run1.opened).toEqual([]); // the detector does not open a second alert
+    await second.run();
+    expect(await deliverAlerts(db, [sink], clock)).toEqual({ sent: 1, retried: 0, dead: 0 });
+    expect(sent).toEqual([{ alertId, rule: 'break_glass' }]);
+    // A later record does not queue it again.
+    await emit(db, clock, { tenantId: t, actor: user(), action: 'patient.read' });
+    await first.run();
+    expect(await deliverAlerts(db, [sink], clock)).toEqual({ sent: 0, retried: 0, dead: 0 });
   });
 
   it('a receiver rejects a wrong secret, a changed body and a stale timestamp', () => {

@@ -176,6 +176,19 @@ describe('monitoring rules on tenant audit records', () => {
       action: NETWORK_DELIVERY_FAILED,
       outcome: 'failure',
     });
+    // A delivered prescription, and a failure the outbox worker already alerted, do not fire.
+    await emit(db, clock, {
+      tenantId: t,
+      actor: { kind: 'system' },
+      action: 'prescription.transmitted',
+    });
+    await emit(db, clock, {
+      tenantId: t,
+      actor: { kind: 'system' },
+      action: RX_TRANSMIT_FAILED,
+      outcome: 'failure',
+      details: { alertRaised: true },
+    });
     await det.run();
     const alerts = await alertsOf(db, t, 'transmission_failure');
     expect(alerts.map((a) => [a.subject, a.count]).sort()).toEqual([

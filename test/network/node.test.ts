@@ -312,6 +312,16 @@ describe('network node: identities, inbound listener, clinic handling, outbox, B
     expect(await rxStatus(rx.id)).toBe('acknowledged');
     const events = await timeline(rx.id);
     expect(events).toEqual(['queued', 'sent:010', 'acknowledged:000']);
+    // The lifecycle record of the pharmacy's acknowledgement (issue 6 point 1), no PHI in it.
+    const acked = (await auditActions(h, c.tenant)).filter(
+      (a) => a.action === 'prescription.acknowledged',
+    );
+    expect(acked).toEqual([
+      expect.objectContaining({
+        outcome: 'success',
+        details: expect.objectContaining({ from: 'transmitted' }) as unknown,
+      }),
+    ]);
     const audits = (await auditActions(h, c.tenant)).filter(
       (a) => a.action === 'network.inbound.received',
     ).length;

@@ -1,4 +1,4 @@
-import { Type } from '@sinclair/typebox';
+import { Type, type Static } from '@sinclair/typebox';
 import type { FastifyRequest } from 'fastify';
 import { AppError, type Clock } from '../../core/index.js';
 import type { Database } from '../../db/index.js';
@@ -8,15 +8,22 @@ import {
   decideEpcsReviewItem,
   getEpcsReview,
   listAlerts,
+  loadRuleSet,
+  RULE_IDS,
+  RULE_SEVERITY,
+  setRuleConfig,
   type Alert,
   type EpcsReview,
+  type RuleConfig,
+  type RuleId,
 } from '../../monitoring/index.js';
 import { defineRoute, type RouteDef } from '../route.js';
 
 /**
  * Alerts for the people who act on them (45 CFR 164.308(a)(1)(ii)(D), 164.308(a)(6)) and the
  * daily EPCS incident report (21 CFR 1311.150(b)). A tenant sees its own alerts only; every
- * acknowledgement and decision is an audit record written by the monitoring domain.
+ * acknowledgement and decision is an audit record written by the monitoring domain. The rules
+ * are configurable per tenant (issue 6 point 9); a change needs a step-up and is audited.
  */
 const AlertSchema = Type.Object({
   id: Type.String(),
@@ -88,6 +95,33 @@ const Note = Type.Object(
 );
 const IdParams = Type.Object({ id: Type.String({ format: 'uuid' }) });
 
+/** The step-up a rule change needs: turning a detection off must be a deliberate act. */
+export const RULE_UPDATE_STEP_UP = 'monitoring.rule.update';
+
+const RuleName = Type.Union(RULE_IDS.map((r) => Type.Literal(r)));
+const ParamValue = Type.Union([
+  Type.String({ maxLength: 200 }),
+  Type.Number(),
+  Type.Boolean(),
+  Type.Array(Type.Union([Type.String({ maxLength: 200 }), Type.Number()]), { maxItems: 50 }),
+]);
+const RuleSchema = Type.Object({
+  rule: Type.String(),
+  severity: Type.String(),
+  enabled: Type.Boolean(),
+  params: Type.Record(Type.String(), ParamValue),
+});
+
+function presentRule(rule: RuleId, config: RuleConfig): Static<typeof RuleSchema> {
+  const { enabled, ...params } = config as RuleConfig & Record<string, unknown>;
+  return {
+    rule,
+    severity: RULE_SEVERITY[rule],
+    enabled,
+    params: params as Static<typeof RuleSchema>['params'],
+  };
+}
+
 export function alertRoutes(db: Database, clock: Clock): RouteDef[] {
   return [
     defineRoute({
@@ -146,6 +180,55 @@ export function alertRoutes(db: Database, clock: Clock): RouteDef[] {
         },
       }),
     ),
+    defineRoute({
+      method: 'GET',
+      url: '/api/v1/alerts/rules',
+      permission: 'alerts.read',
+      summary: "The alert rules in effect for your tenant (defaults and the tenant's changes)",
+      tags: ['monitoring'],
+      schema: { response: { 200: Type.Object({ rules: Type.Array(RuleSchema) }) } },
+      handler: async (request) => {
+        const set = await db.withTenant(caller(request).tenantId, (tx) => loadRuleSet(tx));
+        return { rules: RULE_IDS.map((r) => presentRule(r, set[r])) };
+      },
+    }),
+    defineRoute({
+      method: 'PUT',
+      url: '/api/v1/alerts/rules/:rule',
+      permission: 'alerts.manage',
+      stepUp: RULE_UPDATE_STEP_UP,
+      summary:
+        "Change one alert rule for your tenant (audited); params replace the tenant's overrides",
+      tags: ['monitoring'],
+      schema: {
+        params: Type.Object({ rule: RuleName }),
+        body: Type.Object(
+          {
+            enabled: Type.Optional(Type.Boolean()),
+            params: Type.Optional(Type.Record(Type.String({ maxLength: 64 }), ParamValue)),
+          },
+          { additionalProperties: false },
+        ),
+        response: { 200: RuleSchema },
+      },
+      handler: async (request) => {
+        const p = caller(request);
+        const rule = (request.params as { rule: RuleId }).rule;
+        const body = request.body as { enabled?: boolean; params?: Record<string, unknown> };
+        const effective = await setRuleConfig(
+          db,
+          p.tenantId,
+          rule,
+          {
+            ...(body.enabled === undefined ? {} : { enabled: body.enabled }),
+            ...(body.params === undefined ? {} : { params: body.params }),
+          },
+          { userId: p.userId },
+          clock,
+        );
+        return presentRule(rule, effective);
+      },
+    }),
     defineRoute({
       method: 'GET',
       url: '/api/v1/epcs/reviews/:day',
