@@ -242,7 +242,7 @@ describe('HTTP foundation', () => {
         body: Type.Object({ n: Type.Integer() }, { additionalProperties: false }),
         response: { 200: Type.Object({ n: Type.Integer() }) },
       },
-      handler: async (request) => request.body as { n: number },
+      handler: async (request) => request.body,
     });
     const { app: authed } = await buildTestApp(db, {
       routes: [guarded],

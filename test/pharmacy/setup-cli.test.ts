@@ -33,7 +33,9 @@ describe('pharmacy set-up from the command line', () => {
     const tenant = await freshTenant(p.db, 'CLI Pharmacy');
     const { publicKey, privateKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
     const good = file('good.json', { keys: [toJwk(publicKey, 'k1')] });
-    expect(await networkTrustCommand(p, 'trust', { tenant, sender: 'CLINIC-9', jwks: good })).toBe(0);
+    expect(await networkTrustCommand(p, 'trust', { tenant, sender: 'CLINIC-9', jwks: good })).toBe(
+      0,
+    );
     expect((await p.pharmacy.setup.listSenders(tenant)).map((s) => [s.senderId, s.kids])).toEqual([
       ['CLINIC-9', ['k1']],
     ]);
