@@ -1,3 +1,5 @@
+import { ADMIN_SCREENS } from './admin/index.js';
+import { COMPLIANCE_SCREENS } from './compliance/index.js';
 import { Home } from './Home.js';
 import type { ScreenDef } from './registry.js';
 
@@ -12,4 +14,6 @@ export const CLINICAL = ['prescriber', 'prescriber_agent'] as const;
  */
 export const SCREENS: readonly ScreenDef[] = [
   { path: '/', title: 'Home', nav: 'Home', component: Home },
+  ...COMPLIANCE_SCREENS,
+  ...ADMIN_SCREENS,
 ];
