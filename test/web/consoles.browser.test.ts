@@ -44,6 +44,12 @@ async function visit(w: WatchedPage, nav: string, heading: string, shot: string)
   await checkScreen(w, shot);
 }
 
+function demoUser(run: WebRun, emailPrefix: string): DemoUser {
+  const u = run.seed.users.find((x) => x.email.startsWith(emailPrefix));
+  if (u === undefined) throw new Error(`no demo user ${emailPrefix}`);
+  return u;
+}
+
 async function signOut(w: WatchedPage): Promise<void> {
   await w.page.getByRole('button', { name: 'Sign out' }).click();
   await w.page.getByRole('heading', { name: 'Sign in to Scrip' }).waitFor();
@@ -79,6 +85,8 @@ describe('the compliance and administration consoles in Chromium', () => {
 
   it('the tenant administrator manages users (role change with a step-up), reviews and EPCS', async () => {
     const run = started();
+    // Each test starts signed out, whatever an earlier one left behind.
+    await run.context.clearCookies();
     const w = await run.page();
     const { page } = w;
     const admin = run.user('tenant_admin');
@@ -101,13 +109,44 @@ describe('the compliance and administration consoles in Chromium', () => {
     await visit(w, 'EPCS permissions', 'EPCS permissions', 'admin-epcs');
     // The seed gave the demo prescriber EPCS permission through the two-person path.
     await page.getByRole('cell', { name: 'approved' }).first().waitFor();
+    // Now the administrator enters a grant for the second registrant ...
+    await page.getByLabel('Prescriber').selectOption({ label: 'Demo Registrant' });
+    await page.getByRole('combobox', { name: /^Change/ }).selectOption('grant');
+    await page.getByRole('button', { name: 'Request change' }).click();
+    const pendingRow = page.getByRole('row').filter({ hasText: 'pending' });
+    await pendingRow.waitFor();
+    const requestId = await pendingRow.locator('code').innerText();
+    expect(requestId).toMatch(/^[0-9a-f-]{36}$/);
+    await checkScreen(w, 'admin-epcs-requested');
+    await signOut(w);
+
+    // ... and the other registrant approves it with a step-up, by keyboard.
+    const approver = demoUser(run, 'prescriber-prescriber@');
+    await signInWithPassword(page, run.origin, approver);
+    await visit(w, 'EPCS approvals', 'EPCS approvals', 'prescriber-epcs-approvals');
+    await page.getByLabel('Request id').fill(requestId);
+    await page.getByLabel('Request id').press('Enter');
+    const confirm = page.getByRole('dialog', { name: 'Confirm it is you' });
+    await confirm.waitFor();
+    // Escape cancels; the screen says why nothing happened.
+    await page.keyboard.press('Escape');
+    await confirm.waitFor({ state: 'detached' });
+    await page.getByRole('alert').filter({ hasText: 'second factor' }).waitFor();
+    await page.getByRole('button', { name: 'Approve' }).click();
+    await confirm.waitFor();
+    await page.keyboard.type(await totpFor(approver));
+    await page.keyboard.press('Enter');
+    await page.getByText('Approved: grant of EPCS signing, status approved.').waitFor();
+    await checkScreen(w, 'prescriber-epcs-approved');
     await signOut(w);
     await w.close();
     expect(w.violations).toEqual([]);
-  }, 180_000);
+  }, 240_000);
 
   it('the compliance officer searches the audit log, downloads a proof, acknowledges an alert, runs the controls and meets the BAA gate', async () => {
     const run = started();
+    // Each test starts signed out, whatever an earlier one left behind.
+    await run.context.clearCookies();
     const w = await run.page();
     const { page } = w;
     const officer = run.user('compliance_officer');
@@ -174,6 +213,21 @@ describe('the compliance and administration consoles in Chromium', () => {
     await visit(w, 'Risks', 'Risk register', 'compliance-risks');
     await page.getByRole('table', { name: /^Inherent risk/ }).waitFor();
     expect(await page.getByRole('rowheader', { name: 'Likelihood 5' }).count()).toBe(2);
+    await page.getByText('Record a risk').click();
+    await page.getByLabel('Risk title').fill('Stolen workstation');
+    await page.getByLabel('Threat').fill('Theft of an unattended workstation');
+    await page.getByLabel('Vulnerability').fill('No screen lock on shared stations');
+    await page.getByRole('combobox', { name: /^Likelihood/ }).selectOption('4');
+    await page.getByRole('combobox', { name: /^Impact/ }).selectOption('5');
+    await page.getByRole('button', { name: 'Record risk' }).click();
+    await page.getByRole('cell', { name: 'Stolen workstation' }).waitFor();
+    const cell = page
+      .getByRole('table', { name: /^Inherent risk/ })
+      .getByRole('row', { name: /^Likelihood 4/ })
+      .getByRole('cell')
+      .nth(4);
+    await expect.poll(async () => (await cell.textContent())?.trim()).toMatch(/^1 \(high band\)$/);
+    await checkScreen(w, 'compliance-risks-recorded');
 
     await visit(w, 'Incidents', 'Incidents', 'compliance-incidents');
     await page.getByText('Record an incident').click();
@@ -224,6 +278,8 @@ describe('the compliance and administration consoles in Chromium', () => {
 
   it('the auditor reads every compliance screen and is offered no action it cannot take', async () => {
     const run = started();
+    // Each test starts signed out, whatever an earlier one left behind.
+    await run.context.clearCookies();
     const w = await run.page();
     const { page } = w;
     await signInWithPassword(page, run.origin, run.user('auditor'));
@@ -268,6 +324,8 @@ describe('the compliance and administration consoles in Chromium', () => {
 
   it('the security administrator sees keys, grants, the context policy, users and alerts', async () => {
     const run = started();
+    // Each test starts signed out, whatever an earlier one left behind.
+    await run.context.clearCookies();
     const w = await run.page();
     const { page } = w;
     const sec: DemoUser = run.user('security_admin');

@@ -15,6 +15,7 @@ export const CONSOLE_ENDPOINTS = {
   accessReview: ['GET', '/api/v1/access-reviews/:id'],
   accessReviewDecide: ['POST', '/api/v1/access-reviews/:id/items/:itemId/decision'],
   risks: ['GET', '/api/v1/compliance/risks'],
+  riskCreate: ['POST', '/api/v1/compliance/risks'],
   riskReport: ['GET', '/api/v1/compliance/reports/risk'],
   incidents: ['GET', '/api/v1/compliance/incidents'],
   incidentCreate: ['POST', '/api/v1/compliance/incidents'],

@@ -80,17 +80,41 @@ export function StepUpDialog(props: {
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState<unknown>(undefined);
   const input = useRef<HTMLInputElement>(null);
-  const { onCancel } = props;
+  const box = useRef<HTMLDivElement>(null);
+  const cancel = useRef(props.onCancel);
   useEffect(() => {
+    cancel.current = props.onCancel;
+  }, [props.onCancel]);
+  useEffect(() => {
+    // A modal: focus starts in it, Tab stays in it, Escape cancels, focus returns afterwards.
+    const before = document.activeElement instanceof HTMLElement ? document.activeElement : null;
     input.current?.focus();
     const onKey = (e: KeyboardEvent): void => {
-      if (e.key === 'Escape') onCancel();
+      if (e.key === 'Escape') {
+        cancel.current();
+        return;
+      }
+      if (e.key !== 'Tab' || box.current === null) return;
+      const focusable = [
+        ...box.current.querySelectorAll<HTMLElement>('input, button:not([disabled])'),
+      ];
+      const first = focusable[0];
+      const last = focusable[focusable.length - 1];
+      if (first === undefined || last === undefined) return;
+      if (e.shiftKey && document.activeElement === first) {
+        e.preventDefault();
+        last.focus();
+      } else if (!e.shiftKey && document.activeElement === last) {
+        e.preventDefault();
+        first.focus();
+      }
     };
     document.addEventListener('keydown', onKey);
     return () => {
       document.removeEventListener('keydown', onKey);
+      before?.focus();
     };
-  }, [onCancel]);
+  }, []);
 
   const finish = async (step: () => Promise<unknown>): Promise<void> => {
     setBusy(true);
@@ -125,6 +149,7 @@ export function StepUpDialog(props: {
   return (
     <div className="dialog-backdrop">
       <div
+        ref={box}
         className="dialog"
         role="dialog"
         aria-modal="true"
