@@ -44,6 +44,36 @@ async function visit(w: WatchedPage, nav: string, heading: string, shot: string)
   await checkScreen(w, shot);
 }
 
+/**
+ * Posts a breach assessment for the first incident from inside the signed-in page (same-origin
+ * fetch with the CSRF cookie's value), returning the status.
+ */
+const ASSESS_FIRST_INCIDENT = `(async () => {
+  const csrf = document.cookie.split('; ').find((c) => c.startsWith('__Host-scrip_csrf='))?.split('=')[1] ?? '';
+  const list = await (await fetch('/api/v1/compliance/incidents')).json();
+  const id = list.incidents[0].id;
+  const factor = { rating: 'high', rationale: 'test' };
+  const res = await fetch('/api/v1/compliance/incidents/' + id + '/breach/assessments', {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', 'x-csrf-token': csrf },
+    body: JSON.stringify({
+      baseVersion: 0,
+      factors: { natureAndExtent: factor, unauthorizedPerson: factor, acquiredOrViewed: factor, mitigation: factor },
+      decision: 'breach',
+      exception: null,
+      rationale: 'Unencrypted laptop lost (test)',
+      role: 'covered_entity',
+      discoveredOn: new Date().toISOString().slice(0, 10),
+      occurredFrom: null,
+      occurredTo: null,
+      affectedByJurisdiction: { CA: 12 },
+      phiTypes: [],
+      notice: null,
+    }),
+  });
+  return res.status;
+})()`;
+
 function demoUser(run: WebRun, emailPrefix: string): DemoUser {
   const u = run.seed.users.find((x) => x.email.startsWith(emailPrefix));
   if (u === undefined) throw new Error(`no demo user ${emailPrefix}`);
@@ -193,7 +223,7 @@ describe('the compliance and administration consoles in Chromium', () => {
           await settled(page);
           return false;
         },
-        { timeout: 60_000, intervals: [3000] },
+        { timeout: 60_000, interval: 3000 },
       )
       .toBe(true);
     const before = await page.getByRole('button', { name: /^Acknowledge / }).count();
@@ -236,6 +266,19 @@ describe('the compliance and administration consoles in Chromium', () => {
     await page.getByRole('button', { name: 'Record incident' }).click();
     await page.getByRole('heading', { name: 'Lost laptop (test)' }).waitFor();
     await page.getByText('No breach assessment yet').waitFor();
+    // A breach assessment (through the API, as the officer) starts the breach clock: the
+    // deadlines come from the server and the screen counts them down live.
+    const assessed = await page.evaluate(ASSESS_FIRST_INCIDENT);
+    expect(assessed).toBe(200);
+    await page.reload();
+    await settled(page);
+    const clock = page.getByRole('table', { name: 'Breach notification deadlines' });
+    await clock.waitFor();
+    const timer = clock.locator('time').first();
+    const first = await timer.innerText();
+    expect(first).toMatch(/^\d+d \d\d:\d\d:\d\d$/);
+    await expect.poll(async () => timer.innerText(), { timeout: 5000 }).not.toBe(first);
+    await checkScreen(w, 'compliance-incidents-breach-clock');
 
     await visit(w, 'Controls', 'Controls', 'compliance-controls');
     await page.getByRole('button', { name: 'Run control checks' }).click();
