@@ -1,6 +1,8 @@
 import { Account } from './Account.js';
 import { Drafts } from './Drafts.js';
 import { EpcsSign } from './EpcsSign.js';
+import { ADMIN_SCREENS } from './admin/index.js';
+import { COMPLIANCE_SCREENS } from './compliance/index.js';
 import { Home } from './Home.js';
 import { NewPrescription } from './NewPrescription.js';
 import { Patients } from './Patients.js';
@@ -76,4 +78,6 @@ export const SCREENS: readonly ScreenDef[] = [
     component: PrescriptionDetail,
   },
   { path: '/account', title: 'Account', nav: 'Account', group: 'account', component: Account },
+  ...COMPLIANCE_SCREENS,
+  ...ADMIN_SCREENS,
 ];
