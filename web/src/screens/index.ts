@@ -7,6 +7,7 @@ import { Home } from './Home.js';
 import { NewPrescription } from './NewPrescription.js';
 import { Patients } from './Patients.js';
 import { PatientSummaryScreen } from './PatientSummary.js';
+import { PHARMACY_SCREENS } from './pharmacy/index.js';
 import { PharmacyRequests } from './PharmacyRequests.js';
 import { PrescriptionDetail } from './PrescriptionDetail.js';
 import type { ScreenDef } from './registry.js';
@@ -78,6 +79,7 @@ export const SCREENS: readonly ScreenDef[] = [
     component: PrescriptionDetail,
   },
   { path: '/account', title: 'Account', nav: 'Account', group: 'account', component: Account },
+  ...PHARMACY_SCREENS,
   ...COMPLIANCE_SCREENS,
   ...ADMIN_SCREENS,
 ];
