@@ -51,6 +51,8 @@ function spkiHash(pem: string): string {
 export interface WebRun {
   readonly origin: string;
   readonly serve: ServeProcess;
+  /** The environment `scrip serve` and the CLI run with (its data dir and database). */
+  readonly env: NodeJS.ProcessEnv;
   readonly seed: DemoSeedResult;
   readonly context: BrowserContext;
   /** A fresh page (own browser context when `isolated`), watched for CSP violations. */
@@ -79,7 +81,13 @@ const VIOLATION_LISTENER = `(() => {
  * their care teams, a drug catalog, a few prescriptions; plus a pharmacy directory);
  * `demo: false` leaves the database empty (the bootstrap link is printed).
  */
-export async function startWebRun(options: { demo?: boolean } = {}): Promise<WebRun> {
+export async function startWebRun(
+  options: {
+    demo?: boolean;
+    /** Runs after the seed, before `scrip serve` starts (set-up on the run's database). */
+    beforeServe?: (env: NodeJS.ProcessEnv, seed: DemoSeedResult) => Promise<void>;
+  } = {},
+): Promise<WebRun> {
   if (!existsSync(CHROMIUM)) {
     throw new Error(`${CHROMIUM} is missing: apt-get install -y chromium (.ci/run does)`);
   }
@@ -131,6 +139,7 @@ export async function startWebRun(options: { demo?: boolean } = {}): Promise<Web
     );
     if (loaded.code !== 0) throw new Error(`pharmacies import failed:\n${loaded.stderr}`);
   }
+  if (options.beforeServe !== undefined) await options.beforeServe(isolated.env, seed);
   const serve = await startServe(isolated.env);
   const spki = spkiHash(readFileSync(join(dataDir, 'tls', 'server.pem'), 'utf8'));
   const launchArgs = [
@@ -186,6 +195,7 @@ export async function startWebRun(options: { demo?: boolean } = {}): Promise<Web
   return {
     origin,
     serve,
+    env: isolated.env,
     seed,
     context,
     page: async (isolatedContext = false) => watch(isolatedContext ? await newContext() : context),

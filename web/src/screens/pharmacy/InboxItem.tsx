@@ -39,6 +39,8 @@ export function PharmacyInboxItem(props: ScreenProps): ReactNode {
   const me = useMe();
   const loaded = useLoad<InboxItem>(fill(E.inboxItem[1], { id }));
   const [done, setDone] = useState<string | undefined>(undefined);
+  // The answer of the last action is the prescription as it is now: shown at once.
+  const [latest, setLatest] = useState<InboxItem | undefined>(undefined);
   return (
     <section>
       <p>
@@ -51,29 +53,32 @@ export function PharmacyInboxItem(props: ScreenProps): ReactNode {
         </p>
       )}
       <LoadState loaded={loaded} what="the prescription">
-        {(p) => (
-          <>
-            <SignaturePanel p={p} />
-            <Facts p={p} />
-            <div className="cards">
-              <Patient p={p} />
-              <Prescriber p={p} />
-            </div>
-            <MedicationPanel p={p} />
-            {can(me, 'pharmacy.dispense') ? (
-              <Actions
-                p={p}
-                onDone={(what) => {
-                  setDone(what);
-                  loaded.reload();
-                }}
-              />
-            ) : (
-              <p className="note">Only a pharmacist accepts and dispenses prescriptions.</p>
-            )}
-            <History p={p} />
-          </>
-        )}
+        {(loadedItem) => {
+          const p = latest !== undefined && latest.id === loadedItem.id ? latest : loadedItem;
+          return (
+            <>
+              <SignaturePanel p={p} />
+              <Facts p={p} />
+              <div className="cards">
+                <Patient p={p} />
+                <Prescriber p={p} />
+              </div>
+              <MedicationPanel p={p} />
+              {can(me, 'pharmacy.dispense') ? (
+                <Actions
+                  p={p}
+                  onDone={(what, updated) => {
+                    setLatest(updated);
+                    setDone(what);
+                  }}
+                />
+              ) : (
+                <p className="note">Only a pharmacist accepts and dispenses prescriptions.</p>
+              )}
+              <History p={p} />
+            </>
+          );
+        }}
       </LoadState>
     </section>
   );
@@ -114,7 +119,7 @@ function SignaturePanel(props: { readonly p: InboxItem }): ReactNode {
 function Facts(props: { readonly p: InboxItem }): ReactNode {
   const { p } = props;
   return (
-    <dl className="facts">
+    <dl className="facts rx-state">
       <dt>Status</dt>
       <dd>
         <StatusBadge status={p.status} />
@@ -243,14 +248,13 @@ function MedicationPanel(props: { readonly p: InboxItem }): ReactNode {
 /** What may be done in the prescription's state; the server checks again (409 otherwise). */
 function Actions(props: {
   readonly p: InboxItem;
-  readonly onDone: (what: string) => void;
+  readonly onDone: (what: string, updated: InboxItem) => void;
 }): ReactNode {
   const { p } = props;
   const action = useAction();
   const post = (path: string, body: unknown, what: string): void => {
     void action.run(async () => {
-      await api.post(fill(path, { id: p.id }), body);
-      props.onDone(what);
+      props.onDone(what, await api.post<InboxItem>(fill(path, { id: p.id }), body));
     });
   };
   const cancelWaiting = p.cancelStatus === 'requested';
