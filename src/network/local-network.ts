@@ -9,7 +9,7 @@
  * and are renewed from the same CA when they near expiry or when the CA changed. `scrip demo seed`
  * calls the same code, so it works whether or not `scrip serve` ran before.
  */
-import { createPrivateKey, X509Certificate } from 'node:crypto';
+import { createPrivateKey, createPublicKey, X509Certificate } from 'node:crypto';
 import { existsSync, readFileSync, renameSync } from 'node:fs';
 import { join } from 'node:path';
 import {
@@ -69,7 +69,13 @@ async function ensureCert(
     const pem = readFileSync(certPath, 'utf8');
     const cert = new X509Certificate(pem);
     const caCert = new X509Certificate(ca.certPem);
+    // The key must still be the certificate's (a crash between the two writes leaves a pair
+    // that does not match), the certificate the current CA's, and not near its end.
+    const keyMatches = createPublicKey(readFileSync(keyPath, 'utf8'))
+      .export({ type: 'spki', format: 'der' })
+      .equals(cert.publicKey.export({ type: 'spki', format: 'der' }));
     if (
+      keyMatches &&
       cert.checkIssued(caCert) &&
       cert.verify(caCert.publicKey) &&
       daysUntilExpiry(pem) >= RENEW_BEFORE_DAYS

@@ -1,5 +1,5 @@
-import { X509Certificate } from 'node:crypto';
-import { mkdtempSync, readFileSync, statSync } from 'node:fs';
+import { generateKeyPairSync, X509Certificate } from 'node:crypto';
+import { mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -185,6 +185,24 @@ describe('scrip demo seed: the one-machine network', () => {
       expect(await gate.check(tx, clinic2, second.network?.integrationRef ?? '')).toBeUndefined();
     });
   }, 240_000);
+
+  it('issues a certificate again when its key no longer matches it', async () => {
+    const other = join(root, 'other');
+    const dir = join(other, 'network');
+    const again = await ensureLocalNetwork(config, other);
+    // A key that is not the certificate's (a crash between the two writes): issued again.
+    writeFileSync(
+      join(dir, 'node-key.pem'),
+      generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey.export({
+        type: 'pkcs8',
+        format: 'pem',
+      }),
+      { mode: 0o600 },
+    );
+    const renewed = await ensureLocalNetwork(config, other);
+    expect(renewed?.nodePin).not.toBe(again?.nodePin);
+    expect(renewed?.switchPin).toBe(again?.switchPin);
+  });
 
   it('is skipped when the local network is off, and refused in production', async () => {
     const off = testConfig({ SCRIP_LOCAL_NETWORK: 'off' });
