@@ -1,10 +1,8 @@
-import { generateKeyPairSync, randomUUID, X509Certificate } from 'node:crypto';
-import type { AddressInfo } from 'node:net';
+import { randomUUID, X509Certificate } from 'node:crypto';
 import { asTenantId, cryptoRandom, systemClock, type TenantId } from '../src/core/index.js';
 import type { Database } from '../src/db/index.js';
 import { Keyring } from '../src/crypto/keyring.js';
 import type { KeyProvider } from '../src/crypto/key-provider.js';
-import { buildJwks } from '../src/crypto/jws.js';
 import { SigningKeyService } from '../src/crypto/signing-keys.js';
 import { createCa, issueCert } from '../src/crypto/x509.js';
 import { PatientAccess } from '../src/access/patient-access.js';
@@ -15,23 +13,26 @@ import {
   type Actor,
   type DrugSnapshot,
 } from '../src/prescribing/prescription.types.js';
-import { createMtlsServer, spkiSha256 } from '../src/network/mtls.js';
-import { buildMessage, parseMessage } from '../src/network/ncpdp-script.codec.js';
-import { scriptId } from '../src/network/newrx-message.js';
+import { spkiSha256 } from '../src/network/mtls.js';
+import { composeNetworkNode } from '../src/network/network-node.js';
+import { startNetworkListener } from '../src/network/network-listener.js';
 import { mtlsTransport } from '../src/network/outbox-transport.js';
 import { OutboxWorker } from '../src/network/outbox-worker.js';
 import {
   assertPharmacy,
   PharmacyDirectoryRepository,
 } from '../src/network/pharmacy-directory.repository.js';
+import { composePharmacy, registerPharmacyHandlers } from '../src/pharmacy/index.js';
 import { saveParticipants, startSwitch } from '../src/switch/index.js';
 
 /**
  * rx_delivered_per_s: signed prescriptions carried end to end — outbox row written by signing,
  * the OutboxWorker over the mTLS transport, the switch (Status 010, stored, forwarded over mTLS
- * with pinning), and a pharmacy endpoint answering Status 000 — per second, with p50/p99 from the
- * end of signing to the pharmacy's acknowledgement. Until the pharmacy side (issue 8 item 6)
- * lands, the pharmacy is a stand-in mTLS server answering 000 (see `notes` in the output).
+ * with pinning), the real pharmacy side (a pharmacy tenant's receiver behind the network node's
+ * listener: signature verified against the clinic's JWKS, content compared, archived sealed, in
+ * the inbox, answered Status 000), and the switch relaying that Status 000 back through the same
+ * listener to the clinic tenant (the prescription becomes `acknowledged`) — per second, with
+ * p50/p99 from the end of signing to the clinic's `acknowledged` delivery event.
  */
 const DRUG: DrugSnapshot = {
   rxcui: '308191',
@@ -116,11 +117,12 @@ export async function rxDeliveredBench(
   provider: KeyProvider,
 ): Promise<Record<string, unknown>> {
   const keyring = new Keyring(provider, systemClock, { cacheTtlMs: 60_000 });
+  const signingKeys = new SigningKeyService(db, provider, systemClock);
   const rx = composePrescriptions({
     db,
     clock: systemClock,
     keyring,
-    signingKeys: new SigningKeyService(db, provider, systemClock),
+    signingKeys,
     patients: new PatientRepository(keyring, systemClock),
     access: new PatientAccess(systemClock),
     drugs: { get: () => Promise.resolve(DRUG) },
@@ -136,51 +138,64 @@ export async function rxDeliveredBench(
   const clinicCert = await issueCert(ca, { commonName: CLINIC, usage: 'client', days: 1 });
   const pin = (pem: string): string => spkiSha256(new X509Certificate(pem));
 
-  // Stand-in pharmacy: records when each prescription arrives and answers Status 000.
-  const ackedAt = new Map<string, number>();
-  let allAcked: () => void = () => undefined;
-  const done = new Promise<void>((resolve) => {
-    allAcked = resolve;
+  // The real pharmacy side, as `openPlatform` composes it: the network node with the pharmacy
+  // receiver registered, a pharmacy tenant with its location and the clinic trusted (JWKS).
+  const network = composeNetworkNode({
+    db,
+    clock: systemClock,
+    keyring,
+    access: new PatientAccess(systemClock),
+    rx: rx.service,
   });
-  const pharmacy = createMtlsServer({
-    key: pharmacyCert.keyPem,
-    cert: pharmacyCert.certPem,
-    clientCa: ca.certPem,
-    handler: (req, res) => {
-      const chunks: Buffer[] = [];
-      req.on('data', (c: Buffer) => chunks.push(c));
-      req.on('end', () => {
-        const parsed = parseMessage(Buffer.concat(chunks));
-        if (!parsed.ok) {
-          res.writeHead(400).end();
-          return;
-        }
-        const h = parsed.message.header;
-        if (h.prescriberOrderNumber !== undefined && !ackedAt.has(h.prescriberOrderNumber)) {
-          ackedAt.set(h.prescriberOrderNumber, performance.now());
-          if (ackedAt.size === N) allAcked();
-        }
-        const xml = buildMessage({
-          type: 'Status',
-          header: {
-            to: h.from,
-            from: { qualifier: 'P', id: PHARMACY },
-            messageId: scriptId(randomUUID()),
-            relatesToMessageId: h.messageId,
-            sentTime: new Date().toISOString(),
-            senderSoftware: { developer: 'Bench', product: 'Stand-in pharmacy', version: '1' },
-          },
-          body: { code: '000' },
-        });
-        res.writeHead(200, { 'content-type': 'application/xml' }).end(xml);
-      });
+  const pharmacySide = composePharmacy({
+    db,
+    keyring,
+    clock: systemClock,
+    outbox: network.outbox,
+  });
+  registerPharmacyHandlers(network, pharmacySide.receiver);
+  const pharmacyTenant = asTenantId(randomUUID());
+  await db.withTenant(pharmacyTenant, (tx) =>
+    tx.query(`INSERT INTO tenants (id, name) VALUES ($1, 'Bench pharmacy')`, [pharmacyTenant]),
+  );
+  const cli = { kind: 'cli' as const };
+  await pharmacySide.setup.createLocation(
+    pharmacyTenant,
+    { ncpdpId: PHARMACY, name: 'Bench Pharmacy' },
+    cli,
+  );
+  await signingKeys.active(); // the first signing key, as the first signature would make it
+  const jwks = await signingKeys.jwks();
+  await pharmacySide.setup.trustSender(pharmacyTenant, CLINIC, jwks, cli);
+  // The pharmacy tenant owns P:<NCPDP ID> on this node (inbound To P is dispatched by it).
+  const pharmacyClient = await issueCert(ca, { commonName: 'pharmacy', usage: 'client', days: 1 });
+  await network.identities.set(
+    pharmacyTenant,
+    {
+      qualifier: 'P',
+      address: PHARMACY,
+      certPem: pharmacyClient.certPem,
+      keyPem: pharmacyClient.keyPem,
     },
-  });
-  await new Promise<void>((r) => pharmacy.listen(0, '127.0.0.1', r));
-  const pharmacyUrl = `https://localhost:${String((pharmacy.address() as AddressInfo).port)}/ncpdp/script`;
+    cli,
+  );
+  // One installation hosting both tenants: its node listener receives To P (the pharmacy) and
+  // To D (the clinic: the switch's relays); only the switch may connect.
+  const listener = await startNetworkListener(
+    {
+      key: pharmacyCert.keyPem,
+      cert: pharmacyCert.certPem,
+      clientCa: ca.certPem,
+      clientPins: [pin(switchCert.certPem)],
+      dispatcher: network.dispatcher,
+    },
+    '127.0.0.1',
+    0,
+  );
+  const pharmacy = listener.server;
+  const pharmacyUrl = `https://localhost:${String(listener.port)}/ncpdp/script`;
 
-  // The clinic's relay endpoint is the stand-in too (it answers Status 000 to the relays).
-  const { publicKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+  // The clinic's endpoint (for the relays) is the same node listener.
   await saveParticipants(
     db,
     systemClock,
@@ -193,7 +208,7 @@ export async function rxDeliveredBench(
         serverPins: { primary: pin(pharmacyCert.certPem) },
         clientPins: { primary: pin(clinicCert.certPem) },
         serviceLevels: ['new', 'cancel'],
-        jwks: buildJwks([{ publicKey, kid: 'bench' }]),
+        jwks,
       },
       {
         id: 'bench-pharmacy',
@@ -242,6 +257,13 @@ export async function rxDeliveredBench(
       }),
     ),
   );
+  // The clinic's network identity: its From and client key, and the owner of D:<CLINIC> for the
+  // relayed answers (no switch URL: it sends to the directory endpoint, which is the switch).
+  await network.identities.set(
+    tenant,
+    { qualifier: 'D', address: CLINIC, certPem: clinicCert.certPem, keyPem: clinicCert.keyPem },
+    cli,
+  );
   // Several workers, as several `scrip serve` processes would run (claims are SKIP LOCKED).
   const workers = Array.from(
     { length: WORKERS },
@@ -271,6 +293,7 @@ export async function rxDeliveredBench(
   for (const w of workers) w.start(10);
 
   const signedAt = new Map<string, number>();
+  let inbox = 0;
   const signOne = async (patientId: string): Promise<void> => {
     const p = await rx.service.draft(
       actor,
@@ -294,23 +317,51 @@ export async function rxDeliveredBench(
     );
     await rx.service.markReady(actor, p.id, {}, {});
     await rx.signing.signNonControlled(actor, p.id, {});
-    signedAt.set(scriptId(p.id), performance.now());
+    signedAt.set(p.id, Date.now());
   };
-  const started = performance.now();
+  // The clinic's `acknowledged` events (written when the relayed Status 000 arrives), by time.
+  const ackedAt = new Map<string, number>();
+  const readAcks = async (): Promise<void> => {
+    const { rows } = await db.withTenant(tenant, (tx) =>
+      tx.query<{ prescription_id: string; at: Date }>(
+        `SELECT prescription_id, at FROM delivery_events WHERE event = 'acknowledged'`,
+      ),
+    );
+    for (const r of rows) ackedAt.set(r.prescription_id, r.at.getTime());
+  };
+  const started = Date.now();
   try {
     await Promise.all(
       Array.from({ length: CLIENTS }, async (_, c) => {
         for (let i = c; i < N; i += CLIENTS) await signOne(patients[i % patients.length] ?? '');
       }),
     );
-    const timeout = new Promise<never>((_, reject) =>
-      setTimeout(() => {
-        reject(
-          new Error(`rx_delivered: only ${String(ackedAt.size)} of ${String(N)} acknowledged`),
+    const deadline = Date.now() + 90_000;
+    for (;;) {
+      await readAcks();
+      if (ackedAt.size >= N) break;
+      if (Date.now() > deadline) {
+        const seen = await db.withTenant(tenant, (tx) =>
+          tx.query<{ event: string; code: string | null; n: string }>(
+            `SELECT event, code, count(*) AS n FROM delivery_events GROUP BY event, code`,
+          ),
         );
-      }, 120_000).unref(),
+        const refused = await db.withTenant(pharmacyTenant, (tx) =>
+          tx.query<{ reason: string; n: string }>(
+            `SELECT details->>'reason' AS reason, count(*) AS n FROM audit_log
+              WHERE action = 'pharmacy.rx.rejected' GROUP BY 1`,
+          ),
+        );
+        throw new Error(
+          `rx_delivered: only ${String(ackedAt.size)} of ${String(N)} acknowledged; events: ${JSON.stringify(seen.rows)}; pharmacy refusals: ${JSON.stringify(refused.rows)}`,
+        );
+      }
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    const received = await db.withTenant(pharmacyTenant, (tx) =>
+      tx.query<{ n: string }>(`SELECT count(*) AS n FROM pharmacy_inbox`),
     );
-    await Promise.race([done, timeout]);
+    inbox = Number(received.rows[0]?.n ?? 0);
   } finally {
     await Promise.all(workers.map((w) => w.stop()));
     await sw.close();
@@ -332,8 +383,9 @@ export async function rxDeliveredBench(
       n: N,
       signing_clients: CLIENTS,
       outbox_workers: WORKERS,
+      pharmacy_inbox: inbox,
       notes:
-        'outbox (4 OutboxWorkers + mtlsTransport) -> mTLS -> scrip switch (store, Status 010, forward over mTLS) -> stand-in pharmacy answering Status 000; latency from the end of signing to the pharmacy receiving the NewRx. The stand-in is to be replaced by the real pharmacy inbox once it is merged.',
+        "outbox (4 OutboxWorkers, mtlsTransport, the clinic tenant's network identity) -> mTLS -> scrip switch (store, Status 010, forward over mTLS with pinning) -> the network node listener -> the pharmacy tenant's receiver (JWS verified against the clinic's JWKS, content compared, archived sealed, inbox, Status 000) -> the switch relays the Status 000 -> the same listener -> the clinic tenant (prescription acknowledged). One process and one database for the clinic, the switch and the pharmacy (a single installation); latency from the end of signing to the clinic's acknowledged delivery event.",
     },
   };
 }

@@ -19,6 +19,7 @@ import { drugsCommand } from './cli/drugs.command.js';
 import { pharmaciesCommand } from './cli/pharmacies.command.js';
 import { networkCommand } from './cli/network.command.js';
 import { startNetworkNode } from './network/network-serve.js';
+import { ensureLocalNetwork } from './network/local-network.js';
 import { networkTrustCommand, pharmacyCommand } from './cli/pharmacy-network.command.js';
 import { sessionAuthenticator } from './http/session-auth.js';
 import { usersCommand, invitationLink } from './cli/users.command.js';
@@ -197,12 +198,16 @@ async function serve(config: Config): Promise<void> {
     });
     monitoring.start();
     cleanup.push(() => monitoring.stop());
+    // The one-machine network (SCRIP_LOCAL_NETWORK, docs/network.md): local certificates, the
+    // listener and the local switch on loopback; netConfig is config for everything else.
+    const localNet = await ensureLocalNetwork(config, platform.dataDir);
+    const netConfig = localNet?.config ?? config;
     // The local switch (issue 8 item 7, docs/switch.md): SCRIP_LOCAL_SWITCH=on.
-    if (config.SCRIP_LOCAL_SWITCH === 'on') {
+    if (netConfig.SCRIP_LOCAL_SWITCH === 'on') {
       const onError = (err: unknown): void => {
         logger.error({ err }, 'local switch error');
       };
-      const local = await startLocalSwitch(platform, switchOptionsFromConfig(config, onError));
+      const local = await startLocalSwitch(platform, switchOptionsFromConfig(netConfig, onError));
       cleanup.push(() => local.close());
       logger.info({ url: local.url }, 'local switch listening');
     }
@@ -279,8 +284,13 @@ async function serve(config: Config): Promise<void> {
       cleanup.push(() => closeServer(metricsServer));
     }
     // The network node: the inbound SCRIPT listener and the outbox workers (docs/network.md).
-    const network = await startNetworkNode(platform, logger);
+    const network = await startNetworkNode({ ...platform, config: netConfig }, logger);
     cleanup.push(network.stop);
+    if (localNet !== undefined) {
+      process.stdout.write(
+        `Local network: switch ${localNet.switchUrl}, listener ${localNet.nodeUrl} (scrip demo seed connects a clinic and a pharmacy)\n`,
+      );
+    }
     const first = app.addresses()[0];
     const port = typeof first === 'object' ? first.port : config.SCRIP_PORT;
     logger.info(

@@ -32,6 +32,8 @@ function baseEnv(dataDir: string, extra: Record<string, string>): NodeJS.Process
     SCRIP_PORT: '0',
     SCRIP_METRICS_PORT: '0',
     SCRIP_LOG_LEVEL: 'info',
+    // The one-machine network binds fixed ports: off unless a test asks for it.
+    SCRIP_LOCAL_NETWORK: 'off',
     ...extra,
   };
 }

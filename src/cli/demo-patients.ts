@@ -70,6 +70,11 @@ const DEMO_PATIENTS = [
   },
 ] as const;
 
+/** Every NCPDP ID the demo patients prefer (the demo prescriptions go to these too). */
+export const DEMO_PHARMACY_NCPDP_IDS: readonly string[] = [
+  ...new Set(DEMO_PATIENTS.map((p) => p.pharmacy)),
+];
+
 /**
  * Creates the demo patients through the ordinary patient services, as the demo prescriber (so
  * they are on each care team and every step is audited like any other). Returns their ids.

@@ -35,6 +35,7 @@ import {
 import type { Patients } from '../prescribing/index.js';
 import type { ChangeControlService } from '../prescribing/change-control.service.js';
 import type { Prescriptions } from '../prescribing/prescription.module.js';
+import { seedDemoNetwork, type DemoNetwork, type DemoNetworkDeps } from './demo-network.js';
 import { seedDemoPatients } from './demo-patients.js';
 import {
   seedDemoCatalog,
@@ -80,6 +81,8 @@ export interface DemoSeedResult {
   readonly catalog: DemoCatalog;
   /** Demo prescriptions: a draft by the agent, a ready, a signed and a cancelled one. */
   readonly prescriptions: readonly DemoPrescription[];
+  /** The one-machine network (demo-network.ts); absent when SCRIP_LOCAL_NETWORK is off. */
+  readonly network?: DemoNetwork;
 }
 
 /** A well-formed NPI from a 9-digit base (Luhn with the 80840 prefix). */
@@ -109,7 +112,12 @@ interface Enrolled extends DemoUser {
   readonly caller: Caller;
 }
 
-export async function seedDemo(deps: DemoSeedDeps, out: string): Promise<DemoSeedResult> {
+/** `network`: also connect the two tenants through the local switch (when it is on). */
+export async function seedDemo(
+  deps: DemoSeedDeps,
+  out: string,
+  network?: DemoNetworkDeps,
+): Promise<DemoSeedResult> {
   if (deps.config.SCRIP_ENV === 'production') {
     throw new AppError('forbidden', 'demo data is refused when SCRIP_ENV is production', {
       detail: 'SCRIP_ENV',
@@ -124,7 +132,7 @@ export async function seedDemo(deps: DemoSeedDeps, out: string): Promise<DemoSee
     });
   }
   try {
-    const result = await populate(deps, out);
+    const result = await populate(deps, out, network);
     writeSync(fd, `${JSON.stringify(result, null, 2)}\n`);
     return result;
   } catch (err) {
@@ -137,7 +145,11 @@ export async function seedDemo(deps: DemoSeedDeps, out: string): Promise<DemoSee
   }
 }
 
-async function populate(deps: DemoSeedDeps, file: string): Promise<DemoSeedResult> {
+async function populate(
+  deps: DemoSeedDeps,
+  file: string,
+  networkDeps: DemoNetworkDeps | undefined,
+): Promise<DemoSeedResult> {
   const { db, clock, identity } = deps;
   const tag = randomBytes(3).toString('hex');
   const clinic = await createTenant(db, `Demo Clinic ${tag}`, 'clinic');
@@ -295,6 +307,21 @@ async function populate(deps: DemoSeedDeps, file: string): Promise<DemoSeedResul
     pharmacyUsers.push(await enrol(await pending(pharmacy, 'pharmacy', role, '')));
   }
 
+  const officer = others.find((u) => u.role === 'compliance_officer');
+  const [pharmacyAdmin, ...pharmacyStaff] = pharmacyUsers;
+  if (officer === undefined || pharmacyAdmin === undefined) throw new AppError('internal', 'seed');
+  const network =
+    networkDeps === undefined
+      ? undefined
+      : await seedDemoNetwork(networkDeps, {
+          tag,
+          clinic,
+          pharmacy,
+          complianceOfficer: officer.caller,
+          pharmacyAdmin: pharmacyAdmin.caller,
+          pharmacyStaff: pharmacyStaff.map((u) => u.userId),
+        });
+
   const strip = (u: Enrolled): DemoUser => ({
     tenantId: u.tenantId,
     role: u.role,
@@ -322,6 +349,7 @@ async function populate(deps: DemoSeedDeps, file: string): Promise<DemoSeedResul
     patientIds,
     catalog,
     prescriptions,
+    ...(network === undefined ? {} : { network }),
   };
 }
 

@@ -67,13 +67,18 @@ export async function demoCommand(
     process.stderr.write('usage: scrip demo seed --out FILE\n');
     return 2;
   }
-  const r = await seedDemo(p, out);
+  const r = await seedDemo(p, out, p);
   process.stdout.write(
     `Demo data written to ${r.file} (mode 0600): ${String(r.users.length)} users in ${String(r.tenants.length)} tenants.\n`,
   );
   process.stdout.write(
     `Demo catalog: ${String(r.catalog.drugs)} drugs from demo/rxnorm; prescriptions: ${r.prescriptions.map((x) => x.status).join(', ')}.\n`,
   );
+  if (r.network !== undefined) {
+    process.stdout.write(
+      `Demo network: ${r.network.clinicAddress} and ${r.network.pharmacyAddresses.join(', ')} through the local switch ${r.network.switchUrl} (scrip serve runs it).\n`,
+    );
+  }
   // The compliance program on the demo clinic: its inventory, and a first run of the controls.
   for (const t of r.tenants) {
     const tenantId = asTenantId(t.id);

@@ -9,3 +9,4 @@ export {
   fsyncDir,
   type InstanceLock,
 } from './data-dir.js';
+export { localNetworkEnabled } from './local-network.js';

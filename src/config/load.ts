@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { Value } from '@sinclair/typebox/value';
 import { AppError } from '../core/index.js';
 import { ConfigSchema, SECRET_KEYS, URL_KEYS, type Config } from './schema.js';
+import { localNetworkEnabled } from './local-network.js';
 
 type Source = Readonly<Record<string, string | undefined>>;
 
@@ -79,8 +80,13 @@ export function loadConfig(env: Source = process.env): Config {
     throw invalid(key, first.message);
   }
   const config = withDefaults as Config;
+  if (config.SCRIP_LOCAL_NETWORK === 'on' && config.SCRIP_ENV === 'production') {
+    throw invalid('SCRIP_LOCAL_NETWORK', 'the one-machine network is refused in production');
+  }
   if (
     config.SCRIP_NETWORK_PORT !== 0 &&
+    // The one-machine network provides the three files itself (src/network/local-network.ts).
+    !localNetworkEnabled(config) &&
     (config.SCRIP_NETWORK_TLS_CERT_FILE === undefined ||
       config.SCRIP_NETWORK_TLS_KEY_FILE === undefined ||
       config.SCRIP_NETWORK_CA_FILE === undefined)

@@ -325,6 +325,14 @@ export const ConfigSchema = Type.Object(
       default: 'off',
       description: '`scrip serve` also runs a local switch (same SCRIP_SWITCH_* settings).',
     }),
+    SCRIP_LOCAL_NETWORK: Type.Union(
+      [Type.Literal('auto'), Type.Literal('on'), Type.Literal('off')],
+      {
+        default: 'auto',
+        description:
+          '`scrip serve` runs the one-machine network (docs/network.md "One machine"): certificates from the local CA in SCRIP_DATA_DIR/network, the network listener and a local switch on loopback. auto: on for the embedded database outside production. Refused in production.',
+      },
+    ),
     SCRIP_LOG_LEVEL: Type.Union(
       ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map((l) => Type.Literal(l)),
       { default: 'info' },
