@@ -84,6 +84,11 @@ const VIOLATION_LISTENER = `(() => {
 export async function startWebRun(
   options: {
     demo?: boolean;
+    /**
+     * The one-machine network (docs/network.md): the local switch and network listener on free
+     * loopback ports, so the demo clinic's prescriptions reach the demo pharmacy over mTLS.
+     */
+    localNetwork?: boolean;
     /** Runs after the seed, before `scrip serve` starts (set-up on the run's database). */
     beforeServe?: (env: NodeJS.ProcessEnv, seed: DemoSeedResult) => Promise<void>;
   } = {},
@@ -104,6 +109,16 @@ export async function startWebRun(
     SCRIP_PORT: String(port),
     SCRIP_WEBAUTHN_RP_ID: 'localhost',
     SCRIP_WEBAUTHN_ORIGIN: origin,
+    ...(options.localNetwork === true
+      ? {
+          SCRIP_LOCAL_NETWORK: 'on',
+          SCRIP_SWITCH_PORT: String(await freePort()),
+          SCRIP_NETWORK_PORT: String(await freePort()),
+          SCRIP_NETWORK_WORKER_INTERVAL_MS: '200',
+          SCRIP_SWITCH_BACKOFF_BASE_MS: '200',
+          SCRIP_SWITCH_BACKOFF_MAX_MS: '2000',
+        }
+      : {}),
   });
   let seed: DemoSeedResult = {
     file: '',
@@ -128,16 +143,19 @@ export async function startWebRun(
         markUsed(u, demoTotp(u.totpSecret, t));
       }
     }
-    // The demo clinic has no pharmacy directory: load one the ordinary way (the directory file),
-    // with the demo patients' preferred pharmacies.
-    const clinic = seed.tenants.find((t) => t.kind === 'clinic')?.id ?? '';
-    const directory = join(root, 'pharmacies.jsonl');
-    writeFileSync(directory, DEMO_PHARMACIES.map((r) => JSON.stringify(r)).join('\n') + '\n');
-    const loaded = await runScrip(
-      ['pharmacies', 'import', '--tenant', clinic, directory],
-      isolated.env,
-    );
-    if (loaded.code !== 0) throw new Error(`pharmacies import failed:\n${loaded.stderr}`);
+    // Without the local network the demo clinic has no pharmacy directory: load one the
+    // ordinary way (the directory file), with the demo patients' preferred pharmacies. With it,
+    // the seed's directory points them at the local switch.
+    if (seed.network === undefined) {
+      const clinic = seed.tenants.find((t) => t.kind === 'clinic')?.id ?? '';
+      const directory = join(root, 'pharmacies.jsonl');
+      writeFileSync(directory, DEMO_PHARMACIES.map((r) => JSON.stringify(r)).join('\n') + '\n');
+      const loaded = await runScrip(
+        ['pharmacies', 'import', '--tenant', clinic, directory],
+        isolated.env,
+      );
+      if (loaded.code !== 0) throw new Error(`pharmacies import failed:\n${loaded.stderr}`);
+    }
   }
   if (options.beforeServe !== undefined) await options.beforeServe(isolated.env, seed);
   const serve = await startServe(isolated.env);

@@ -1,37 +1,36 @@
 /**
- * The pharmacist's screens in Chromium against a real, demo-seeded `scrip serve`
- * (test/web/browser.ts). The demo clinic's signed NewRx (the one `scrip demo seed` signs and
- * queues) is received by the demo pharmacy tenant through the pharmacy receiver on the run's
- * database before the server starts: the receiver verifies the clinic's signature against the
- * JWKS the pharmacy trusts, exactly as the network listener would. Then the demo pharmacist signs
- * in, finds it in the inbox, sees "Signature verified" with the key id, accepts it and dispenses
- * it in two fills; the outgoing Status and RxFill messages are in the pharmacy's network outbox.
- * The technician sees the inbox and the prescription but no action. Every screen is checked
- * with axe (no serious or critical violation), screenshotted to test-artifacts/web/, and watched
- * for CSP violations. Without /usr/bin/chromium this fails; it never skips.
+ * The pharmacist's screens and the cross-tenant flow of issue #10 in Chromium against a real,
+ * demo-seeded `scrip serve` with the one-machine network on (test/web/browser.ts,
+ * docs/network.md): the demo clinic and the demo pharmacy are two tenants that exchange NCPDP
+ * SCRIPT over mutual TLS through the local switch and the network listener.
+ *
+ * 1. The demo seed's signed prescription reaches the pharmacy's inbox; the pharmacist opens it
+ *    with the keyboard, sees "Signature verified" with the clinic's signing key id, accepts it
+ *    and dispenses it in two fills, then asks for a renewal.
+ * 2. The technician sees the inbox and the prescription but no action button.
+ * 3. The prescriber signs a Schedule II prescription on the EPCS screen (TOTP step-up); the
+ *    pharmacist sees it with a verified signature and dispenses it; the prescriber's delivery
+ *    timeline shows acknowledged and dispensed; the clinic's compliance officer finds the
+ *    pharmacy's messages in the audit search.
+ * 4. The pharmacy's outgoing messages are in its network outbox (read from the database).
+ *
+ * Every screen is checked with axe (no serious or critical violation), screenshotted to
+ * test-artifacts/web/, and watched for CSP violations. Without /usr/bin/chromium this fails; it
+ * never skips.
  */
 import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { DemoSeedResult } from '../../src/cli/demo-seed.js';
 import { createLogger, loadConfig } from '../../src/config/index.js';
-import { asTenantId, type TenantId } from '../../src/core/index.js';
-import { openRow, SHREDDED } from '../../src/crypto/row-cipher.js';
-import { parseMessage } from '../../src/network/ncpdp-script.codec.js';
-import { newRxMessage } from '../../src/network/newrx-message.js';
+import { asTenantId } from '../../src/core/index.js';
 import { openPlatform, type Platform } from '../../src/platform.js';
-import { OUTBOX, type OutboxPayload } from '../../src/prescribing/prescription.outbox.js';
-import { checkScreen, signInWithPassword, startWebRun, type WebRun } from './browser.js';
-
-/** The demo clinic's network id as the pharmacy knows it (Header From, qualifier D). */
-const CLINIC_SENDER = 'SCRIP-DEMO-CLINIC';
-
-interface Received {
-  readonly pharmacyTenant: TenantId;
-  readonly keyId: string;
-  readonly drug: string;
-  readonly quantity: string;
-  readonly messageId: string;
-}
+import {
+  checkScreen,
+  signInWithPassword,
+  startWebRun,
+  totpFor,
+  type WatchedPage,
+  type WebRun,
+} from './browser.js';
 
 async function withPlatform<T>(
   env: NodeJS.ProcessEnv,
@@ -49,89 +48,6 @@ async function withPlatform<T>(
   }
 }
 
-/**
- * Sets the demo pharmacy up (its pharmacy with the NCPDP ID the clinic's signed prescription is
- * addressed to, the pharmacist and the technician as its staff, the clinic's JWKS trusted) and
- * delivers that prescription to it through the pharmacy receiver.
- */
-async function receiveDemoRx(env: NodeJS.ProcessEnv, seed: DemoSeedResult): Promise<Received> {
-  const tenantOf = (kind: string): TenantId => {
-    const t = seed.tenants.find((x) => x.kind === kind);
-    if (t === undefined) throw new Error(`no demo ${kind}`);
-    return asTenantId(t.id);
-  };
-  const clinic = tenantOf('clinic');
-  const pharmacyTenant = tenantOf('pharmacy');
-  const staff = seed.users.filter(
-    (u) =>
-      u.tenantId === pharmacyTenant &&
-      (u.role === 'pharmacist' || u.role === 'pharmacy_technician'),
-  );
-  expect(staff).toHaveLength(2);
-  return withPlatform(env, async (p) => {
-    const row = await p.db.withTenant(clinic, async (tx) => {
-      const { rows } = await tx.query<{ id: string; message_id: string; payload: Buffer }>(
-        `SELECT id, message_id, payload FROM outbox WHERE kind = 'NewRx' ORDER BY created_at LIMIT 1`,
-      );
-      const r = rows[0];
-      if (r === undefined) throw new Error('the demo seed queued no NewRx');
-      const plain = await openRow(tx, p.keyring, clinic, OUTBOX, r.id, { payload: r.payload });
-      if (plain === SHREDDED || plain.payload == null) throw new Error('payload unreadable');
-      return { messageId: r.message_id, payload: JSON.parse(plain.payload) as OutboxPayload };
-    });
-    const ncpdpId = row.payload.prescription.pharmacy.ncpdpId;
-    const actor = { kind: 'cli' } as const;
-    const existing = (await p.pharmacy.setup.listLocations(pharmacyTenant)).find(
-      (l) => l.ncpdpId === ncpdpId,
-    );
-    const location =
-      existing ??
-      (await p.pharmacy.setup.createLocation(
-        pharmacyTenant,
-        { ncpdpId, name: 'Demo Street Pharmacy 1' },
-        actor,
-      ));
-    for (const u of staff) {
-      if (!location.members.includes(u.userId)) {
-        await p.pharmacy.setup.addMember(pharmacyTenant, location.id, u.userId, actor);
-      }
-    }
-    const key = await p.signingKeys.active();
-    await p.pharmacy.setup.trustSender(
-      pharmacyTenant,
-      CLINIC_SENDER,
-      await p.signingKeys.jwks(),
-      actor,
-    );
-    const wire = newRxMessage({
-      type: 'NewRx',
-      messageId: row.messageId,
-      payload: row.payload,
-      pharmacy: { ncpdpId, npi: '1234567893', name: 'Demo Street Pharmacy 1' },
-      from: { qualifier: 'D', id: CLINIC_SENDER },
-      sentTime: new Date(),
-    });
-    const parsed = parseMessage(wire.xml);
-    if (!parsed.ok) throw new Error(`NewRx does not parse: ${parsed.error.code}`);
-    const answer = await p.db.withTenant(pharmacyTenant, (tx) =>
-      p.pharmacy.receiver.receiveAtPharmacy(tx, pharmacyTenant, parsed.message, wire.jws, {
-        xml: wire.xml,
-      }),
-    );
-    expect(answer.outcome, answer.xml).toBe('accepted');
-    return {
-      pharmacyTenant,
-      keyId: key.keyId,
-      drug:
-        parsed.message.type === 'NewRx'
-          ? parsed.message.body.medicationPrescribed.drugDescription
-          : '',
-      quantity: String(row.payload.prescription.quantity.value),
-      messageId: parsed.message.header.messageId,
-    };
-  });
-}
-
 /** Waits until no loading note is on the page. */
 async function settled(page: Page): Promise<void> {
   await expect.poll(async () => page.locator('.note.loading').count(), { timeout: 20_000 }).toBe(0);
@@ -147,97 +63,126 @@ async function openInbox(page: Page): Promise<void> {
   await page.getByRole('heading', { level: 1, name: 'Prescription inbox' }).waitFor();
   await settled(page);
   expect(await page.title()).toBe('Prescription inbox · Scrip');
+  expect(new URL(page.url()).search).toBe('');
+}
+
+/** Refreshes the inbox until a prescription of `drug` is listed (it travels over the network). */
+async function waitInInbox(page: Page, drug: RegExp | string): Promise<void> {
+  const link = page.getByRole('table').getByRole('link', { name: drug });
+  await expect
+    .poll(
+      async () => {
+        if ((await link.count()) > 0) return true;
+        await page.getByRole('button', { name: 'Refresh' }).click();
+        await settled(page);
+        return (await link.count()) > 0;
+      },
+      { timeout: 60_000, interval: 1000 },
+    )
+    .toBe(true);
 }
 
 /** Opens the received prescription from the inbox (keyboard), checking the URL holds no PHI. */
-async function openPrescription(page: Page, drug: string): Promise<void> {
-  const link = page.getByRole('link', { name: drug, exact: true });
+async function openPrescription(page: Page, drug: RegExp | string): Promise<string> {
+  const link = page.getByRole('table').getByRole('link', { name: drug }).first();
   await link.focus();
   await page.keyboard.press('Enter');
   await page.getByRole('heading', { level: 1, name: 'Received prescription' }).waitFor();
   await settled(page);
   const url = new URL(page.url());
-  expect(url.pathname).toMatch(/^\/pharmacy\/inbox\/[0-9a-f-]{36}$/);
+  const m = /^\/pharmacy\/inbox\/([0-9a-f-]{36})$/.exec(url.pathname);
+  expect(m).not.toBeNull();
   expect(url.search).toBe('');
   expect(await page.title()).toBe('Received prescription · Scrip');
+  return m?.[1] ?? '';
 }
 
-const PHI_STORAGE = `(() => [localStorage.length, sessionStorage.length])()`;
+/** The kids of the server's published prescription-signing JWKS. */
+async function signingKids(page: Page): Promise<string[]> {
+  return page.evaluate<string[]>(
+    `fetch('/.well-known/jwks.json').then((r) => r.json()).then((j) => j.keys.map((k) => k.kid))`,
+  );
+}
 
-describe('the pharmacist in the browser', () => {
+/** Waits for the status line of a finished action; fails at once with a shown error. */
+async function done(page: Page, text: string | RegExp): Promise<void> {
+  const status = page.getByRole('status').filter({ hasText: text });
+  const alert = page.getByRole('alert');
+  await status.or(alert).first().waitFor({ timeout: 20_000 });
+  if ((await alert.count()) > 0)
+    throw new Error(`action failed: ${await alert.first().innerText()}`);
+  await settled(page);
+}
+
+async function dispense(page: Page, quantity: string, expected: RegExp): Promise<void> {
+  await page.getByLabel('Quantity dispensed').fill(quantity);
+  await page.getByRole('button', { name: 'Record fill' }).click();
+  await done(page, expected);
+}
+
+const STORAGE = `localStorage.length + sessionStorage.length`;
+
+describe('the pharmacist in the browser (two tenants over the local network)', () => {
   let run: WebRun;
-  let rx: Received;
+  const received: string[] = [];
 
   beforeAll(async () => {
-    run = await startWebRun({
-      beforeServe: async (env, seed) => {
-        rx = await receiveDemoRx(env, seed);
-      },
-    });
+    run = await startWebRun({ localNetwork: true });
+    expect(run.seed.network, 'the demo seed connected the two tenants').toBeDefined();
   }, 600_000);
   afterAll(async () => {
     await run.close();
   });
 
-  it('the pharmacist finds the prescription, sees its verified signature, accepts and dispenses it in two fills', async () => {
+  it('the pharmacist finds the demo prescription, sees its verified signature, accepts and dispenses it in two fills', async () => {
+    const signed = run.seed.prescriptions.find(
+      (p) => p.status !== 'draft' && p.status !== 'ready' && p.status !== 'cancelled',
+    );
+    expect(signed).toBeDefined();
+    const drug = signed?.drug ?? '';
     const w = await run.page();
     const { page } = w;
     await signInWithPassword(page, run.origin, run.user('pharmacist', 'pharmacy'));
     await openInbox(page);
-    const row = page.getByRole('row').filter({ hasText: rx.drug });
-    await expect.poll(async () => row.count()).toBe(1);
+    await waitInInbox(page, drug);
+    const row = page.getByRole('row').filter({ hasText: drug });
     expect(await row.innerText()).toContain('Received');
     expect(await row.innerText()).toContain('Signature verified');
     await checkScreen(w, 'pharmacy-inbox');
 
-    await openPrescription(page, rx.drug);
+    received.push(await openPrescription(page, drug));
     const signature = page.getByRole('region', { name: 'Signature verified' });
     await signature.waitFor();
-    expect(await signature.innerText()).toContain(rx.keyId);
-    expect(await signature.innerText()).toContain(CLINIC_SENDER);
+    const kids = await signingKids(page);
+    const shown = await signature.innerText();
+    expect(
+      kids.some((k) => shown.includes(k)),
+      `${shown} names one of ${kids.join(', ')}`,
+    ).toBe(true);
+    expect(shown).toContain(run.seed.network?.clinicAddress.replace(/^D:/, '') ?? '?');
     await checkScreen(w, 'pharmacy-prescription');
 
-    // Accept (keyboard), then a partial fill and the rest.
+    // Accept with the keyboard, then a partial fill and the rest.
     const accept = page.getByRole('button', { name: 'Accept prescription' });
     await accept.focus();
     await page.keyboard.press('Enter');
-    await page
-      .getByRole('status')
-      .filter({ hasText: 'Accepted; the prescriber is told.' })
-      .waitFor();
-    await settled(page);
-    await page.getByRole('button', { name: 'Record fill' }).waitFor();
+    await done(page, 'Accepted; the prescriber is told.');
     expect(await page.getByRole('button', { name: 'Accept prescription' }).count()).toBe(0);
-
-    const total = Number(rx.quantity);
+    const total = Number(await page.getByLabel('Quantity dispensed').inputValue());
     expect(total).toBeGreaterThan(1);
-    const first = String(Math.floor(total / 2));
-    const rest = String(total - Number(first));
-    await page.getByLabel('Quantity dispensed').fill(first);
-    await page.getByRole('button', { name: 'Record fill' }).click();
-    await page.getByRole('status').filter({ hasText: 'Partial fill recorded' }).waitFor();
-    await settled(page);
+    const first = Math.floor(total / 2);
+    await dispense(page, String(first), /Partial fill recorded/);
     expect(await page.locator('.rx-state').innerText()).toContain('Partially dispensed');
-    await page.getByLabel('Quantity dispensed').fill(rest);
-    await page.getByRole('button', { name: 'Record fill' }).click();
-    await page
-      .getByRole('status')
-      .filter({ hasText: 'Dispensed; the prescriber is told.' })
-      .waitFor();
-    await settled(page);
+    await dispense(page, String(total - first), /Dispensed; the prescriber is told/);
     expect(await page.locator('.rx-state').innerText()).toContain('Dispensed');
     expect(await page.getByRole('button', { name: 'Record fill' }).count()).toBe(0);
     const history = page.getByRole('region', { name: 'History' });
-    expect(await history.getByRole('row').count()).toBe(4); // header + accept + two fills
+    expect(await history.getByRole('row').count()).toBe(4); // header, accept, two fills
     await checkScreen(w, 'pharmacy-dispensed');
 
-    // A renewal request once dispensed.
-    await page.getByLabel('Note', { exact: false }).first().fill('Patient asks for more');
     await page.getByRole('button', { name: 'Send renewal request' }).click();
-    await page.getByRole('status').filter({ hasText: 'Renewal request sent' }).waitFor();
-    await settled(page);
-
-    expect(await page.evaluate<number[]>(PHI_STORAGE)).toEqual([0, 0]);
+    await done(page, 'Renewal request sent');
+    expect(await page.evaluate<number>(STORAGE)).toBe(0);
     await w.close();
     expect(w.violations).toEqual([]);
   }, 300_000);
@@ -248,10 +193,10 @@ describe('the pharmacist in the browser', () => {
     await signInWithPassword(page, run.origin, run.user('pharmacy_technician', 'pharmacy'));
     await openInbox(page);
     await checkScreen(w, 'pharmacy-technician-inbox');
-    await openPrescription(page, rx.drug);
+    await page.getByRole('table').getByRole('link').first().waitFor();
+    await openPrescription(page, /./);
     await page.getByRole('region', { name: 'Signature verified' }).waitFor();
     expect(await page.getByRole('region', { name: 'Actions' }).count()).toBe(0);
-    const main = page.locator('main');
     for (const name of [
       'Accept prescription',
       'Record fill',
@@ -260,7 +205,7 @@ describe('the pharmacist in the browser', () => {
       'Send renewal request',
       'Send change request',
     ]) {
-      expect(await main.getByRole('button', { name }).count(), name).toBe(0);
+      expect(await page.getByRole('button', { name }).count(), name).toBe(0);
     }
     expect(await page.getByText('Only a pharmacist accepts and dispenses').count()).toBe(1);
     await checkScreen(w, 'pharmacy-technician-prescription');
@@ -268,43 +213,181 @@ describe('the pharmacist in the browser', () => {
     expect(w.violations).toEqual([]);
   }, 300_000);
 
+  it('a Schedule II prescription signed in the clinic is verified and dispensed at the pharmacy; the prescriber sees it acknowledged and dispensed; the compliance officer finds it in the audit', async () => {
+    // The prescriber drafts and signs (EPCS, TOTP step-up) in the clinic.
+    const pw = await run.page(true);
+    const prescriberPage = pw.page;
+    const prescriber = run.user('prescriber');
+    await signInWithPassword(prescriberPage, run.origin, prescriber);
+    const rxId = await prescribeScheduleII(pw, run);
+    await signEpcs(pw, run, rxId, await totpFor(prescriber));
+
+    // The pharmacist (second tenant) sees it verified and dispenses it.
+    const w = await run.page();
+    const { page } = w;
+    await page.goto(`${run.origin}/pharmacy/inbox`);
+    await page.getByRole('heading', { level: 1, name: 'Prescription inbox' }).waitFor();
+    await settled(page);
+    await waitInInbox(page, /oxycodone/i);
+    expect(
+      await page
+        .getByRole('row')
+        .filter({ hasText: /oxycodone/i })
+        .innerText(),
+    ).toContain('Schedule CII');
+    received.push(await openPrescription(page, /oxycodone/i));
+    await page.getByRole('region', { name: 'Signature verified' }).waitFor();
+    expect(await page.getByRole('region', { name: 'Medication' }).innerText()).toContain('CII');
+    await checkScreen(w, 'pharmacy-controlled');
+    await page.getByRole('button', { name: 'Accept prescription' }).click();
+    await done(page, 'Accepted; the prescriber is told.');
+    const total = await page.getByLabel('Quantity dispensed').inputValue();
+    await dispense(page, total, /Dispensed; the prescriber is told/);
+    await w.close();
+    expect(w.violations).toEqual([]);
+
+    // The prescriber's timeline: acknowledged and dispensed.
+    const timeline = prescriberPage.getByRole('list', { name: 'Delivery events, oldest first' });
+    await expect
+      .poll(
+        async () => {
+          await prescriberPage.goto(`${run.origin}/prescriptions/${rxId}`);
+          await prescriberPage.getByRole('heading', { name: 'Delivery timeline' }).waitFor();
+          await settled(prescriberPage);
+          const text = (await timeline.count()) > 0 ? await timeline.innerText() : '';
+          return /acknowledged/.test(text) && /\bdispensed\b/.test(text);
+        },
+        { timeout: 60_000, interval: 2000 },
+      )
+      .toBe(true);
+    await checkScreen(pw, 'prescription-dispensed-timeline');
+    await pw.close();
+    expect(pw.violations).toEqual([]);
+
+    // The clinic's compliance officer finds the pharmacy's messages in the audit search.
+    const cw = await run.page(true);
+    await signInWithPassword(cw.page, run.origin, run.user('compliance_officer'));
+    await cw.page
+      .getByRole('navigation', { name: 'Main' })
+      .getByRole('link', { name: 'Audit', exact: true })
+      .click();
+    await cw.page.getByRole('heading', { level: 1, name: 'Audit log' }).waitFor();
+    await cw.page.getByLabel('Action').fill('network.inbound.received');
+    await cw.page.getByRole('button', { name: 'Search', exact: true }).click();
+    await settled(cw.page);
+    await expect
+      .poll(async () =>
+        cw.page.getByRole('row').filter({ hasText: 'network.inbound.received' }).count(),
+      )
+      .toBeGreaterThanOrEqual(3); // at least the Status and the two RxFill of the fills above
+    await checkScreen(cw, 'audit-pharmacy-messages');
+    await cw.close();
+    expect(cw.violations).toEqual([]);
+  }, 420_000);
+
   it("the pharmacy's outgoing messages were queued for the prescriber system", async () => {
+    expect(received).toHaveLength(2);
     // The server is stopped so the run's database can be read from here (embedded PostgreSQL
     // has one owner at a time).
     await run.serve.stop();
-    const rows = await withPlatform(run.env, async (p) =>
-      p.db.withTenant(rx.pharmacyTenant, async (tx) => {
-        const { rows: out } = await tx.query<{
-          message_type: string;
-          relates_to: string | null;
-          to_qualifier: string;
-          to_address: string;
-        }>(
-          `SELECT message_type, relates_to, to_qualifier, to_address FROM network_outbox
-            WHERE tenant_id = $1 ORDER BY created_at, message_type`,
-          [rx.pharmacyTenant],
-        );
-        const { rows: inbox } = await tx.query<{ status: string }>(
-          'SELECT status FROM pharmacy_inbox WHERE message_id = $1',
-          [rx.messageId],
-        );
-        return { out, inbox };
+    const pharmacyTenant = asTenantId(run.seed.network?.pharmacyTenantId ?? '');
+    const types = await withPlatform(run.env, async (p) =>
+      p.db.withTenant(pharmacyTenant, async (tx) => {
+        const out: string[][] = [];
+        for (const id of received) {
+          const { rows } = await tx.query<{ message_type: string; to_qualifier: string }>(
+            `SELECT o.message_type, o.to_qualifier FROM network_outbox o
+               JOIN pharmacy_inbox i ON i.message_id = o.relates_to AND i.sender_id = o.to_address
+              WHERE i.id = $1 ORDER BY o.created_at`,
+            [id],
+          );
+          for (const r of rows) expect(r.to_qualifier).toBe('D');
+          out.push(rows.map((r) => r.message_type));
+        }
+        return out;
       }),
     );
-    expect(rows.out.map((r) => r.message_type)).toEqual([
-      'Status',
-      'RxFill',
-      'RxFill',
-      'RxRenewalRequest',
+    expect(types).toEqual([
+      ['Status', 'RxFill', 'RxFill', 'RxRenewalRequest'],
+      ['Status', 'RxFill'],
     ]);
-    for (const r of rows.out) {
-      expect(r).toMatchObject({
-        to_qualifier: 'D',
-        to_address: CLINIC_SENDER,
-        relates_to: rx.messageId,
-      });
-    }
-    expect(rows.inbox).toHaveLength(1);
-    expect(rows.inbox[0]?.status).toBe('dispensed');
   }, 300_000);
 });
+
+/** The prescriber finds demo patient DEMO-1001 and saves a Schedule II draft; returns its id. */
+async function prescribeScheduleII(w: WatchedPage, run: WebRun): Promise<string> {
+  const { page } = w;
+  await page
+    .getByRole('navigation', { name: 'Main' })
+    .getByRole('link', { name: 'Patients', exact: true })
+    .click();
+  await page.getByRole('heading', { name: 'Patients', exact: true }).waitFor();
+  await page.getByLabel('Search by').selectOption('mrn');
+  await page.getByRole('textbox', { name: 'MRN' }).fill('DEMO-1001');
+  await page.getByRole('button', { name: 'Search' }).click();
+  await page.getByRole('heading', { name: 'Results' }).waitFor();
+  await page.getByRole('table', { name: 'Search results' }).getByRole('link').first().click();
+  await page.getByRole('heading', { name: 'Allergies' }).waitFor();
+  await page.getByRole('link', { name: 'New prescription' }).click();
+  await page.getByRole('heading', { name: 'New prescription' }).waitFor();
+  await page.getByLabel('Drug name').fill('oxycodone');
+  await page.getByRole('button', { name: 'Find drug' }).click();
+  await page
+    .getByRole('radiogroup', { name: 'Drugs found' })
+    .getByRole('radio', { name: /Schedule/ })
+    .first()
+    .check();
+  await page.getByText(/A controlled substance/).waitFor();
+  await page.getByLabel('Quantity').fill('12');
+  await page.getByLabel('Unit').fill('tablet');
+  await page.getByLabel('Days supply').fill('3');
+  await page.getByLabel('Refills').fill('0');
+  await page
+    .getByLabel('Directions (sig)')
+    .fill('1 tablet by mouth every 6 hours as needed for pain');
+  await page.getByLabel('Practice name').fill('Demo Clinic');
+  await page.getByLabel('Street').fill('100 Capitol Mall');
+  await page.getByLabel('City').fill('Sacramento');
+  await page.getByLabel('State (2 letters)').fill('CA');
+  await page.getByLabel('ZIP code').fill('95814');
+  await page.getByRole('button', { name: 'Save draft' }).click();
+  await page
+    .getByRole('heading', { name: 'Safety checks' })
+    .waitFor({ timeout: 15_000 })
+    .catch(async () => {
+      throw new Error(
+        `draft not saved: ${(await page.getByRole('alert').allInnerTexts()).join(' | ')}`,
+      );
+    });
+  const m = /\/prescriptions\/([0-9a-f-]{36})$/.exec(page.url());
+  expect(m).not.toBeNull();
+  expect(run.origin).not.toBe('');
+  return m?.[1] ?? '';
+}
+
+/** Marks the draft ready and signs it on the EPCS screen with the TOTP step-up. */
+async function signEpcs(w: WatchedPage, run: WebRun, rxId: string, code: string): Promise<void> {
+  const { page } = w;
+  await page.goto(`${run.origin}/prescriptions/${rxId}`);
+  await page.getByRole('heading', { name: 'Review and sign' }).waitFor();
+  for (const input of await page.getByLabel('Override reason').all()) {
+    await input.fill('Reviewed with the patient; benefit outweighs the risk');
+  }
+  await page.getByRole('button', { name: 'Mark ready to sign' }).click();
+  await page.getByText('Marked ready to sign.').waitFor();
+  await page.getByRole('link', { name: 'Open the EPCS signing screen' }).click();
+  await page.getByRole('heading', { name: 'Sign controlled substance prescriptions' }).waitFor();
+  await page.locator(`fieldset[data-rx="${rxId}"]`).getByLabel('Sign this prescription').check();
+  await page.getByLabel(/I have reviewed these prescriptions/).check();
+  await page.getByRole('button', { name: /with two-factor authentication/ }).click();
+  const dialog = page.getByRole('dialog', { name: 'Confirm it is you' });
+  await dialog.waitFor();
+  await dialog.getByLabel('Authenticator code').fill(code);
+  await dialog.getByRole('button', { name: 'Confirm' }).click();
+  await page
+    .getByText(/Signed 1 prescription/)
+    .waitFor({ timeout: 20_000 })
+    .catch(async () => {
+      throw new Error(`not signed: ${(await page.getByRole('alert').allInnerTexts()).join(' | ')}`);
+    });
+}
