@@ -8,8 +8,9 @@
  *    with the keyboard, sees "Signature verified" with the clinic's signing key id, accepts it
  *    and dispenses it in two fills, then asks for a renewal.
  * 2. The technician sees the inbox and the prescription but no action button.
- * 3. The prescriber signs a Schedule II prescription on the EPCS screen (TOTP step-up); the
- *    pharmacist sees it with a verified signature and dispenses it; the prescriber's delivery
+ * 3. The agent drafts a Schedule II prescription; the prescriber signs in with a passkey (CDP
+ *    virtual authenticator) and signs it on the EPCS screen (TOTP step-up); the pharmacist sees
+ *    it with a verified signature and dispenses it; the prescriber's delivery
  *    timeline shows acknowledged and dispensed; the clinic's compliance officer finds the
  *    pharmacy's messages in the audit search.
  * 4. The pharmacy's outgoing messages are in its network outbox (read from the database).
@@ -25,9 +26,11 @@ import { asTenantId } from '../../src/core/index.js';
 import { openPlatform, type Platform } from '../../src/platform.js';
 import {
   checkScreen,
+  signedInOrAlert,
   signInWithPassword,
   startWebRun,
   totpFor,
+  virtualAuthenticator,
   type WatchedPage,
   type WebRun,
 } from './browser.js';
@@ -213,13 +216,20 @@ describe('the pharmacist in the browser (two tenants over the local network)', (
     expect(w.violations).toEqual([]);
   }, 300_000);
 
-  it('a Schedule II prescription signed in the clinic is verified and dispensed at the pharmacy; the prescriber sees it acknowledged and dispensed; the compliance officer finds it in the audit', async () => {
-    // The prescriber drafts and signs (EPCS, TOTP step-up) in the clinic.
+  it('the agent drafts a Schedule II, the prescriber signs in with a passkey and signs it (EPCS, TOTP); the pharmacy verifies and dispenses it; the prescriber sees acknowledged and dispensed; the compliance officer finds it in the audit', async () => {
+    // The agent drafts it in the clinic.
+    const aw = await run.page(true);
+    await signInWithPassword(aw.page, run.origin, run.user('prescriber_agent'));
+    const rxId = await prescribeScheduleII(aw, run);
+    await aw.close();
+    expect(aw.violations).toEqual([]);
+
+    // The prescriber signs in with a passkey (CDP virtual authenticator), reviews it and signs
+    // it on the EPCS screen with the TOTP step-up.
     const pw = await run.page(true);
     const prescriberPage = pw.page;
     const prescriber = run.user('prescriber');
-    await signInWithPassword(prescriberPage, run.origin, prescriber);
-    const rxId = await prescribeScheduleII(pw, run);
+    await signInWithPasskey(pw, run);
     await signEpcs(pw, run, rxId, await totpFor(prescriber));
 
     // The pharmacist (second tenant) sees it verified and dispenses it.
@@ -314,7 +324,7 @@ describe('the pharmacist in the browser (two tenants over the local network)', (
   }, 300_000);
 });
 
-/** The prescriber finds demo patient DEMO-1001 and saves a Schedule II draft; returns its id. */
+/** The agent finds demo patient DEMO-1001 and saves a Schedule II draft; returns its id. */
 async function prescribeScheduleII(w: WatchedPage, run: WebRun): Promise<string> {
   const { page } = w;
   await page
@@ -363,6 +373,35 @@ async function prescribeScheduleII(w: WatchedPage, run: WebRun): Promise<string>
   expect(m).not.toBeNull();
   expect(run.origin).not.toBe('');
   return m?.[1] ?? '';
+}
+
+/**
+ * The prescriber's first sign-in with a recovery code, a passkey added on the account screen,
+ * then signing out and in again with the passkey.
+ */
+async function signInWithPasskey(w: WatchedPage, run: WebRun): Promise<void> {
+  const { page } = w;
+  const prescriber = run.user('prescriber');
+  await virtualAuthenticator(page.context(), page);
+  await page.goto(`${run.origin}/`);
+  await page.getByLabel('Email').fill(prescriber.email);
+  await page.getByLabel('Password').fill(prescriber.password);
+  await page.getByLabel('Use a recovery code instead').check();
+  await page
+    .getByRole('textbox', { name: 'Recovery code' })
+    .fill(prescriber.recoveryCodes[0] ?? '');
+  await page.getByRole('button', { name: 'Sign in', exact: true }).click();
+  await signedInOrAlert(page);
+  await page
+    .getByRole('navigation', { name: 'Main' })
+    .getByRole('link', { name: 'Account' })
+    .click();
+  await page.getByLabel('Passkey name').fill('Virtual passkey');
+  await page.getByRole('button', { name: 'Add a passkey' }).click();
+  await page.getByRole('cell', { name: 'Virtual passkey', exact: true }).waitFor();
+  await page.getByRole('button', { name: 'Sign out', exact: true }).click();
+  await page.getByRole('button', { name: 'Sign in with a passkey' }).click();
+  await signedInOrAlert(page);
 }
 
 /** Marks the draft ready and signs it on the EPCS screen with the TOTP step-up. */
