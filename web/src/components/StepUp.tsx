@@ -21,8 +21,40 @@ export function StepUpDialog(props: {
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState<unknown>(undefined);
   const input = useRef<HTMLInputElement>(null);
+  const box = useRef<HTMLDivElement>(null);
+  const cancel = useRef(props.onCancel);
   useEffect(() => {
+    cancel.current = props.onCancel;
+  }, [props.onCancel]);
+  useEffect(() => {
+    // A modal: focus starts in it, Tab stays in it, Escape cancels, focus returns afterwards.
+    const before = document.activeElement instanceof HTMLElement ? document.activeElement : null;
     input.current?.focus();
+    const onKey = (e: KeyboardEvent): void => {
+      if (e.key === 'Escape') {
+        cancel.current();
+        return;
+      }
+      if (e.key !== 'Tab' || box.current === null) return;
+      const focusable = [
+        ...box.current.querySelectorAll<HTMLElement>('input, button:not([disabled])'),
+      ];
+      const first = focusable[0];
+      const last = focusable[focusable.length - 1];
+      if (first === undefined || last === undefined) return;
+      if (e.shiftKey && document.activeElement === first) {
+        e.preventDefault();
+        last.focus();
+      } else if (!e.shiftKey && document.activeElement === last) {
+        e.preventDefault();
+        first.focus();
+      }
+    };
+    document.addEventListener('keydown', onKey);
+    return () => {
+      document.removeEventListener('keydown', onKey);
+      before?.focus();
+    };
   }, []);
 
   const submit = async (e: SyntheticEvent): Promise<void> => {
@@ -60,16 +92,15 @@ export function StepUpDialog(props: {
   return (
     <div className="dialog-backdrop">
       <div
+        ref={box}
         className="dialog"
         role="dialog"
         aria-modal="true"
         aria-labelledby="stepup-title"
-        onKeyDown={(e) => {
-          if (e.key === 'Escape') props.onCancel();
-        }}
+        aria-describedby="stepup-purpose"
       >
         <h2 id="stepup-title">Confirm it is you</h2>
-        <p>{props.purpose}</p>
+        <p id="stepup-purpose">{props.purpose}</p>
         <form
           onSubmit={(e) => {
             void submit(e);
@@ -134,12 +165,18 @@ export async function withStepUp<T>(
   }
 }
 
-/** A hook holding one pending step-up prompt: `ask(action)` resolves when done or cancelled. */
+/**
+ * A hook holding one pending step-up prompt: `ask(action)` resolves when done or cancelled;
+ * `run(fn)` calls `fn`, and when the server answers step_up_required asks and calls it once more
+ * (cancelling rejects with the server's error). Render `dialog` somewhere in the screen (outside
+ * any form).
+ */
 export function useStepUp(
-  purpose: string,
+  purpose = 'This action needs a fresh second factor. Enter the code from your authenticator app.',
   totpOnly = false,
 ): {
   readonly ask: (action: string) => Promise<boolean>;
+  readonly run: <T>(fn: () => Promise<T>) => Promise<T>;
   readonly dialog: ReactNode;
 } {
   const [pending, setPending] = useState<
@@ -165,5 +202,14 @@ export function useStepUp(
         }}
       />
     );
-  return { ask, dialog };
+  const run = async <T,>(fn: () => Promise<T>): Promise<T> => {
+    try {
+      return await fn();
+    } catch (err) {
+      const action = err instanceof ApiError ? err.stepUpAction : undefined;
+      if (action === undefined || !(await ask(action))) throw err;
+      return fn();
+    }
+  };
+  return { ask, run, dialog };
 }

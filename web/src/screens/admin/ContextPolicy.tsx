@@ -2,7 +2,7 @@ import { useEffect, useState, type ReactNode, type SyntheticEvent } from 'react'
 import { api } from '../../api/client.js';
 import { CONSOLE_ENDPOINTS as E } from '../../api/console-endpoints.js';
 import { LoadState, useAction, useLoad } from '../../components/console.js';
-import { useStepUp } from '../../components/StepUpDialog.js';
+import { useStepUp } from '../../components/StepUp.js';
 import { ErrorNote } from '../../components/status.js';
 
 interface PolicyAnswer {

@@ -2,7 +2,7 @@ import { useState, type ReactNode, type SyntheticEvent } from 'react';
 import { api, fill } from '../../api/client.js';
 import { CONSOLE_ENDPOINTS as E } from '../../api/console-endpoints.js';
 import { Badge, LoadState, ShortId, useAction, useLoad, when } from '../../components/console.js';
-import { useStepUp } from '../../components/StepUpDialog.js';
+import { useStepUp } from '../../components/StepUp.js';
 import { Empty, ErrorNote } from '../../components/status.js';
 import { useMe } from '../../session.js';
 
