@@ -45,6 +45,11 @@ export const NETWORK_PEER_REFUSED = 'network.peer.refused';
 export const NETWORK_DELIVERY_SENT = 'network.delivery.sent';
 /** A message is held in the outbox: the BAA gate refused its destination (audited once per message). */
 export const NETWORK_SEND_HELD = 'network.send.held';
+/**
+ * The peer this installation sends to presented a certificate whose key is not pinned (issue 8
+ * item 4): the connection was closed before any message byte was sent. One record per attempt.
+ */
+export const NETWORK_PEER_PIN_MISMATCH = 'network.peer.pin_mismatch';
 /** A prescriber answered a pharmacy's renewal or change request. */
 export const NETWORK_REQUEST_DECIDED = 'network.request.decided';
 

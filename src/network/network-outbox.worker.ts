@@ -24,6 +24,7 @@ import {
   NETWORK_SEND_HELD,
 } from '../monitoring/actions.js';
 import { recordDeliveryEvent } from './delivery-timeline.js';
+import { auditPinMismatch, PIN_MISMATCH } from './pin-mismatch.js';
 import { credentialsFor, networkTenants } from './network-identity.js';
 import { NETWORK_OUTBOX, type NetworkPayload } from './network-outbox.table.js';
 import type { ClientCredentials, OutboxTransport, TransportResult } from './outbox-transport.js';
@@ -286,7 +287,14 @@ export class NetworkOutboxWorker {
       `status = 'pending', claimed_by = NULL, claimed_until = NULL, attempts = $4,
        next_attempt_at = $5, last_error = $6`,
       [attempts, this.#nextAttempt(attempts), code],
-      () => Promise.resolve(),
+      async (tx) => {
+        if (code === PIN_MISMATCH && 'endpoint' in job.send) {
+          await auditPinMismatch(tx, this.d.clock, job.tenantId, job.send.endpoint, {
+            id: job.messageId,
+            kind: job.type,
+          });
+        }
+      },
     );
     return 'retried';
   }

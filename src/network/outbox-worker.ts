@@ -35,6 +35,7 @@ import type { ClientCredentials, OutboxTransport, TransportResult } from './outb
 import type { Party } from './ncpdp-script.types.js';
 import { credentialsFor } from './network-identity.js';
 import { recordDeliveryEvent } from './delivery-timeline.js';
+import { auditPinMismatch, PIN_MISMATCH } from './pin-mismatch.js';
 import { allowAllGate, endpointRef, type SendGate } from './send-gate.js';
 import { NETWORK_SEND_HELD } from '../monitoring/actions.js';
 
@@ -367,7 +368,14 @@ export class OutboxWorker {
       `status = 'pending', claimed_by = NULL, claimed_until = NULL, attempts = $4,
        next_attempt_at = $5, last_error = $6`,
       [attempts, next, code],
-      () => Promise.resolve(),
+      async (tx) => {
+        if (code === PIN_MISMATCH && 'endpoint' in job.send) {
+          await auditPinMismatch(tx, this.d.clock, job.tenantId, job.send.endpoint, {
+            id: job.messageId,
+            kind: job.kind,
+          });
+        }
+      },
     );
     return 'retried';
   }

@@ -24,7 +24,7 @@ import {
 } from '../../src/network/pharmacy-directory.repository.js';
 import { auditActions, post } from '../identity/harness.js';
 import { practitioner } from '../identity/registry-fixture.js';
-import { pharmacyRow } from './pharmacy-fixtures.js';
+import { pharmacyRow, pin as labelPin } from './pharmacy-fixtures.js';
 import {
   clinic,
   draftBody,
@@ -368,6 +368,19 @@ describe('outbox delivery worker', () => {
           ),
         ),
       );
+      // The same server behind pins that are not its key (a substituted certificate).
+      await h.p.db.withTenant(c.tenant, (tx) =>
+        dir.create(
+          tx,
+          c.tenant,
+          assertPharmacy(
+            pharmacyRow('7654322', {
+              endpointUrl: `https://localhost:${String(port)}/script`,
+              pins: { primary: labelPin('not-the-key'), backup: labelPin('nor-this') },
+            }),
+          ),
+        ),
+      );
     });
     afterAll(async () => {
       await new Promise((r) => server.close(r));
@@ -387,6 +400,31 @@ describe('outbox delivery worker', () => {
         { type: 'NewRx', messageId: scriptId(row.message_id), signed: true, jws: p.jws },
       ]);
       expect(p.status).toBe('acknowledged');
+    });
+
+    it('a pin mismatch sends nothing, keeps the message for a retry, and is audited (issue 8 item 4)', async () => {
+      const id = await signed({ pharmacyNcpdpId: '7654322' });
+      const before = received.length;
+      const transport = mtlsTransport({
+        clientKey: client.keyPem,
+        clientCert: client.certPem,
+        ca: serverCa.certPem,
+      });
+      expect((await worker(transport).runOnce()).retried).toBe(1);
+      expect(received).toHaveLength(before);
+      expect(await rowOf(id)).toMatchObject({ status: 'pending', last_error: 'pin_mismatch' });
+      const refused = (await auditActions(h, c.tenant)).filter(
+        (a) => a.action === 'network.peer.pin_mismatch',
+      );
+      expect(refused).toEqual([
+        expect.objectContaining({
+          outcome: 'denied',
+          details: {
+            endpoint: expect.stringMatching(/^https:\/\/localhost:\d+$/) as unknown,
+            kind: 'NewRx',
+          },
+        }),
+      ]);
     });
   });
 });
