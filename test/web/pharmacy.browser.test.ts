@@ -13,7 +13,9 @@
  *    it with a verified signature and dispenses it; the prescriber's delivery
  *    timeline shows acknowledged and dispensed; the clinic's compliance officer finds the
  *    pharmacy's messages in the audit search.
- * 4. The pharmacy's outgoing messages are in its network outbox (read from the database).
+ * 4. The prescriber cancels a prescription the pharmacy accepted; the pharmacist sees the
+ *    request flagged in the inbox and approves it; the prescriber's timeline shows it confirmed.
+ * 5. The pharmacy's outgoing messages are in its network outbox (read from the database).
  *
  * Every screen is checked with axe (no serious or critical violation), screenshotted to
  * test-artifacts/web/, and watched for CSP violations. Without /usr/bin/chromium this fails; it
@@ -294,6 +296,88 @@ describe('the pharmacist in the browser (two tenants over the local network)', (
     await cw.close();
     expect(cw.violations).toEqual([]);
   }, 420_000);
+
+  it('the prescriber cancels a prescription the pharmacy accepted; the pharmacist sees the request and approves it', async () => {
+    const ready = run.seed.prescriptions.find((p) => p.status === 'ready');
+    expect(ready).toBeDefined();
+    const rxId = ready?.id ?? '';
+    const drug = new RegExp(ready?.drug ?? '?', 'i');
+    // The prescriber signs the demo's ready prescription (step-up with TOTP).
+    const prescriber = run.user('prescriber');
+    const pw = await run.page(true);
+    await signInWithPassword(pw.page, run.origin, prescriber);
+    await pw.page.goto(`${run.origin}/prescriptions/${rxId}`);
+    await pw.page.getByRole('heading', { name: 'Review and sign' }).waitFor();
+    await pw.page.getByRole('button', { name: 'Sign', exact: true }).click();
+    const dialog = pw.page.getByRole('dialog', { name: 'Confirm it is you' });
+    await dialog.waitFor();
+    await dialog.getByLabel('Authenticator code').fill(await totpFor(prescriber));
+    await dialog.getByRole('button', { name: 'Confirm' }).click();
+    await pw.page.getByText('Signed and queued for the pharmacy.').waitFor({ timeout: 20_000 });
+
+    // The pharmacist accepts it.
+    const w = await run.page();
+    const { page } = w;
+    await page.goto(`${run.origin}/pharmacy/inbox`);
+    await page.getByRole('heading', { level: 1, name: 'Prescription inbox' }).waitFor();
+    await settled(page);
+    await waitInInbox(page, drug);
+    await openPrescription(page, drug);
+    await page.getByRole('button', { name: 'Accept prescription' }).click();
+    await done(page, 'Accepted; the prescriber is told.');
+
+    // The prescriber cancels it (the API: the prescription page has no cancel button yet).
+    const status = await pw.page.evaluate<number>(`(async () => {
+      const csrf = document.cookie.split('; ').find((c) => c.startsWith('__Host-scrip_csrf='))?.split('=')[1] ?? '';
+      const res = await fetch('/api/v1/prescriptions/${rxId}/cancel', { method: 'POST', headers: { 'x-csrf-token': csrf } });
+      return res.status;
+    })()`);
+    expect(status).toBe(200);
+
+    // The CancelRx arrives: the inbox flags it; the pharmacist approves.
+    await page.getByRole('link', { name: 'Back to the inbox' }).click();
+    await page.getByRole('heading', { level: 1, name: 'Prescription inbox' }).waitFor();
+    await settled(page);
+    const row = page.getByRole('row').filter({ hasText: drug });
+    await expect
+      .poll(
+        async () => {
+          await page.getByRole('button', { name: 'Refresh' }).click();
+          await settled(page);
+          return row.innerText();
+        },
+        { timeout: 60_000, interval: 1000 },
+      )
+      .toContain('Cancel requested');
+    await checkScreen(w, 'pharmacy-inbox-cancel-requested');
+    await openPrescription(page, drug);
+    await page
+      .getByRole('group', { name: 'The prescriber asks to cancel this prescription' })
+      .waitFor();
+    expect(await page.getByRole('button', { name: 'Record fill' }).count()).toBe(0);
+    await checkScreen(w, 'pharmacy-cancel-request');
+    await page.getByRole('button', { name: 'Approve cancellation' }).click();
+    await done(page, 'Cancellation approved');
+    expect(await page.locator('.rx-state').innerText()).toContain('Cancelled');
+    await w.close();
+    expect(w.violations).toEqual([]);
+
+    // The prescriber's timeline shows the pharmacy's answer.
+    await expect
+      .poll(
+        async () => {
+          await pw.page.goto(`${run.origin}/prescriptions/${rxId}`);
+          await pw.page.getByRole('heading', { name: 'Delivery timeline' }).waitFor();
+          await settled(pw.page);
+          const list = pw.page.getByRole('list', { name: 'Delivery events, oldest first' });
+          return (await list.count()) > 0 ? list.innerText() : '';
+        },
+        { timeout: 60_000, interval: 2000 },
+      )
+      .toContain('cancel confirmed');
+    await pw.close();
+    expect(pw.violations).toEqual([]);
+  }, 300_000);
 
   it("the pharmacy's outgoing messages were queued for the prescriber system", async () => {
     expect(received).toHaveLength(2);
