@@ -89,8 +89,6 @@ export async function startWebRun(
      * loopback ports, so the demo clinic's prescriptions reach the demo pharmacy over mTLS.
      */
     localNetwork?: boolean;
-    /** Runs after the seed, before `scrip serve` starts (set-up on the run's database). */
-    beforeServe?: (env: NodeJS.ProcessEnv, seed: DemoSeedResult) => Promise<void>;
   } = {},
 ): Promise<WebRun> {
   if (!existsSync(CHROMIUM)) {
@@ -157,7 +155,6 @@ export async function startWebRun(
       if (loaded.code !== 0) throw new Error(`pharmacies import failed:\n${loaded.stderr}`);
     }
   }
-  if (options.beforeServe !== undefined) await options.beforeServe(isolated.env, seed);
   const serve = await startServe(isolated.env);
   const spki = spkiHash(readFileSync(join(dataDir, 'tls', 'server.pem'), 'utf8'));
   const launchArgs = [
