@@ -89,6 +89,8 @@ export async function startWebRun(
      * loopback ports, so the demo clinic's prescriptions reach the demo pharmacy over mTLS.
      */
     localNetwork?: boolean;
+    /** More settings for `scrip serve` and the CLI (e.g. SCRIP_SESSION_IDLE_MINUTES). */
+    env?: Readonly<Record<string, string>>;
   } = {},
 ): Promise<WebRun> {
   if (!existsSync(CHROMIUM)) {
@@ -117,6 +119,7 @@ export async function startWebRun(
           SCRIP_SWITCH_BACKOFF_MAX_MS: '2000',
         }
       : {}),
+    ...options.env,
   });
   let seed: DemoSeedResult = {
     file: '',

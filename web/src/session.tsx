@@ -13,6 +13,8 @@ export interface Me {
   readonly permissions: readonly string[];
   readonly restricted: boolean;
   readonly mfaEnrolled: boolean;
+  /** The server's idle timeout (SCRIP_SESSION_IDLE_MINUTES). */
+  readonly idleTimeoutSeconds: number;
 }
 
 export interface SessionState {

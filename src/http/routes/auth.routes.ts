@@ -118,6 +118,8 @@ export function authRoutes(identity: Identity): RouteDef[] {
             permissions: Type.Array(Type.String()),
             restricted: Type.Boolean(),
             mfaEnrolled: Type.Boolean(),
+            /** The server's idle timeout, so the app warns before it signs the user out. */
+            idleTimeoutSeconds: Type.Integer({ minimum: 1 }),
           }),
         },
       },
@@ -130,6 +132,7 @@ export function authRoutes(identity: Identity): RouteDef[] {
           sessionId: p?.sessionId,
           permissions: [...(p?.permissions ?? [])].sort(),
           restricted: p?.restricted === true,
+          idleTimeoutSeconds: Math.round(identity.sessions.options.idleMs / 1000),
         };
       },
     }),

@@ -1,19 +1,26 @@
 import { useEffect, useRef, useState, type ReactNode } from 'react';
 import { api, onApiAnswer } from '../api/client.js';
 import { ENDPOINTS } from '../api/endpoints.js';
-import { useSession } from '../session.js';
-
-/** The server's idle timeout (README: 15 minutes) and how long before it the warning shows. */
-export const IDLE_MS = 15 * 60_000;
-export const WARN_MS = 2 * 60_000;
+import { useMe, useSession } from '../session.js';
 
 /**
- * Warns before the idle timeout signs the user out, and signs out when it passes. Any answer
- * from the server counts as activity (the server's idle clock restarts on every request); a 401
- * means the session is gone already.
+ * How long before the idle timeout the warning shows: two minutes, or half the timeout when the
+ * server's is shorter than four minutes.
+ */
+export function warnBeforeMs(idleMs: number): number {
+  return Math.min(2 * 60_000, Math.floor(idleMs / 2));
+}
+
+/**
+ * Warns before the server's idle timeout (GET /api/v1/auth/session: idleTimeoutSeconds, set by
+ * SCRIP_SESSION_IDLE_MINUTES) signs the user out, and signs out when it passes. Any answer from
+ * the server counts as activity (the server's idle clock restarts on every request); a 401 means
+ * the session is gone already.
  */
 export function IdleWarning(): ReactNode {
   const { signOut, lost } = useSession();
+  const idleMs = useMe().idleTimeoutSeconds * 1000;
+  const warnMs = warnBeforeMs(idleMs);
   const last = useRef(Date.now());
   const [left, setLeft] = useState<number | undefined>(undefined);
 
@@ -28,16 +35,16 @@ export function IdleWarning(): ReactNode {
 
   useEffect(() => {
     const timer = window.setInterval(() => {
-      const remaining = IDLE_MS - (Date.now() - last.current);
+      const remaining = idleMs - (Date.now() - last.current);
       if (remaining <= 0) {
         window.clearInterval(timer);
         void signOut();
-      } else setLeft(remaining <= WARN_MS ? remaining : undefined);
+      } else setLeft(remaining <= warnMs ? remaining : undefined);
     }, 1000);
     return () => {
       window.clearInterval(timer);
     };
-  }, [signOut]);
+  }, [signOut, idleMs, warnMs]);
 
   if (left === undefined) return null;
   const seconds = Math.ceil(left / 1000);
