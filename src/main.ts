@@ -28,7 +28,13 @@ import { createHttpMetrics } from './http/metrics.js';
 import { closeServer, listen, startMetricsServer } from './http/server.js';
 import { printJson, printTable } from './cli/output.js';
 import { keysCommand, shredCommand } from './cli/keys.command.js';
-import { checkpointSigner, compose, openPlatform, type Platform } from './platform.js';
+import {
+  checkpointSigner,
+  compose,
+  openPlatform,
+  startMonitoring,
+  type Platform,
+} from './platform.js';
 import { assertFipsIfRequired, cryptoModuleStatus } from './crypto/fips.js';
 import {
   appendAudit,
@@ -37,7 +43,6 @@ import {
   measureClockSkew,
 } from './audit/index.js';
 import { DirectoryExportTarget } from './audit/directory-export-target.js';
-import { LogSink, MonitoringService, WebhookSink, type AlertSink } from './monitoring/index.js';
 import { findExpiringCredentials } from './identity/index.js';
 import { auditCommand } from './cli/audit-dispatch.command.js';
 import { backupCommand, restoreCommand } from './cli/backup.command.js';
@@ -175,28 +180,7 @@ async function serve(config: Config): Promise<void> {
     scheduler.start();
     cleanup.push(() => scheduler.stop());
     // Alert rules over the audit stream, the alert outbox, and the daily EPCS review.
-    const sinks: AlertSink[] = [new LogSink(logger)];
-    if (
-      config.SCRIP_ALERT_WEBHOOK_URL !== undefined &&
-      config.SCRIP_ALERT_WEBHOOK_SECRET !== undefined
-    ) {
-      sinks.push(
-        new WebhookSink({
-          url: config.SCRIP_ALERT_WEBHOOK_URL,
-          secret: config.SCRIP_ALERT_WEBHOOK_SECRET,
-          clock: platform.clock,
-        }),
-      );
-    }
-    const monitoring = new MonitoringService({
-      db: platform.db,
-      sinks,
-      clock: platform.clock,
-      onError: (err) => {
-        logger.error({ err }, 'monitoring failed');
-      },
-    });
-    monitoring.start();
+    const monitoring = startMonitoring(config, platform, logger);
     cleanup.push(() => monitoring.stop());
     // The one-machine network (SCRIP_LOCAL_NETWORK, docs/network.md): local certificates, the
     // listener and the local switch on loopback; netConfig is config for everything else.

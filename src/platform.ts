@@ -61,7 +61,13 @@ import {
   type Identity,
 } from './identity/index.js';
 import { composeAccessOps, type AccessOps } from './access/access-ops.js';
-import { immediateAlerter } from './monitoring/index.js';
+import {
+  immediateAlerter,
+  LogSink,
+  MonitoringService,
+  WebhookSink,
+  type AlertSink,
+} from './monitoring/index.js';
 import { composeNetworkNode, type NetworkNode } from './network/network-node.js';
 import { NETWORK_IDENTITIES } from './network/network-identity.js';
 import { NETWORK_OUTBOX } from './network/network-outbox.table.js';
@@ -356,4 +362,39 @@ export async function checkpointSigner(
 ): Promise<CheckpointSigner> {
   const active = await signingKeys.active();
   return { name: origin, publicKey: active.publicKey.publicKey, sign: (m) => active.sign(m) };
+}
+
+/**
+ * Starts the alert rules over the audit stream with the configured sinks: the log always, and the
+ * signed webhook when SCRIP_ALERT_WEBHOOK_URL and its secret are set. `scrip serve` and
+ * `scrip switch` both run it; the caller stops it on shutdown.
+ */
+export function startMonitoring(
+  config: Config,
+  platform: Pick<Platform, 'db' | 'clock'>,
+  logger: Logger,
+): MonitoringService {
+  const sinks: AlertSink[] = [new LogSink(logger)];
+  if (
+    config.SCRIP_ALERT_WEBHOOK_URL !== undefined &&
+    config.SCRIP_ALERT_WEBHOOK_SECRET !== undefined
+  ) {
+    sinks.push(
+      new WebhookSink({
+        url: config.SCRIP_ALERT_WEBHOOK_URL,
+        secret: config.SCRIP_ALERT_WEBHOOK_SECRET,
+        clock: platform.clock,
+      }),
+    );
+  }
+  const monitoring = new MonitoringService({
+    db: platform.db,
+    sinks,
+    clock: platform.clock,
+    onError: (err) => {
+      logger.error({ err }, 'monitoring failed');
+    },
+  });
+  monitoring.start();
+  return monitoring;
 }

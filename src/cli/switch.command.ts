@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { CheckpointScheduler } from '../audit/index.js';
 import { createLogger, type Config } from '../config/index.js';
 import { AppError } from '../core/index.js';
-import { checkpointSigner, openPlatform, type Platform } from '../platform.js';
+import { checkpointSigner, openPlatform, startMonitoring, type Platform } from '../platform.js';
 import {
   ensureSwitchTenant,
   parseParticipantFile,
@@ -20,7 +20,7 @@ const USAGE =
 /**
  * `scrip switch`: runs the network switch as its own process over this environment's database
  * (DATABASE_URL, or the embedded one in SCRIP_DATA_DIR, which it then owns like `scrip serve`).
- * Writes audit checkpoints for its log. Stops on SIGINT/SIGTERM.
+ * Writes audit checkpoints for its log and runs the alert rules over it. Stops on SIGINT/SIGTERM.
  */
 export async function runSwitch(config: Config): Promise<void> {
   const logger = createLogger(config.SCRIP_LOG_LEVEL);
@@ -50,6 +50,10 @@ export async function runSwitch(config: Config): Promise<void> {
     });
     scheduler.start();
     cleanup.push(() => scheduler.stop());
+    // Alerts on the switch's own log: a message it gave up on (expired undelivered, or an
+    // answer it could not relay back) raises a transmission_failure alert.
+    const monitoring = startMonitoring(config, platform, logger);
+    cleanup.push(() => monitoring.stop());
     const running = await startSwitch(platform, options);
     cleanup.push(() => running.close());
     logger.info({ port: running.port, database: platform.target.kind }, 'scrip switch listening');

@@ -96,6 +96,39 @@ describe('rule evaluation', () => {
     ]);
   });
 
+  it('the switch giving up on a message alerts; a recipient’s rejection and a retried relay do not', () => {
+    const rules = (r: AuditRecord): string[] => evaluateRecord(r, DEFAULT_RULES).map((x) => x.rule);
+    const system = { kind: 'system' as const, userId: null, role: null, sessionId: null };
+    const expired = record(15, {
+      action: 'switch.message.rejected',
+      outcome: 'failure',
+      actor: system,
+      details: { answerCode: 'expired', reason: 'deadline_passed' },
+    });
+    expect(rules(expired)).toEqual(['transmission_failure']);
+    const rejected = record(16, {
+      action: 'switch.message.rejected',
+      outcome: 'failure',
+      actor: system,
+      details: { answerCode: '900' },
+    });
+    expect(rules(rejected)).toEqual([]);
+    const relayGaveUp = record(17, {
+      action: 'switch.answer.relay_failed',
+      outcome: 'failure',
+      actor: system,
+      details: { reason: 'deadline_passed', final: true },
+    });
+    expect(rules(relayGaveUp)).toEqual(['transmission_failure']);
+    const relayRetried = record(18, {
+      action: 'switch.answer.relay_failed',
+      outcome: 'failure',
+      actor: system,
+      details: { reason: 'unreachable' },
+    });
+    expect(rules(relayRetried)).toEqual([]);
+  });
+
   it('an escalated access review alerts once per campaign', () => {
     const c = evaluateRecord(
       record(13, {

@@ -18,6 +18,8 @@ import {
   PATIENT_ACTION_PREFIX,
   RX_SIGN_CONTROLLED,
   RX_TRANSMIT_FAILED,
+  SWITCH_ANSWER_RELAY_FAILED,
+  SWITCH_MESSAGE_REJECTED,
   actionMatches,
 } from './actions.js';
 import { RULE_SEVERITY, type RuleId, type RuleSet, type Severity } from './rules.js';
@@ -89,6 +91,17 @@ function candidate(
   };
 }
 
+/**
+ * The switch gave up on a message: it expired undelivered (no final answer from the recipient
+ * before the deadline), or the recipient's answer could not be relayed back to the sender.
+ */
+function switchGaveUp(record: AuditRecord): boolean {
+  return (
+    (record.action === SWITCH_MESSAGE_REJECTED && record.details.answerCode === 'expired') ||
+    (record.action === SWITCH_ANSWER_RELAY_FAILED && record.details.final === true)
+  );
+}
+
 /** Candidates of the single-record rules for `record` under `rules`. */
 export function evaluateRecord(record: AuditRecord, rules: RuleSet): AlertCandidate[] {
   const out: AlertCandidate[] = [];
@@ -101,7 +114,7 @@ export function evaluateRecord(record: AuditRecord, rules: RuleSet): AlertCandid
   if (
     t.enabled &&
     !raised &&
-    (action === RX_TRANSMIT_FAILED || action === NETWORK_DELIVERY_FAILED)
+    (action === RX_TRANSMIT_FAILED || action === NETWORK_DELIVERY_FAILED || switchGaveUp(record))
   ) {
     out.push(candidate(record, 'transmission_failure', action, t.dedupMinutes, base));
   }
