@@ -29,7 +29,7 @@ import { credentialsFor, networkTenants } from './network-identity.js';
 import { NETWORK_OUTBOX, type NetworkPayload } from './network-outbox.table.js';
 import type { ClientCredentials, OutboxTransport, TransportResult } from './outbox-transport.js';
 import { PharmacyDirectoryRepository } from './pharmacy-directory.repository.js';
-import { allowAllGate, endpointRef, type SendGate } from './send-gate.js';
+import { allowAllGate, endpointRef, gateRecheckAt, type SendGate } from './send-gate.js';
 
 export interface NetworkWorkerOptions {
   readonly batch: number;
@@ -305,7 +305,7 @@ export class NetworkOutboxWorker {
       job,
       `status = 'pending', claimed_by = NULL, claimed_until = NULL, attempts = $4,
        next_attempt_at = $5, last_error = $6, gate_refused = true`,
-      [attempts, this.#nextAttempt(attempts), 'gate_refused'],
+      [attempts, gateRecheckAt(this.d.clock.now(), this.#nextAttempt(attempts)), 'gate_refused'],
       async (tx) => {
         if (alreadyHeld) return;
         if (job.prescriptionId !== null) {

@@ -36,7 +36,7 @@ import type { Party } from './ncpdp-script.types.js';
 import { credentialsFor } from './network-identity.js';
 import { recordDeliveryEvent } from './delivery-timeline.js';
 import { auditPinMismatch, PIN_MISMATCH } from './pin-mismatch.js';
-import { allowAllGate, endpointRef, type SendGate } from './send-gate.js';
+import { allowAllGate, endpointRef, gateRecheckAt, type SendGate } from './send-gate.js';
 import { NETWORK_SEND_HELD } from '../monitoring/actions.js';
 
 /** The prescription error code of a failed electronic transmission (print path, 1311.170). */
@@ -336,7 +336,7 @@ export class OutboxWorker {
       job,
       `status = 'pending', claimed_by = NULL, claimed_until = NULL, attempts = $4,
        next_attempt_at = $5, last_error = $6, gate_refused = true`,
-      [attempts, this.#nextAttempt(attempts), 'gate_refused'],
+      [attempts, gateRecheckAt(this.d.clock.now(), this.#nextAttempt(attempts)), 'gate_refused'],
       async (tx) => {
         if (alreadyHeld) return;
         await recordDeliveryEvent(tx, this.d.clock, job.tenantId, job.prescriptionId, 'held', {

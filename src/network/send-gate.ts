@@ -20,6 +20,18 @@ export interface SendGate {
 /** No gate (delivery-mechanics tests only; `scrip serve` always uses {@link baaSendGate}). */
 export const allowAllGate: SendGate = { check: () => Promise.resolve(undefined) };
 
+/**
+ * How soon a message held by the gate is checked again at the latest: a held message costs a
+ * database read, not a delivery, and once the BAA or the integration is put right it should go
+ * within a minute, not after a back-off grown to its maximum.
+ */
+export const GATE_RECHECK_MS = 60_000;
+
+/** When to check a held message again: its back-off, capped at {@link GATE_RECHECK_MS}. */
+export function gateRecheckAt(now: Date, backoff: Date): Date {
+  return new Date(Math.min(backoff.getTime(), now.getTime() + GATE_RECHECK_MS));
+}
+
 /** The integration ref of a destination URL. */
 export function endpointRef(url: string): string {
   return `endpoint:${new URL(url).origin}`;

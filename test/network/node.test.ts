@@ -24,7 +24,7 @@ import {
   assertPharmacy,
   PharmacyDirectoryRepository,
 } from '../../src/network/pharmacy-directory.repository.js';
-import { baaSendGate } from '../../src/network/send-gate.js';
+import { baaSendGate, GATE_RECHECK_MS } from '../../src/network/send-gate.js';
 import { buildTestApp } from '../app.js';
 import { freshTenant } from '../db.js';
 import { auditActions, get, post } from '../identity/harness.js';
@@ -691,6 +691,25 @@ describe('network node: identities, inbound listener, clinic handling, outbox, B
       expect((await networkWorker(gate).runOnce()).retried).toBe(1);
       expect((await rowOf(messageId)).status).toBe('pending');
       expect(seen.length).toBe(before);
+      // However long it has been held, it is checked again within a minute (the back-off with
+      // this maximal jitter would be 15 minutes by now): a fixed BAA lets it go at once.
+      for (let i = 0; i < 8; i += 1) {
+        h.clock.advance(3_600_000);
+        expect((await networkWorker(gate).runOnce()).retried).toBe(1);
+      }
+      const recheckIn = await h.p.db.withTenant(pharmacyTenant, async (tx) => {
+        const { rows } = await tx.query<{ next: Date; attempts: number }>(
+          'SELECT next_attempt_at AS next, attempts FROM network_outbox WHERE message_id = $1',
+          [messageId],
+        );
+        return {
+          ms: rows[0]!.next.getTime() - h.clock.now().getTime(),
+          attempts: rows[0]!.attempts,
+        };
+      });
+      expect(recheckIn.attempts).toBe(10);
+      expect(recheckIn.ms).toBeGreaterThan(0);
+      expect(recheckIn.ms).toBeLessThanOrEqual(GATE_RECHECK_MS);
       const held = (await auditActions(h, pharmacyTenant)).filter(
         (a) => a.action === 'network.send.held',
       );
