@@ -35,7 +35,7 @@ export interface NetworkNodeDeps {
   readonly clock: Clock;
   readonly keyring: Keyring;
   readonly access: PatientAccess;
-  readonly rx: Pick<PrescriptionService, 'advanceIn' | 'derive'>;
+  readonly rx: Pick<PrescriptionService, 'advanceIn' | 'deriveIn'>;
 }
 
 export function composeNetworkNode(d: NetworkNodeDeps): NetworkNode {
@@ -53,9 +53,9 @@ export function composeNetworkNode(d: NetworkNodeDeps): NetworkNode {
       clock: d.clock,
       access: d.access,
       outbox,
-      renew: async (actor, prescriptionId) => {
+      renew: async (tx, actor, prescriptionId) => {
         const who: Actor = { ...actor };
-        return d.rx.derive(who, prescriptionId, 'renewal', {}, {});
+        return d.rx.deriveIn(tx, who, prescriptionId, 'renewal', {}, {});
       },
     }),
     dispatcher: new InboundDispatcher({ db: d.db, clock: d.clock, handlers }),

@@ -123,8 +123,8 @@ export interface PrescriberRequestDeps {
   readonly clock: Clock;
   readonly access: PatientAccess;
   readonly outbox: TableNetworkOutbox;
-  /** The prescriptions' renew path: a linked renewal draft (its own transaction, audited). */
-  readonly renew: (actor: RequestActor, prescriptionId: string) => Promise<{ id: string }>;
+  /** The prescriptions' renew path: a linked renewal draft, audited, in the caller's transaction. */
+  readonly renew: (tx: Tx, actor: RequestActor, prescriptionId: string) => Promise<{ id: string }>;
 }
 
 export class PrescriberRequestService {
@@ -158,20 +158,17 @@ export class PrescriberRequestService {
         detail: 'reasonCode',
       });
     }
-    const before = await this.d.db.withTenant(actor.tenantId, (tx) => this.#mine(tx, actor, id));
-    let resultId: string | null = null;
-    if (
-      input.decision === 'approve' &&
-      before.kind === 'renewal' &&
-      before.prescription_id !== null
-    ) {
-      resultId = (await this.d.renew(actor, before.prescription_id)).id;
-    }
     return this.d.db.withTenant(actor.tenantId, async (tx) => {
+      // The row lock serialises two answers to one request: the second sees it answered.
       const row = await this.#mine(tx, actor, id, true);
       if (row.status !== 'pending') {
         throw new AppError('conflict', 'this request was already answered', { detail: row.status });
       }
+      // An approved renewal's draft is made in this transaction: no draft without the approval.
+      const resultId =
+        input.decision === 'approve' && row.kind === 'renewal' && row.prescription_id !== null
+          ? (await this.d.renew(tx, actor, row.prescription_id)).id
+          : null;
       const m = await this.#message(tx, actor.tenantId, row);
       const decision: Decision =
         input.decision === 'approve'

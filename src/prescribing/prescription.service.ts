@@ -351,55 +351,71 @@ export class PrescriptionService {
     patch: Partial<DraftFields>,
     meta: RequestMeta,
   ): Promise<Prescription> {
-    return this.d.db.withTenant(actor.tenantId, async (tx) => {
-      const prev = await this.#load(tx, actor, id, 'rx.draft', false);
-      if (prev.signedAt === null) {
-        throw new AppError('conflict', 'only a signed prescription can be renewed or changed', {
-          detail: prev.status,
-        });
-      }
-      const { drug, ...rest } = prev.content;
-      const content = await this.#content(tx, actor.tenantId, {
-        ...rest,
-        deaNumber: undefined,
-        rxcui: drug.rxcui,
-        ...patch,
+    return this.d.db.withTenant(actor.tenantId, (tx) =>
+      this.deriveIn(tx, actor, id, kind, patch, meta),
+    );
+  }
+
+  /**
+   * {@link derive} in the caller's transaction (the tenant's context): an approved renewal
+   * request creates its draft in the transaction that records the approval, so the two commit
+   * together or not at all.
+   */
+  async deriveIn(
+    tx: Tx,
+    actor: Actor,
+    id: string,
+    kind: 'renewal' | 'change',
+    patch: Partial<DraftFields>,
+    meta: RequestMeta,
+  ): Promise<Prescription> {
+    const prev = await this.#load(tx, actor, id, 'rx.draft', false);
+    if (prev.signedAt === null) {
+      throw new AppError('conflict', 'only a signed prescription can be renewed or changed', {
+        detail: prev.status,
       });
-      const newId = randomUUID();
-      await checkSeries(
-        tx,
-        this.d.repo,
-        this.d.clock.now(),
-        actor.tenantId,
-        newId,
-        prev.patientId,
-        prev.prescriberId,
-        content,
-      );
-      await this.d.repo.insert(tx, actor.tenantId, {
-        id: newId,
-        patientId: prev.patientId,
-        prescriberId: prev.prescriberId,
-        draftedBy: actor.userId,
-        kind,
-        previousId: prev.id,
-        content,
-      });
-      await auditRx(
-        tx,
-        this.d.clock,
-        actor,
-        RX_ACTIONS.created,
-        { prescriptionId: newId, patientId: prev.patientId },
-        meta,
-        {
-          kind,
-          previous: prev.id,
-          schedule: content.drug.deaSchedule ?? 'none',
-        },
-      );
-      return this.d.repo.get(tx, actor.tenantId, newId);
+    }
+    const { drug, ...rest } = prev.content;
+    const content = await this.#content(tx, actor.tenantId, {
+      ...rest,
+      deaNumber: undefined,
+      rxcui: drug.rxcui,
+      ...patch,
     });
+    const newId = randomUUID();
+    await checkSeries(
+      tx,
+      this.d.repo,
+      this.d.clock.now(),
+      actor.tenantId,
+      newId,
+      prev.patientId,
+      prev.prescriberId,
+      content,
+    );
+    await this.d.repo.insert(tx, actor.tenantId, {
+      id: newId,
+      patientId: prev.patientId,
+      prescriberId: prev.prescriberId,
+      draftedBy: actor.userId,
+      kind,
+      previousId: prev.id,
+      content,
+    });
+    await auditRx(
+      tx,
+      this.d.clock,
+      actor,
+      RX_ACTIONS.created,
+      { prescriptionId: newId, patientId: prev.patientId },
+      meta,
+      {
+        kind,
+        previous: prev.id,
+        schedule: content.drug.deaSchedule ?? 'none',
+      },
+    );
+    return this.d.repo.get(tx, actor.tenantId, newId);
   }
 
   /**

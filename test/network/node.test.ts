@@ -512,6 +512,24 @@ describe('network node: identities, inbound listener, clinic handling, outbox, B
     expect(twice.statusCode).toBe(409);
   });
 
+  it('two approvals of one renewal request at once: one wins, one renewal draft, nothing left over', async () => {
+    const rx = await transmitted();
+    const req = await requestFor(rx.id, 'RxRenewalRequest');
+    const answers = await Promise.all(
+      [0, 1].map(() => post(app, `/api/v1/prescriber-requests/${req.id}/approve`, doc.browser, {})),
+    );
+    expect(answers.map((a) => a.statusCode).sort()).toEqual([200, 409]);
+    const drafts = await h.p.db.withTenant(c.tenant, async (tx) => {
+      const { rows } = await tx.query<{ id: string }>(
+        'SELECT id FROM prescriptions WHERE previous_id = $1',
+        [rx.id],
+      );
+      return rows.map((r) => r.id);
+    });
+    const winner = answers.find((a) => a.statusCode === 200)!;
+    expect(drafts).toEqual([winner.json<{ resultPrescriptionId: string }>().resultPrescriptionId]);
+  });
+
   it('a change request denied: RxChangeResponse Denied with the reason code', async () => {
     const rx = await transmitted();
     const req = await requestFor(rx.id, 'RxChangeRequest');
