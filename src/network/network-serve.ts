@@ -13,6 +13,7 @@ import { NETWORK_PEER_REFUSED } from '../monitoring/actions.js';
 import type { Platform } from '../platform.js';
 import { networkTenants } from './network-identity.js';
 import { startNetworkListener } from './network-listener.js';
+import { foldRefusals } from './refusal-folding.js';
 import { NetworkOutboxWorker, NETWORK_WORKER_DEFAULTS } from './network-outbox.worker.js';
 import { OUTBOX_DEFAULTS, OutboxWorker } from './outbox-worker.js';
 import { mtlsTransport } from './outbox-transport.js';
@@ -41,7 +42,9 @@ export async function startNetworkNode(
         clientCa: ca,
         clientPins: config.SCRIP_NETWORK_PEER_PINS?.split(',') ?? [],
         dispatcher: platform.network.dispatcher,
-        onRefused: (reason, remoteAddress) => {
+        // One record per source address and reason per window (a scanner must not flood the
+        // log), carrying how many refusals were folded since the previous one.
+        onRefused: foldRefusals((reason, remoteAddress, folded) => {
           platform.db
             .withoutTenant((tx) =>
               appendAudit(
@@ -52,7 +55,7 @@ export async function startNetworkNode(
                   action: NETWORK_PEER_REFUSED,
                   outcome: 'denied',
                   source: remoteAddress === undefined ? {} : { ip: remoteAddress },
-                  details: { reason },
+                  details: { reason, ...(folded > 0 ? { foldedSincePrevious: folded } : {}) },
                 },
                 platform.clock,
               ),
@@ -60,7 +63,7 @@ export async function startNetworkNode(
             .catch((err: unknown) => {
               logger.error({ err }, 'network refusal audit failed');
             });
-        },
+        }),
         onError: (err) => {
           logger.error({ err }, 'network message could not be processed');
         },

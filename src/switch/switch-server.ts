@@ -11,6 +11,7 @@ import type { TLSSocket } from 'node:tls';
 import { cryptoRandom, type Clock, type Random, type TenantId } from '../core/index.js';
 import type { Database } from '../db/index.js';
 import type { Keyring } from '../crypto/keyring.js';
+import { foldRefusals } from '../network/refusal-folding.js';
 import { createMtlsServer, spkiSha256 } from '../network/mtls.js';
 import type { Party } from '../network/ncpdp-script.types.js';
 import { ParticipantRepository } from './participants.js';
@@ -54,9 +55,6 @@ export interface RunningSwitch {
   refresh(): Promise<void>;
   close(): Promise<void>;
 }
-
-/** Repeated refusals from one address within this window share one audit record. */
-const REFUSAL_AUDIT_WINDOW_MS = 10_000;
 
 function pinOfSocket(socket: TLSSocket): string | undefined {
   const cert = socket.getPeerCertificate();
@@ -105,20 +103,10 @@ export async function startSwitch(deps: SwitchDeps, o: SwitchOptions): Promise<R
   };
   await refresh();
   // One record per source address and reason per window, carrying how many were folded into it:
-  // a scanner hammering the port must not turn into an audit-log flood (each append serialises).
-  const lastRefusal = new Map<string, { at: number; folded: number }>();
-  const audit = (reason: string, ip: string | undefined): void => {
-    const k = `${reason}|${ip ?? '?'}`;
-    const now = Date.now();
-    const seen = lastRefusal.get(k);
-    if (seen !== undefined && now - seen.at < REFUSAL_AUDIT_WINDOW_MS) {
-      seen.folded += 1;
-      return;
-    }
-    if (lastRefusal.size > 10_000) lastRefusal.clear();
-    lastRefusal.set(k, { at: now, folded: 0 });
-    ingress.refusedConnection(reason, ip, seen?.folded ?? 0).catch(report);
-  };
+  // a scanner hammering the port must not turn into an audit-log flood.
+  const audit = foldRefusals((reason, ip, folded) => {
+    ingress.refusedConnection(reason, ip, folded).catch(report);
+  });
   const server: Server = createMtlsServer({
     key: o.tls.key,
     cert: o.tls.cert,
