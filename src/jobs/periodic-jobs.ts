@@ -27,7 +27,8 @@ async function tenantIds(p: Pick<Platform, 'db'>): Promise<TenantId[]> {
  * - accounts unused for SCRIP_STALE_ACCOUNT_DAYS are disabled and reported (daily; 164.308(a)(3));
  * - compliance program checks: overdue items and breach-notice countdowns (hourly);
  * - the monthly controlled-substance logs per prescriber (daily; 21 CFR 1311.120(b)(27));
- * - the audit log verification, whose failure alerts (daily; every process runs it, harmlessly).
+ * - the audit log verification, whose failure alerts (daily: the first process due runs it, the
+ *   others see its record and skip).
  */
 export function periodicJobs(p: Platform, staleDays: number): readonly Job[] {
   return [

@@ -14,7 +14,10 @@ import { ownerUrlOf } from '../identity/harness.js';
 import { testPlatform, type TestPlatform } from '../platform.js';
 import { appendMany } from './helpers.js';
 import { periodicJobs } from '../../src/jobs/periodic-jobs.js';
-import { runScheduledAuditVerification } from '../../src/jobs/audit-verification.js';
+import {
+  runScheduledAuditVerification,
+  SCHEDULED_VERIFY_MIN_GAP_MS,
+} from '../../src/jobs/audit-verification.js';
 
 describe('scrip audit verify feeds the audit verification alert', () => {
   let p: TestPlatform;
@@ -111,5 +114,11 @@ describe('scrip audit verify feeds the audit verification alert', () => {
       actor_kind: 'system',
       details: { records: 5, checkpoints: 0, problem: 'modified', firstBadSeq: 5 },
     });
+    // Another serve process on the same database, due an hour later: it skips (one daily run,
+    // not one per process); a day later it runs again.
+    clock.advance(3_600_000);
+    expect(await runScheduledAuditVerification(p)).toBeUndefined();
+    clock.advance(SCHEDULED_VERIFY_MIN_GAP_MS);
+    expect(await runScheduledAuditVerification(p)).toMatchObject({ ok: false });
   });
 });
