@@ -230,6 +230,13 @@ export const ConfigSchema = Type.Object(
           'SPKI SHA-256 pins (comma list) of the peers allowed to connect to the listener (the switch, direct partners). Unset: any client certificate from SCRIP_NETWORK_CA_FILE.',
       }),
     ),
+    SCRIP_NETWORK_LEASE_SECONDS: Type.Integer({
+      minimum: 30,
+      maximum: 3600,
+      default: 120,
+      description:
+        'How long an outbox worker holds a claimed message; a crashed worker’s messages go again after it (at least twice the 15 s send timeout).',
+    }),
     SCRIP_NETWORK_WORKER_INTERVAL_MS: Type.Integer({
       minimum: 100,
       maximum: 600_000,

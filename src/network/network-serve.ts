@@ -87,6 +87,7 @@ export async function startNetworkNode(
     logger.warn('SCRIP_NETWORK_CA_FILE is not set: the network outbox workers do not run');
   } else {
     const transport = mtlsTransport({ ca });
+    const leaseMs = config.SCRIP_NETWORK_LEASE_SECONDS * 1000;
     const gate = baaSendGate(platform.compliance.gate);
     const rxWorker = new OutboxWorker(
       {
@@ -99,7 +100,7 @@ export async function startNetworkNode(
         gate,
       },
       // Tenants with a network identity send as themselves; this From is never used then.
-      { ...OUTBOX_DEFAULTS, from: { qualifier: 'D', id: 'SCRIP' } },
+      { ...OUTBOX_DEFAULTS, leaseMs, from: { qualifier: 'D', id: 'SCRIP' } },
     );
     const netWorker = new NetworkOutboxWorker(
       {
@@ -110,7 +111,7 @@ export async function startNetworkNode(
         transport,
         gate,
       },
-      NETWORK_WORKER_DEFAULTS,
+      { ...NETWORK_WORKER_DEFAULTS, leaseMs },
     );
     let running: Promise<void> | undefined;
     const timer = setInterval(() => {

@@ -31,7 +31,7 @@ const PHARMACY = '7654321';
  * and loses nothing. A real `scrip serve` (the clinic) sends the demo seed's signed NewRx to a
  * switch stand-in that holds the first request open; the serve process is killed with SIGKILL
  * while the request is in flight, then started again on the same data directory and database.
- * After the claim's lease expires (2 minutes) the new process sends the same MessageID again; the
+ * After the claim's lease expires (SCRIP_NETWORK_LEASE_SECONDS, 30 s here) the new process sends the same MessageID again; the
  * stand-in, like every receiver, processes a (From, MessageID) once and answers Status 000. The
  * prescription ends acknowledged with one `sent` and one `acknowledged` event, and nothing more is
  * sent afterwards.
@@ -110,6 +110,7 @@ describe('outbox worker killed with SIGKILL mid-delivery', () => {
       SCRIP_HOST: '127.0.0.1',
       SCRIP_NETWORK_CA_FILE: file('ca.pem', pki.ca.certPem),
       SCRIP_NETWORK_WORKER_INTERVAL_MS: '200',
+      SCRIP_NETWORK_LEASE_SECONDS: '30',
     });
     env = isolated.env;
     drop = isolated.drop;
@@ -218,7 +219,7 @@ describe('outbox worker killed with SIGKILL mid-delivery', () => {
 
     serve = await startServe(env);
     api = apiOf(serve, join(root, 'clinic'));
-    // The lease of the killed worker's claim expires (2 min); the new process sends it again.
+    // The lease of the killed worker's claim expires (30 s); the new process sends it again.
     await until(() => processed.size === 1, 200_000, `the re-delivery\n${serve.output()}`);
     expect(arrivals).toHaveLength(2);
     expect(arrivals[1]).toBe(arrivals[0]);
