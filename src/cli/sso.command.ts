@@ -32,7 +32,7 @@ export async function ssoCommand(
   }
   const domains = p.identity.ssoDomains;
   const actor = { kind: 'cli' as const };
-  switch (action) {
+  switch (action ?? '') {
     case 'add': {
       if (domain === undefined) break;
       const by = typeof values.actor === 'string' ? values.actor : 'cli';

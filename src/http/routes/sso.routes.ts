@@ -64,14 +64,19 @@ const ConfigView = Type.Object({
 });
 
 /** Home-realm discovery: the same 200 shape whether the domain is unknown or SSO is off. */
-const DiscoverAnswer = Type.Object({
+export const CompleteBody = Type.Object(
+  { totp: Type.Optional(Code), recoveryCode: Type.Optional(Code) },
+  { additionalProperties: false },
+);
+
+export const DiscoverAnswer = Type.Object({
   sso: Type.Boolean(),
   tenantId: Type.Optional(Type.String({ format: 'uuid' })),
   organisation: Type.Optional(Type.String()),
   startUrl: Type.Optional(Type.String()),
 });
 
-const CallbackAnswer = Type.Object({
+export const CallbackAnswer = Type.Object({
   status: Type.Union([
     Type.Literal('signed_in'),
     Type.Literal('enrolment_required'),
@@ -221,10 +226,7 @@ export function ssoRoutes(
       summary: 'Finish an SSO sign-in with the local second factor (TOTP or a recovery code)',
       tags: ['auth', 'sso'],
       schema: {
-        body: Type.Object(
-          { totp: Type.Optional(Code), recoveryCode: Type.Optional(Code) },
-          { additionalProperties: false },
-        ),
+        body: CompleteBody,
         response: { 200: CallbackAnswer },
       },
       handler: async (request, reply) => {
