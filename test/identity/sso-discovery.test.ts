@@ -32,6 +32,7 @@ async function auditOf(
 describe('SSO email domains and discovery', () => {
   let p: TestPlatform;
   let app: FastifyInstance;
+  let logs: { text: string };
   let enabled: TenantId;
   let disabled: TenantId;
   let noSso: TenantId;
@@ -59,7 +60,7 @@ describe('SSO email domains and discovery', () => {
     p = await testPlatform();
     vi.spyOn(process.stdout, 'write').mockImplementation(() => true);
     vi.spyOn(process.stderr, 'write').mockImplementation(() => true);
-    ({ app } = await buildTestApp(p.db, {
+    ({ app, logs } = await buildTestApp(p.db, {
       routes: ssoRoutes(p.identity.sso, p.identity.ssoConfig, p.identity.ssoDomains),
       authenticator: sessionAuthenticator(p.identity.sessions),
     }));
@@ -151,6 +152,9 @@ describe('SSO email domains and discovery', () => {
     expect((await discover({ domain: on })).json()).toEqual({ sso: false });
     await configure(enabled, true);
     expect((await discover({ domain: on })).json()).toMatchObject({ sso: true });
+    // Public lookups are not logged with their domain.
+    expect(logs.text).not.toContain(on);
+    expect(logs.text).not.toContain(off);
   });
 
   it('refuses what is not a domain with a problem answer, and the full address too', async () => {
