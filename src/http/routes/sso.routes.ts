@@ -63,12 +63,13 @@ const ConfigView = Type.Object({
   emailDomains: Type.Array(Type.String()),
 });
 
-/** Home-realm discovery: the same 200 shape whether the domain is unknown or SSO is off. */
+/** The local second factor that finishes an SSO sign-in. */
 export const CompleteBody = Type.Object(
   { totp: Type.Optional(Code), recoveryCode: Type.Optional(Code) },
   { additionalProperties: false },
 );
 
+/** Home-realm discovery: the same 200 shape whether the domain is unknown or SSO is off. */
 export const DiscoverAnswer = Type.Object({
   sso: Type.Boolean(),
   tenantId: Type.Optional(Type.String({ format: 'uuid' })),
