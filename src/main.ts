@@ -53,6 +53,7 @@ import { acquireInstanceLock, ensurePrivateDir } from './config/index.js';
 import { resolveDatabase } from './db/index.js';
 import { rxCommand } from './cli/rx.command.js';
 import { participantsCommand, runSwitch, SWITCH_USAGE } from './cli/switch.command.js';
+import { ssoCommand } from './cli/sso.command.js';
 import { startLocalSwitch, switchOptionsFromConfig } from './switch/index.js';
 
 const USAGE = `Usage: scrip <command> [options]
@@ -90,6 +91,7 @@ Commands:
   network trust --tenant T --sender ID --jwks FILE   trust a prescriber system's signing keys
   switch                         run the network switch (SCRIP_SWITCH_*, docs/switch.md)
   switch participants add FILE | list [--json] | remove ID   the switch's participant registry
+  sso domains add DOMAIN --tenant T | list --tenant T | remove DOMAIN --tenant T   email domains for SSO discovery (operator-verified)
   registry expiry [--days N]     report expired/expiring proofed DEA registrations and licences (audited alerts)
   demo seed --out FILE           demo tenants, users, patients, drug catalog, prescriptions; credentials to FILE (not in production)
   rx verify FILE --jwks FILE|URL verify a signed prescription (JWS) offline against the JWKS
@@ -608,6 +610,8 @@ export async function main(argv: string[]): Promise<number> {
       return withPlatform(config, (p) => pharmaciesCommand(p, sub, rest, values));
     case 'pharmacy':
       return withPlatform(config, (p) => pharmacyCommand(p, sub, values));
+    case 'sso':
+      return withPlatform(config, (p) => ssoCommand(p, sub, rest, values));
     case 'network':
       return withPlatform(config, (p) =>
         sub === 'trust'

@@ -57,7 +57,7 @@ export function domainRoutes(platform: RoutePlatform): RouteDef[] {
     ...userRoutes(platform.identity),
     ...webauthnRoutes(platform.identity),
     ...proofingRoutes(platform.identity),
-    ...ssoRoutes(platform.identity.sso, platform.identity.ssoConfig),
+    ...ssoRoutes(platform.identity.sso, platform.identity.ssoConfig, platform.identity.ssoDomains),
     ...accessRoutes(platform.access.roles, platform.access.context),
     ...accessGrantRoutes(platform.accessOps),
     ...breakGlassRoutes(platform.accessOps),

@@ -21,6 +21,7 @@ import { WebAuthnCredentialService } from './webauthn-credentials.service.js';
 import { WebAuthnService, type WebAuthnOptions } from './webauthn.service.js';
 import { composeSso, type SsoService } from './sso.service.js';
 import type { SsoConfigService, SsoEnableGuard } from './sso-config.service.js';
+import type { SsoDomainService } from './sso-domains.js';
 
 export { AccountService, type AccountInfo, type Caller } from './account.service.js';
 export {
@@ -62,6 +63,14 @@ export type { PasskeySummary } from './webauthn-common.js';
 export type { AuthenticationResponseJSON, RegistrationResponseJSON } from './webauthn.verify.js';
 export { idpProvedMfa } from './sso-checks.js';
 export {
+  normalizeSsoDomain,
+  SSO_DOMAIN_ADDED,
+  SSO_DOMAIN_REMOVED,
+  SsoDomainService,
+  type SsoDiscovery,
+  type SsoDomain,
+} from './sso-domains.js';
+export {
   composeSso,
   SsoService,
   type SecondFactor,
@@ -71,6 +80,7 @@ export {
 } from './sso.service.js';
 export {
   SSO_CALLBACK_PATH,
+  SSO_WEB_CALLBACK_PATH,
   SSO_PROVIDERS,
   SsoConfigService,
   allowSsoEnable,
@@ -158,6 +168,8 @@ export interface Identity {
   /** Sign-in with the tenant's OpenID Connect IdP, and its configuration. */
   readonly sso: SsoService;
   readonly ssoConfig: SsoConfigService;
+  /** Email domains mapped to tenants by the operator (home-realm discovery). */
+  readonly ssoDomains: SsoDomainService;
 }
 
 export function composeIdentity(

@@ -28,8 +28,14 @@ export type SsoEnableGuard = (
 
 export const allowSsoEnable: SsoEnableGuard = async () => undefined;
 
-/** The one path the IdP redirects back to (the tenant is found through `state`). */
+/** The API path the IdP may redirect back to (the tenant is found through `state`). */
 export const SSO_CALLBACK_PATH = '/api/v1/auth/sso/callback';
+/**
+ * The web app's redirect URI: a page on the app's origin that drops `code` and `state` from the
+ * address bar and hands the query to SSO_CALLBACK_PATH (docs/web.md). Browsers should use this one.
+ */
+export const SSO_WEB_CALLBACK_PATH = '/sso/callback';
+const CALLBACK_PATHS: ReadonlySet<string> = new Set([SSO_CALLBACK_PATH, SSO_WEB_CALLBACK_PATH]);
 
 /** Roles an auto-created account may get: never an administrator by default. */
 const AUTO_CREATE_ROLES: ReadonlySet<Role> = new Set<Role>(['staff', 'prescriber']);
@@ -99,8 +105,8 @@ function httpsUrl(value: string, key: string): URL {
 export function validateSsoConfig(input: SsoConfigInput, creating: boolean): SsoConfigInput {
   httpsUrl(input.issuer, 'issuer');
   const redirect = httpsUrl(input.redirectUri, 'redirectUri');
-  if (redirect.pathname !== SSO_CALLBACK_PATH) {
-    throw invalid(`redirectUri: the path must be ${SSO_CALLBACK_PATH}`);
+  if (!CALLBACK_PATHS.has(redirect.pathname)) {
+    throw invalid(`redirectUri: the path must be ${SSO_WEB_CALLBACK_PATH} or ${SSO_CALLBACK_PATH}`);
   }
   if (input.clientId.length < 1 || input.clientId.length > 255) throw invalid('clientId');
   if (creating && (input.clientSecret === undefined || input.clientSecret === '')) {

@@ -19,6 +19,7 @@ import type { IssuedSession, SessionService } from './session.service.js';
 import { SsoAccounts } from './sso-accounts.js';
 import { checkOf, codeOf, FAILED, idpProvedMfa, SsoFailure } from './sso-checks.js';
 import { SsoConfigService, type SsoEnableGuard, type SsoProvider } from './sso-config.service.js';
+import { SsoDomainService } from './sso-domains.js';
 import { SsoTransactions, type ConsumedTransaction } from './sso-transactions.js';
 import { ACCOUNT_POLICY, LoginThrottle, userKey } from './throttle.js';
 import { hashToken, isTokenShaped, issueToken, tokenMatches } from './tokens.js';
@@ -383,7 +384,11 @@ export function composeSso(
   mfa: MfaService,
   events: IdentityEvents,
   options: SsoOptions = {},
-): { readonly sso: SsoService; readonly ssoConfig: SsoConfigService } {
+): {
+  readonly sso: SsoService;
+  readonly ssoConfig: SsoConfigService;
+  readonly ssoDomains: SsoDomainService;
+} {
   const ssoConfig = new SsoConfigService(db, keyring, clock, options.enableGuard);
   const sso = new SsoService(
     db,
@@ -398,5 +403,5 @@ export function composeSso(
     events,
     options,
   );
-  return { sso, ssoConfig };
+  return { sso, ssoConfig, ssoDomains: new SsoDomainService(db, clock) };
 }

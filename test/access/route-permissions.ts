@@ -32,6 +32,7 @@ export const EXPECTED_PERMISSIONS: Readonly<Record<string, string>> = {
   'GET /api/v1/auth/sso/:tenantId/start': 'public',
   'GET /api/v1/auth/sso/callback': 'public',
   'POST /api/v1/auth/sso/complete': 'public',
+  'POST /api/v1/auth/sso/discover': 'public',
   'POST /api/v1/auth/sso/link': 'authenticated',
   'POST /api/v1/auth/step-up': 'authenticated',
   'POST /api/v1/auth/tokens': 'authenticated',

@@ -64,6 +64,8 @@ export class LoopbackIdp {
   private constructor(
     readonly issuer: string,
     readonly caPem: string,
+    /** The server certificate (for a browser that pins it by SPKI). */
+    readonly certPem: string,
     private readonly server: Server,
   ) {}
 
@@ -81,7 +83,7 @@ export class LoopbackIdp {
     );
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     const port = (server.address() as AddressInfo).port;
-    const idp = new LoopbackIdp(`https://127.0.0.1:${port}`, ca.certPem, server);
+    const idp = new LoopbackIdp(`https://127.0.0.1:${port}`, ca.certPem, leaf.certPem, server);
     const signingKey = {
       ...generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey.export({ format: 'jwk' }),
       kid: 'test-rs256',

@@ -60,7 +60,7 @@ describe('SSO with OpenID Connect against a real provider on loopback', () => {
     const clock = new ManualClock(Date.now());
     const p = await testPlatform(clock, { isolated: true });
     // The same services as production, with an HTTP client that trusts the test IdP's CA.
-    const { sso, ssoConfig } = composeSso(
+    const { sso, ssoConfig, ssoDomains } = composeSso(
       p.db,
       p.keyring,
       clock,
@@ -74,7 +74,7 @@ describe('SSO with OpenID Connect against a real provider on loopback', () => {
       routes: [
         ...authRoutes(p.identity),
         ...userRoutes(p.identity),
-        ...ssoRoutes(sso, ssoConfig),
+        ...ssoRoutes(sso, ssoConfig, ssoDomains),
         probe,
       ],
       authenticator: sessionAuthenticator(p.identity.sessions),

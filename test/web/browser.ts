@@ -91,6 +91,12 @@ export async function startWebRun(
     localNetwork?: boolean;
     /** More settings for `scrip serve` and the CLI (e.g. SCRIP_SESSION_IDLE_MINUTES). */
     env?: Readonly<Record<string, string>>;
+    /**
+     * Runs once the origin is known, before the seed and `scrip serve`: extra environment for the
+     * server and CLI (e.g. NODE_EXTRA_CA_CERTS for a test IdP) and certificates (PEM) Chromium
+     * should accept, by SPKI pin, like the server's own.
+     */
+    prepare?: (origin: string) => Promise<{ env?: Record<string, string>; trustPem?: string[] }>;
   } = {},
 ): Promise<WebRun> {
   if (!existsSync(CHROMIUM)) {
@@ -105,7 +111,9 @@ export async function startWebRun(
   const dataDir = join(root, 'data');
   const port = await freePort();
   const origin = `https://localhost:${String(port)}`;
+  const prepared = (await options.prepare?.(origin)) ?? {};
   const isolated = await isolatedEnv(dataDir, {
+    ...prepared.env,
     SCRIP_PORT: String(port),
     SCRIP_WEBAUTHN_RP_ID: 'localhost',
     SCRIP_WEBAUTHN_ORIGIN: origin,
@@ -159,7 +167,12 @@ export async function startWebRun(
     }
   }
   const serve = await startServe(isolated.env);
-  const spki = spkiHash(readFileSync(join(dataDir, 'tls', 'server.pem'), 'utf8'));
+  const spki = [
+    readFileSync(join(dataDir, 'tls', 'server.pem'), 'utf8'),
+    ...(prepared.trustPem ?? []),
+  ]
+    .map(spkiHash)
+    .join(',');
   const launchArgs = [
     '--headless',
     '--no-sandbox',

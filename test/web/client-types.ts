@@ -21,6 +21,11 @@ import type {
   RxSummary,
 } from '../../src/http/routes/prescriptions.schemas.js';
 import type { Passkey } from '../../src/http/routes/webauthn.schemas.js';
+import type {
+  CallbackAnswer,
+  CompleteBody,
+  DiscoverAnswer,
+} from '../../src/http/routes/sso.routes.js';
 import type * as Web from '../../web/src/api/types.js';
 
 /** `true` when A is assignable to B; `never` (a type error where `true` is given) otherwise. */
@@ -39,12 +44,15 @@ export const answers: readonly true[] = [
   true satisfies Answer<typeof RxFull, Omit<Web.Rx, 'practice'>>,
   true satisfies Answer<typeof Finding, Web.Finding>,
   true satisfies Answer<typeof Passkey, Web.Passkey>,
+  true satisfies Answer<typeof DiscoverAnswer, Web.SsoDiscovery>,
+  true satisfies Answer<typeof CallbackAnswer, Web.SsoCallbackAnswer>,
 ];
 
 export const bodies: readonly true[] = [
   true satisfies Body<Web.DraftBody, typeof DraftBody>,
   true satisfies Body<Web.ReadyBody, typeof ReadyBody>,
   true satisfies Body<Web.Practice, typeof Practice>,
+  true satisfies Body<Web.SsoCompleteBody, typeof CompleteBody>,
 ];
 
 // The check can fail: a field the server never sends is caught.

@@ -54,6 +54,8 @@ describe('the web app served by scrip serve', () => {
       '/patients/0b6c0f2e-1111-4a4a-9b9b-000000000001',
       '/account',
       '/rx/x/',
+      // The SSO redirect URI, with the IdP's answer in the query.
+      '/sso/callback?code=abc&state=def&iss=https%3A%2F%2Fidp.example.org',
     ]) {
       const res = await get(url);
       expect(res.statusCode, url).toBe(200);
@@ -63,6 +65,8 @@ describe('the web app served by scrip serve', () => {
       expect(res.headers['content-security-policy']).toBe(CONTENT_SECURITY_POLICY);
       expect(res.headers['x-frame-options']).toBe('DENY');
       expect(res.headers['x-content-type-options']).toBe('nosniff');
+      // code and state never travel on in a Referer header.
+      expect(res.headers['referrer-policy']).toBe('no-referrer');
     }
     const head = await get('/account', 'HEAD');
     expect(head.statusCode).toBe(200);

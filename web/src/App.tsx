@@ -1,4 +1,4 @@
-import { useEffect, useRef, type ReactNode } from 'react';
+import { useCallback, useEffect, useRef, useState, type ReactNode } from 'react';
 import { IdleWarning } from './components/IdleWarning.js';
 import { ErrorNote, Loading } from './components/status.js';
 import { EnrolmentRequired } from './screens/Account.js';
@@ -6,6 +6,7 @@ import { Link, match, usePath } from './router.js';
 import { SCREENS, type ScreenDef } from './screens/index.js';
 import { Onboarding } from './screens/Onboarding.js';
 import { SignIn } from './screens/SignIn.js';
+import { SSO_CALLBACK_PAGE, SsoCallback } from './screens/SsoCallback.js';
 import { hasRole, useMe, useSession } from './session.js';
 
 function useTitle(title: string): void {
@@ -14,8 +15,21 @@ function useTitle(title: string): void {
   }, [title]);
 }
 
+/** The IdP's answer when the app was opened at its SSO redirect URI (read once, at start). */
+function ssoQueryAtStart(): string | undefined {
+  return window.location.pathname === SSO_CALLBACK_PAGE
+    ? window.location.search.slice(1)
+    : undefined;
+}
+
 export function App(): ReactNode {
   const { me, error } = useSession();
+  const [ssoQuery, setSsoQuery] = useState(ssoQueryAtStart);
+  const ssoDone = useCallback(() => {
+    setSsoQuery(undefined);
+  }, []);
+  // Before the session: the callback may sign in, or link an identity for a signed-in user.
+  if (ssoQuery !== undefined) return <SsoCallback query={ssoQuery} onDone={ssoDone} />;
   if (me === undefined) return <Loading label="Loading Scrip…" />;
   if (me === null) return <SignedOut error={error} />;
   if (me.restricted) return <Enrolment />;

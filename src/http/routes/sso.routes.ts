@@ -1,11 +1,12 @@
 import { Type } from '@sinclair/typebox';
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import { AppError, asTenantId } from '../../core/index.js';
+import { AppError, asTenantId, type TenantId } from '../../core/index.js';
 import type {
   IssuedSession,
   SsoConfigInput,
   SsoConfigService,
   SsoConfigView,
+  SsoDomainService,
   SsoService,
 } from '../../identity/index.js';
 import { defineRoute, type RouteDef } from '../route.js';
@@ -58,9 +59,25 @@ const ConfigView = Type.Object({
   trustedAcr: ClaimValues,
   enabled: Type.Boolean(),
   updatedAt: Type.String({ format: 'date-time' }),
+  /** Email domains the platform operator mapped to this tenant (read-only here). */
+  emailDomains: Type.Array(Type.String()),
 });
 
-const CallbackAnswer = Type.Object({
+/** The local second factor that finishes an SSO sign-in. */
+export const CompleteBody = Type.Object(
+  { totp: Type.Optional(Code), recoveryCode: Type.Optional(Code) },
+  { additionalProperties: false },
+);
+
+/** Home-realm discovery: the same 200 shape whether the domain is unknown or SSO is off. */
+export const DiscoverAnswer = Type.Object({
+  sso: Type.Boolean(),
+  tenantId: Type.Optional(Type.String({ format: 'uuid' })),
+  organisation: Type.Optional(Type.String()),
+  startUrl: Type.Optional(Type.String()),
+});
+
+export const CallbackAnswer = Type.Object({
   status: Type.Union([
     Type.Literal('signed_in'),
     Type.Literal('enrolment_required'),
@@ -109,13 +126,38 @@ function rawQuery(request: FastifyRequest): string {
   return i < 0 ? '' : request.url.slice(i + 1);
 }
 
-function viewJson(v: SsoConfigView): Record<string, unknown> {
-  return { ...v, updatedAt: v.updatedAt.toISOString() };
+function viewJson(v: SsoConfigView, emailDomains: readonly string[]): Record<string, unknown> {
+  return { ...v, updatedAt: v.updatedAt.toISOString(), emailDomains };
 }
 
 /** Sign-in with the tenant's OpenID Connect IdP, account linking, and its configuration. */
-export function ssoRoutes(sso: SsoService, configs: SsoConfigService): RouteDef[] {
+export function ssoRoutes(
+  sso: SsoService,
+  configs: SsoConfigService,
+  domains: SsoDomainService,
+): RouteDef[] {
+  const domainsOf = async (tenantId: TenantId): Promise<string[]> =>
+    (await domains.list(tenantId)).map((d) => d.domain);
   return [
+    defineRoute({
+      method: 'POST',
+      url: '/api/v1/auth/sso/discover',
+      permission: 'public',
+      summary: "Which organisation's single sign-on serves an email domain (home-realm discovery)",
+      tags: ['auth', 'sso'],
+      schema: {
+        // The domain part only: the sign-in page never sends the full address.
+        body: Type.Object(
+          { domain: Type.String({ minLength: 1, maxLength: 253 }) },
+          { additionalProperties: false },
+        ),
+        response: { 200: DiscoverAnswer },
+      },
+      handler: async (request, reply) => {
+        noStore(reply);
+        return domains.discover((request.body as { domain: string }).domain);
+      },
+    }),
     defineRoute({
       method: 'GET',
       url: '/api/v1/auth/sso/:tenantId/start',
@@ -185,10 +227,7 @@ export function ssoRoutes(sso: SsoService, configs: SsoConfigService): RouteDef[
       summary: 'Finish an SSO sign-in with the local second factor (TOTP or a recovery code)',
       tags: ['auth', 'sso'],
       schema: {
-        body: Type.Object(
-          { totp: Type.Optional(Code), recoveryCode: Type.Optional(Code) },
-          { additionalProperties: false },
-        ),
+        body: CompleteBody,
         response: { 200: CallbackAnswer },
       },
       handler: async (request, reply) => {
@@ -234,9 +273,10 @@ export function ssoRoutes(sso: SsoService, configs: SsoConfigService): RouteDef[
       tags: ['sso'],
       schema: { response: { 200: ConfigView } },
       handler: async (request) => {
-        const v = await configs.get(caller(request).tenantId);
+        const tenantId = caller(request).tenantId;
+        const v = await configs.get(tenantId);
         if (v === undefined) throw new AppError('not_found', 'SSO is not configured');
-        return viewJson(v);
+        return viewJson(v, await domainsOf(tenantId));
       },
     }),
     defineRoute({
@@ -253,7 +293,7 @@ export function ssoRoutes(sso: SsoService, configs: SsoConfigService): RouteDef[
           request.body as SsoConfigInput,
           requestMeta(request),
         );
-        return viewJson(v);
+        return viewJson(v, await domainsOf(caller(request).tenantId));
       },
     }),
   ];

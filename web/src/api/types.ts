@@ -238,3 +238,27 @@ export interface PrescriberRequest {
   decidedAt: string | null;
   resultPrescriptionId: string | null;
 }
+
+/** POST /api/v1/auth/sso/discover: whether an email domain signs in with its organisation's IdP. */
+export interface SsoDiscovery {
+  sso: boolean;
+  tenantId?: string;
+  organisation?: string;
+  startUrl?: string;
+}
+
+/** GET /api/v1/auth/sso/callback and POST /api/v1/auth/sso/complete. */
+export interface SsoCallbackAnswer {
+  status: 'signed_in' | 'enrolment_required' | 'mfa_required' | 'linked';
+  userId?: string;
+  tenantId?: string;
+  csrfToken?: string;
+  expiresAt?: string;
+  idleExpiresAt?: string;
+}
+
+/** POST /api/v1/auth/sso/complete: the local second factor. */
+export interface SsoCompleteBody {
+  totp?: string;
+  recoveryCode?: string;
+}

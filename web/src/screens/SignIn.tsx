@@ -1,14 +1,71 @@
-import { useState, type SyntheticEvent, type ReactNode } from 'react';
-import { api } from '../api/client.js';
+import { useEffect, useState, type SyntheticEvent, type ReactNode } from 'react';
+import { api, request } from '../api/client.js';
 import { ENDPOINTS } from '../api/endpoints.js';
+import type { SsoDiscovery } from '../api/types.js';
 import { passkeyAssertion, passkeysSupported } from '../api/webauthn.js';
 import { ErrorNote } from '../components/status.js';
 import { useSession } from '../session.js';
 
-/** Sign in with email, password and a TOTP code (or a recovery code), or with a passkey. */
+/** A finished-looking domain: host name labels and an alphabetic top-level label. */
+const COMPLETE_DOMAIN = /^([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$/;
+
+/** The domain part of what was typed, when it looks complete (the address itself is never sent). */
+function emailDomain(email: string): string | undefined {
+  const at = email.trim().lastIndexOf('@');
+  if (at < 1) return undefined;
+  const domain = email
+    .trim()
+    .slice(at + 1)
+    .toLowerCase();
+  return domain.length <= 253 && COMPLETE_DOMAIN.test(domain) ? domain : undefined;
+}
+
+interface SsoOffer {
+  readonly domain: string;
+  readonly organisation: string;
+  readonly startUrl: string;
+}
+
+/**
+ * Home-realm discovery: once the typed email's domain looks complete (and typing has paused), asks
+ * the server whether the domain signs in at its organisation's IdP. Sends the domain only.
+ */
+function useSsoOffer(email: string): SsoOffer | undefined {
+  const domain = emailDomain(email);
+  const [offer, setOffer] = useState<SsoOffer | undefined>(undefined);
+  useEffect(() => {
+    if (domain === undefined) return undefined;
+    const abort = new AbortController();
+    const timer = setTimeout(() => {
+      request<SsoDiscovery>('POST', ENDPOINTS.ssoDiscover[1], { domain }, { signal: abort.signal })
+        .then((d) => {
+          const sso =
+            d.sso && d.organisation !== undefined && d.startUrl?.startsWith('/api/v1/') === true
+              ? { domain, organisation: d.organisation, startUrl: d.startUrl }
+              : undefined;
+          setOffer(sso);
+        })
+        .catch(() => {
+          // No offer when discovery fails: password and passkey still work.
+          if (!abort.signal.aborted) setOffer(undefined);
+        });
+    }, 400);
+    return () => {
+      clearTimeout(timer);
+      abort.abort();
+    };
+  }, [domain]);
+  return offer !== undefined && offer.domain === domain ? offer : undefined;
+}
+
+/**
+ * Sign in with email, password and a TOTP code (or a recovery code), with a passkey, or, when the
+ * email's domain belongs to an organisation with single sign-on, at that organisation's IdP.
+ */
 export function SignIn(): ReactNode {
   const { refresh } = useSession();
   const [email, setEmail] = useState('');
+  const sso = useSsoOffer(email);
   const [password, setPassword] = useState('');
   const [code, setCode] = useState('');
   const [useRecovery, setUseRecovery] = useState(false);
@@ -113,6 +170,21 @@ export function SignIn(): ReactNode {
           {busy ? 'Signing in…' : 'Sign in'}
         </button>
       </form>
+      {sso === undefined ? null : (
+        <section className="sso-offer" aria-label="Single sign-on">
+          <p className="or">or</p>
+          <button
+            type="button"
+            disabled={busy}
+            onClick={() => {
+              // A top-level navigation: the server answers 302 to the IdP with a binding cookie.
+              window.location.assign(sso.startUrl);
+            }}
+          >
+            Continue with {sso.organisation} single sign-on
+          </button>
+        </section>
+      )}
       {passkeysSupported() ? (
         <>
           <p className="or">or</p>
