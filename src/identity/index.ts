@@ -22,7 +22,12 @@ import { WebAuthnService, type WebAuthnOptions } from './webauthn.service.js';
 import { composeSso, type SsoService } from './sso.service.js';
 import type { SsoConfigService, SsoEnableGuard } from './sso-config.service.js';
 
-export { AccountService, type AccountInfo, type Caller } from './account.service.js';
+export {
+  AccountService,
+  type AccountInfo,
+  type Caller,
+  type OwnSession,
+} from './account.service.js';
 export {
   auditAuth,
   noIdentityEvents,

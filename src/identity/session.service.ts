@@ -5,10 +5,12 @@
  * one by one, per user, or by an administrator; step-up records bound to one action.
  */
 import { randomUUID } from 'node:crypto';
+import { isIP } from 'node:net';
 import { AppError, asTenantId, type Clock, type Random, type TenantId } from '../core/index.js';
 import type { Database, Tx } from '../db/index.js';
 import { permissionsOf } from '../access/role-catalog.js';
 import { loadRoleCatalog } from '../access/role-catalog.service.js';
+import type { RequestMeta } from './auth-audit.js';
 import { hashToken, isTokenShaped, issueToken } from './tokens.js';
 
 export interface SessionOptions {
@@ -66,6 +68,33 @@ interface SessionRow {
   revoked_at: Date | null;
 }
 
+/** One of a user's live cookie sessions, as the account screen lists it (never a token or hash). */
+export interface SessionSummary {
+  readonly id: string;
+  readonly createdAt: Date;
+  readonly lastSeenAt: Date;
+  readonly idleExpiresAt: Date;
+  readonly absoluteExpiresAt: Date;
+  readonly userAgent: string | null;
+  readonly ip: string | null;
+}
+
+/** The longest user agent a session keeps (the column's CHECK). */
+export const SESSION_USER_AGENT_MAX = 256;
+
+/**
+ * The device columns of a new cookie session: the user agent cut to 256 printable ASCII
+ * characters, and the source address only when it is an IP address.
+ */
+export function sessionDevice(meta: RequestMeta | undefined): {
+  userAgent: string | null;
+  ip: string | null;
+} {
+  const ua = meta?.userAgent?.replace(/[^\x20-\x7e]/g, '').slice(0, SESSION_USER_AGENT_MAX);
+  const ip = meta?.ip !== undefined && isIP(meta.ip) !== 0 ? meta.ip : null;
+  return { userAgent: ua === undefined || ua === '' ? null : ua, ip };
+}
+
 const SESSION_COLUMNS =
   'id, tenant_id, user_id, kind, parent_id, csrf_hash, restricted, created_at, idle_expires_at, absolute_expires_at, revoked_at';
 
@@ -95,12 +124,16 @@ export class SessionService {
     if (options.bearerMs > MAX_BEARER_MS) throw new TypeError('bearer tokens live at most 15 min');
   }
 
-  /** A new cookie session in `tx` (which runs in the session's tenant). */
+  /**
+   * A new cookie session in `tx` (which runs in the session's tenant); `meta` names the device it
+   * was opened from (user agent and address, for the user's list of sessions).
+   */
   async create(
     tx: Tx,
     tenantId: TenantId,
     userId: string,
     restricted: boolean,
+    meta?: RequestMeta,
   ): Promise<IssuedSession> {
     const now = this.clock.now();
     const absolute = new Date(now.getTime() + this.options.absoluteMs);
@@ -108,11 +141,24 @@ export class SessionService {
     const token = issueToken(this.random);
     const csrf = issueToken(this.random);
     const id = randomUUID();
+    const device = sessionDevice(meta);
     await tx.query(
       `INSERT INTO sessions (id, tenant_id, user_id, kind, token_hash, csrf_hash, restricted, created_at,
-                             last_seen_at, idle_expires_at, absolute_expires_at)
-       VALUES ($1, $2, $3, 'cookie', $4, $5, $6, $7, $7, $8, $9)`,
-      [id, tenantId, userId, token.hash, csrf.hash, restricted, now, idle, absolute],
+                             last_seen_at, idle_expires_at, absolute_expires_at, user_agent, source_ip)
+       VALUES ($1, $2, $3, 'cookie', $4, $5, $6, $7, $7, $8, $9, $10, $11)`,
+      [
+        id,
+        tenantId,
+        userId,
+        token.hash,
+        csrf.hash,
+        restricted,
+        now,
+        idle,
+        absolute,
+        device.userAgent,
+        device.ip,
+      ],
     );
     const session: Session = {
       id,
@@ -224,7 +270,6 @@ export class SessionService {
     );
   }
 
-  /** Ends a session and every bearer token it issued. */
   /** The caller's session if it is still live (not revoked), in the caller's tenant transaction. */
   async live(
     tx: Tx,
@@ -255,12 +300,74 @@ export class SessionService {
     };
   }
 
+  /** Ends a session and every bearer token it issued. */
   async revoke(tx: Tx, sessionId: string, reason: string): Promise<void> {
     await tx.query(
       `UPDATE sessions SET revoked_at = $2, revoke_reason = $3
         WHERE (id = $1 OR parent_id = $1) AND revoked_at IS NULL`,
       [sessionId, this.clock.now(), reason],
     );
+  }
+
+  /**
+   * The user's live cookie sessions in `tenantId` (not revoked, both deadlines ahead), newest
+   * first. Bearer tokens are not listed: each belongs to its cookie session and ends with it.
+   */
+  async listLive(tx: Tx, tenantId: TenantId, userId: string): Promise<SessionSummary[]> {
+    const { rows } = await tx.query<{
+      id: string;
+      created_at: Date;
+      last_seen_at: Date;
+      idle_expires_at: Date;
+      absolute_expires_at: Date;
+      user_agent: string | null;
+      source_ip: string | null;
+    }>(
+      `SELECT id, created_at, last_seen_at, idle_expires_at, absolute_expires_at, user_agent, source_ip
+         FROM sessions
+        WHERE tenant_id = $1 AND user_id = $2 AND kind = 'cookie' AND revoked_at IS NULL
+          AND idle_expires_at > $3 AND absolute_expires_at > $3
+        ORDER BY created_at DESC, id`,
+      [tenantId, userId, this.clock.now()],
+    );
+    return rows.map((r) => ({
+      id: r.id,
+      createdAt: r.created_at,
+      lastSeenAt: r.last_seen_at,
+      idleExpiresAt: r.idle_expires_at,
+      absoluteExpiresAt: r.absolute_expires_at,
+      userAgent: r.user_agent,
+      ip: r.source_ip,
+    }));
+  }
+
+  /** The cookie session a session id stands for: itself, or a bearer token's parent. */
+  async cookieSessionOf(tx: Tx, sessionId: string): Promise<string | undefined> {
+    const { rows } = await tx.query<{ root: string }>(
+      'SELECT coalesce(parent_id, id) AS root FROM sessions WHERE id = $1',
+      [sessionId],
+    );
+    return rows[0]?.root;
+  }
+
+  /**
+   * Locks `sessionId` if it is one of the user's live cookie sessions in `tenantId`; false for
+   * anyone else's, an unknown, ended or bearer id alike (the caller answers all of them the same).
+   */
+  async lockOwnLive(
+    tx: Tx,
+    tenantId: TenantId,
+    userId: string,
+    sessionId: string,
+  ): Promise<boolean> {
+    const { rows } = await tx.query<{ id: string }>(
+      `SELECT id FROM sessions
+        WHERE id = $1 AND tenant_id = $2 AND user_id = $3 AND kind = 'cookie' AND revoked_at IS NULL
+          AND idle_expires_at > $4 AND absolute_expires_at > $4
+        FOR UPDATE`,
+      [sessionId, tenantId, userId, this.clock.now()],
+    );
+    return rows.length === 1;
   }
 
   /** Ends every session of a user in the transaction's tenant; returns how many ended. */
