@@ -20,6 +20,7 @@ import type {
   RxFull,
   RxSummary,
 } from '../../src/http/routes/prescriptions.schemas.js';
+import type { OwnSessionView } from '../../src/http/routes/auth.routes.js';
 import type { Passkey } from '../../src/http/routes/webauthn.schemas.js';
 import type * as Web from '../../web/src/api/types.js';
 
@@ -39,6 +40,7 @@ export const answers: readonly true[] = [
   true satisfies Answer<typeof RxFull, Omit<Web.Rx, 'practice'>>,
   true satisfies Answer<typeof Finding, Web.Finding>,
   true satisfies Answer<typeof Passkey, Web.Passkey>,
+  true satisfies Answer<typeof OwnSessionView, Web.OwnSession>,
 ];
 
 export const bodies: readonly true[] = [
