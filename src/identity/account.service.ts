@@ -8,7 +8,8 @@ import { AppError, asTenantId, type Clock, type TenantId } from '../core/index.j
 import type { Database } from '../db/index.js';
 import { auditAuth, auditLockouts, type RequestMeta } from './auth-audit.js';
 import type { MfaService, TotpEnrolment } from './mfa.service.js';
-import type { IssuedSession, Session, SessionService, SessionSummary } from './session.service.js';
+import * as own from './own-sessions.repository.js';
+import type { IssuedSession, Session, SessionService } from './session.service.js';
 import { ACCOUNT_POLICY, userKey, type LoginThrottle } from './throttle.js';
 
 /** The caller, as the HTTP layer resolved it. */
@@ -28,7 +29,7 @@ export interface AccountInfo {
 }
 
 /** One of the caller's sessions; `current` marks the one the request came with. */
-export interface OwnSession extends SessionSummary {
+export interface OwnSession extends own.SessionSummary {
   readonly current: boolean;
 }
 
@@ -266,8 +267,8 @@ export class AccountService {
    */
   async listSessions(caller: Caller): Promise<OwnSession[]> {
     return this.db.withTenant(caller.tenantId, async (tx) => {
-      const current = await this.sessions.cookieSessionOf(tx, caller.sessionId);
-      const list = await this.sessions.listLive(tx, caller.tenantId, caller.userId);
+      const current = await own.cookieSessionOf(tx, caller.sessionId);
+      const list = await own.listLive(tx, caller.tenantId, caller.userId, this.clock.now());
       return list.map((s) => ({ ...s, current: s.id === current }));
     });
   }
@@ -284,10 +285,11 @@ export class AccountService {
     meta: RequestMeta,
   ): Promise<{ current: boolean }> {
     return this.db.withTenant(caller.tenantId, async (tx) => {
-      if (!(await this.sessions.lockOwnLive(tx, caller.tenantId, caller.userId, sessionId))) {
+      const now = this.clock.now();
+      if (!(await own.lockOwnLive(tx, caller.tenantId, caller.userId, sessionId, now))) {
         throw new AppError('not_found', 'no such session');
       }
-      const current = (await this.sessions.cookieSessionOf(tx, caller.sessionId)) === sessionId;
+      const current = (await own.cookieSessionOf(tx, caller.sessionId)) === sessionId;
       await this.sessions.revoke(tx, sessionId, 'user_ended');
       await auditAuth(tx, this.clock, {
         tenantId: caller.tenantId,

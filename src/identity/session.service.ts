@@ -5,12 +5,12 @@
  * one by one, per user, or by an administrator; step-up records bound to one action.
  */
 import { randomUUID } from 'node:crypto';
-import { isIP } from 'node:net';
 import { AppError, asTenantId, type Clock, type Random, type TenantId } from '../core/index.js';
 import type { Database, Tx } from '../db/index.js';
 import { permissionsOf } from '../access/role-catalog.js';
 import { loadRoleCatalog } from '../access/role-catalog.service.js';
 import type { RequestMeta } from './auth-audit.js';
+import { sessionDevice } from './own-sessions.repository.js';
 import { hashToken, isTokenShaped, issueToken } from './tokens.js';
 
 export interface SessionOptions {
@@ -66,33 +66,6 @@ interface SessionRow {
   idle_expires_at: Date;
   absolute_expires_at: Date;
   revoked_at: Date | null;
-}
-
-/** One of a user's live cookie sessions, as the account screen lists it (never a token or hash). */
-export interface SessionSummary {
-  readonly id: string;
-  readonly createdAt: Date;
-  readonly lastSeenAt: Date;
-  readonly idleExpiresAt: Date;
-  readonly absoluteExpiresAt: Date;
-  readonly userAgent: string | null;
-  readonly ip: string | null;
-}
-
-/** The longest user agent a session keeps (the column's CHECK). */
-export const SESSION_USER_AGENT_MAX = 256;
-
-/**
- * The device columns of a new cookie session: the user agent cut to 256 printable ASCII
- * characters, and the source address only when it is an IP address.
- */
-export function sessionDevice(meta: RequestMeta | undefined): {
-  userAgent: string | null;
-  ip: string | null;
-} {
-  const ua = meta?.userAgent?.replace(/[^\x20-\x7e]/g, '').slice(0, SESSION_USER_AGENT_MAX);
-  const ip = meta?.ip !== undefined && isIP(meta.ip) !== 0 ? meta.ip : null;
-  return { userAgent: ua === undefined || ua === '' ? null : ua, ip };
 }
 
 const SESSION_COLUMNS =
@@ -307,67 +280,6 @@ export class SessionService {
         WHERE (id = $1 OR parent_id = $1) AND revoked_at IS NULL`,
       [sessionId, this.clock.now(), reason],
     );
-  }
-
-  /**
-   * The user's live cookie sessions in `tenantId` (not revoked, both deadlines ahead), newest
-   * first. Bearer tokens are not listed: each belongs to its cookie session and ends with it.
-   */
-  async listLive(tx: Tx, tenantId: TenantId, userId: string): Promise<SessionSummary[]> {
-    const { rows } = await tx.query<{
-      id: string;
-      created_at: Date;
-      last_seen_at: Date;
-      idle_expires_at: Date;
-      absolute_expires_at: Date;
-      user_agent: string | null;
-      source_ip: string | null;
-    }>(
-      `SELECT id, created_at, last_seen_at, idle_expires_at, absolute_expires_at, user_agent, source_ip
-         FROM sessions
-        WHERE tenant_id = $1 AND user_id = $2 AND kind = 'cookie' AND revoked_at IS NULL
-          AND idle_expires_at > $3 AND absolute_expires_at > $3
-        ORDER BY created_at DESC, id`,
-      [tenantId, userId, this.clock.now()],
-    );
-    return rows.map((r) => ({
-      id: r.id,
-      createdAt: r.created_at,
-      lastSeenAt: r.last_seen_at,
-      idleExpiresAt: r.idle_expires_at,
-      absoluteExpiresAt: r.absolute_expires_at,
-      userAgent: r.user_agent,
-      ip: r.source_ip,
-    }));
-  }
-
-  /** The cookie session a session id stands for: itself, or a bearer token's parent. */
-  async cookieSessionOf(tx: Tx, sessionId: string): Promise<string | undefined> {
-    const { rows } = await tx.query<{ root: string }>(
-      'SELECT coalesce(parent_id, id) AS root FROM sessions WHERE id = $1',
-      [sessionId],
-    );
-    return rows[0]?.root;
-  }
-
-  /**
-   * Locks `sessionId` if it is one of the user's live cookie sessions in `tenantId`; false for
-   * anyone else's, an unknown, ended or bearer id alike (the caller answers all of them the same).
-   */
-  async lockOwnLive(
-    tx: Tx,
-    tenantId: TenantId,
-    userId: string,
-    sessionId: string,
-  ): Promise<boolean> {
-    const { rows } = await tx.query<{ id: string }>(
-      `SELECT id FROM sessions
-        WHERE id = $1 AND tenant_id = $2 AND user_id = $3 AND kind = 'cookie' AND revoked_at IS NULL
-          AND idle_expires_at > $4 AND absolute_expires_at > $4
-        FOR UPDATE`,
-      [sessionId, tenantId, userId, this.clock.now()],
-    );
-    return rows.length === 1;
   }
 
   /** Ends every session of a user in the transaction's tenant; returns how many ended. */

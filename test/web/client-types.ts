@@ -20,7 +20,7 @@ import type {
   RxFull,
   RxSummary,
 } from '../../src/http/routes/prescriptions.schemas.js';
-import type { OwnSessionView } from '../../src/http/routes/auth.routes.js';
+import type { OwnSessionView } from '../../src/http/routes/own-sessions.routes.js';
 import type { Passkey } from '../../src/http/routes/webauthn.schemas.js';
 import type * as Web from '../../web/src/api/types.js';
 
