@@ -4,6 +4,7 @@ import { keyRoutes } from './routes/keys.routes.js';
 import { auditRoutes } from './routes/audit.routes.js';
 import { alertRoutes } from './routes/alerts.routes.js';
 import { authRoutes } from './routes/auth.routes.js';
+import { ownSessionRoutes } from './routes/own-sessions.routes.js';
 import { userRoutes } from './routes/users.routes.js';
 import { webauthnRoutes } from './routes/webauthn.routes.js';
 import { proofingRoutes } from './routes/proofing.routes.js';
@@ -54,6 +55,7 @@ export function domainRoutes(platform: RoutePlatform): RouteDef[] {
     ...auditRoutes(platform.db, platform.clock),
     ...alertRoutes(platform.db, platform.clock),
     ...authRoutes(platform.identity),
+    ...ownSessionRoutes(platform.identity),
     ...userRoutes(platform.identity),
     ...webauthnRoutes(platform.identity),
     ...proofingRoutes(platform.identity),

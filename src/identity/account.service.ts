@@ -1,12 +1,14 @@
 /**
  * What a signed-in user does with their own account and session: session info, TOTP enrolment,
- * recovery codes, step-up, bearer tokens, sign-out (here or everywhere). The user's credentials
- * live in their home tenant; the session lives in the tenant it was opened for.
+ * recovery codes, step-up, bearer tokens, their signed-in sessions, sign-out (here, one session,
+ * or everywhere). The user's credentials live in their home tenant; the session lives in the
+ * tenant it was opened for.
  */
 import { AppError, asTenantId, type Clock, type TenantId } from '../core/index.js';
 import type { Database } from '../db/index.js';
 import { auditAuth, auditLockouts, type RequestMeta } from './auth-audit.js';
 import type { MfaService, TotpEnrolment } from './mfa.service.js';
+import * as own from './own-sessions.repository.js';
 import type { IssuedSession, Session, SessionService } from './session.service.js';
 import { ACCOUNT_POLICY, userKey, type LoginThrottle } from './throttle.js';
 
@@ -24,6 +26,11 @@ export interface AccountInfo {
   readonly homeTenantId: string;
   readonly roles: readonly string[];
   readonly mfaEnrolled: boolean;
+}
+
+/** One of the caller's sessions; `current` marks the one the request came with. */
+export interface OwnSession extends own.SessionSummary {
+  readonly current: boolean;
 }
 
 const ACTION_RE = /^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)+$/;
@@ -119,7 +126,7 @@ export class AccountService {
       await this.#factorFailure(caller, 'auth.mfa.enrol', meta);
       throw new AppError('validation_failed', 'the code is not valid', { detail: 'code' });
     }
-    const issued = await this.rotate(caller, 'mfa_enrolled');
+    const issued = await this.rotate(caller, 'mfa_enrolled', meta);
     return { recoveryCodes: codes, issued };
   }
 
@@ -165,10 +172,10 @@ export class AccountService {
   }
 
   /** Ends the caller's session and opens a fresh full one (privilege change). */
-  async rotate(caller: Caller, reason: string): Promise<IssuedSession> {
+  async rotate(caller: Caller, reason: string, meta: RequestMeta): Promise<IssuedSession> {
     return this.db.withTenant(caller.tenantId, async (tx) => {
       await this.sessions.revoke(tx, caller.sessionId, reason);
-      return this.sessions.create(tx, caller.tenantId, caller.userId, false);
+      return this.sessions.create(tx, caller.tenantId, caller.userId, false, meta);
     });
   }
 
@@ -251,6 +258,50 @@ export class AccountService {
         sessionId: caller.sessionId,
         meta,
       });
+    });
+  }
+
+  /**
+   * The caller's live cookie sessions in the session's tenant, newest first; `current` marks the
+   * calling session (for a bearer token, the cookie session that issued it).
+   */
+  async listSessions(caller: Caller): Promise<OwnSession[]> {
+    return this.db.withTenant(caller.tenantId, async (tx) => {
+      const current = await own.cookieSessionOf(tx, caller.sessionId);
+      const list = await own.listLive(tx, caller.tenantId, caller.userId, this.clock.now());
+      return list.map((s) => ({ ...s, current: s.id === current }));
+    });
+  }
+
+  /**
+   * Ends one of the caller's own cookie sessions (and its bearer tokens), audited in the same
+   * transaction (45 CFR 164.312(b)). Someone else's, an unknown or an ended id all answer
+   * not_found alike, so the route is no oracle for session ids. `current` tells the route to
+   * clear the cookies.
+   */
+  async endSession(
+    caller: Caller,
+    sessionId: string,
+    meta: RequestMeta,
+  ): Promise<{ current: boolean }> {
+    return this.db.withTenant(caller.tenantId, async (tx) => {
+      const now = this.clock.now();
+      if (!(await own.lockOwnLive(tx, caller.tenantId, caller.userId, sessionId, now))) {
+        throw new AppError('not_found', 'no such session');
+      }
+      const current = (await own.cookieSessionOf(tx, caller.sessionId)) === sessionId;
+      await this.sessions.revoke(tx, sessionId, 'user_ended');
+      await auditAuth(tx, this.clock, {
+        tenantId: caller.tenantId,
+        action: 'auth.session.revoked',
+        outcome: 'success',
+        userId: caller.userId,
+        sessionId: caller.sessionId,
+        subjects: [{ type: 'session', id: sessionId }],
+        details: { endedSessionId: sessionId, current },
+        meta,
+      });
+      return { current };
     });
   }
 

@@ -26,6 +26,7 @@ export type AuthAction =
   | 'auth.invitation.create'
   | 'auth.invitation.accept'
   | 'auth.sessions.end'
+  | 'auth.session.revoked'
   | ProofingAction
   | UserAdminAction
   | SsoAction

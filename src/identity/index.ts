@@ -23,7 +23,12 @@ import { composeSso, type SsoService } from './sso.service.js';
 import type { SsoConfigService, SsoEnableGuard } from './sso-config.service.js';
 import type { SsoDomainService } from './sso-domains.js';
 
-export { AccountService, type AccountInfo, type Caller } from './account.service.js';
+export {
+  AccountService,
+  type AccountInfo,
+  type Caller,
+  type OwnSession,
+} from './account.service.js';
 export {
   auditAuth,
   noIdentityEvents,

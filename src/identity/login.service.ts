@@ -122,7 +122,7 @@ export class LoginService {
     const chosen = this.#choose(tenants, home, input.tenantId);
     if (chosen === undefined) return this.#fail(keys, user.user_id, 'no_membership', meta);
     const issued = await this.db.withTenant(chosen, async (tx) => {
-      const s = await this.sessions.create(tx, chosen, user.user_id, factor === 'enrol');
+      const s = await this.sessions.create(tx, chosen, user.user_id, factor === 'enrol', meta);
       await auditAuth(tx, this.clock, {
         tenantId: chosen,
         action: 'auth.login.success',

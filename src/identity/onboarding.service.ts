@@ -89,7 +89,7 @@ export class OnboardingService {
       ]);
       const userId = await this.#createUser(tx, tenantId, email, account.displayName, passwordHash);
       await this.#addMembership(tx, tenantId, userId, BOOTSTRAP_ROLES);
-      const issued = await this.sessions.create(tx, tenantId, userId, true);
+      const issued = await this.sessions.create(tx, tenantId, userId, true, meta);
       await auditAuth(tx, this.clock, {
         tenantId,
         action: 'auth.bootstrap',
@@ -203,7 +203,7 @@ export class OnboardingService {
       if (existing === undefined && passwordHash !== undefined) {
         userId = await this.#createUser(tx, tenantId, inv.email, account.displayName, passwordHash);
         await this.#addMembership(tx, tenantId, userId, inv.roles.filter(isRole));
-        session = await this.sessions.create(tx, tenantId, userId, true);
+        session = await this.sessions.create(tx, tenantId, userId, true, meta);
       } else {
         userId = existing?.user_id ?? '';
         await this.#addMembership(tx, tenantId, userId, inv.roles.filter(isRole));

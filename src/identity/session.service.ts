@@ -9,6 +9,8 @@ import { AppError, asTenantId, type Clock, type Random, type TenantId } from '..
 import type { Database, Tx } from '../db/index.js';
 import { permissionsOf } from '../access/role-catalog.js';
 import { loadRoleCatalog } from '../access/role-catalog.service.js';
+import type { RequestMeta } from './auth-audit.js';
+import { sessionDevice } from './own-sessions.repository.js';
 import { hashToken, isTokenShaped, issueToken } from './tokens.js';
 
 export interface SessionOptions {
@@ -95,12 +97,16 @@ export class SessionService {
     if (options.bearerMs > MAX_BEARER_MS) throw new TypeError('bearer tokens live at most 15 min');
   }
 
-  /** A new cookie session in `tx` (which runs in the session's tenant). */
+  /**
+   * A new cookie session in `tx` (which runs in the session's tenant); `meta` names the device it
+   * was opened from (user agent and address, for the user's list of sessions).
+   */
   async create(
     tx: Tx,
     tenantId: TenantId,
     userId: string,
     restricted: boolean,
+    meta?: RequestMeta,
   ): Promise<IssuedSession> {
     const now = this.clock.now();
     const absolute = new Date(now.getTime() + this.options.absoluteMs);
@@ -108,11 +114,24 @@ export class SessionService {
     const token = issueToken(this.random);
     const csrf = issueToken(this.random);
     const id = randomUUID();
+    const device = sessionDevice(meta);
     await tx.query(
       `INSERT INTO sessions (id, tenant_id, user_id, kind, token_hash, csrf_hash, restricted, created_at,
-                             last_seen_at, idle_expires_at, absolute_expires_at)
-       VALUES ($1, $2, $3, 'cookie', $4, $5, $6, $7, $7, $8, $9)`,
-      [id, tenantId, userId, token.hash, csrf.hash, restricted, now, idle, absolute],
+                             last_seen_at, idle_expires_at, absolute_expires_at, user_agent, source_ip)
+       VALUES ($1, $2, $3, 'cookie', $4, $5, $6, $7, $7, $8, $9, $10, $11)`,
+      [
+        id,
+        tenantId,
+        userId,
+        token.hash,
+        csrf.hash,
+        restricted,
+        now,
+        idle,
+        absolute,
+        device.userAgent,
+        device.ip,
+      ],
     );
     const session: Session = {
       id,
@@ -224,7 +243,6 @@ export class SessionService {
     );
   }
 
-  /** Ends a session and every bearer token it issued. */
   /** The caller's session if it is still live (not revoked), in the caller's tenant transaction. */
   async live(
     tx: Tx,
@@ -255,6 +273,7 @@ export class SessionService {
     };
   }
 
+  /** Ends a session and every bearer token it issued. */
   async revoke(tx: Tx, sessionId: string, reason: string): Promise<void> {
     await tx.query(
       `UPDATE sessions SET revoked_at = $2, revoke_reason = $3

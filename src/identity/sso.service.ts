@@ -300,7 +300,7 @@ export class SsoService {
     factor: string,
     meta: RequestMeta,
   ): Promise<IssuedSession> {
-    const issued = await this.sessions.create(tx, tenantId, userId, restricted);
+    const issued = await this.sessions.create(tx, tenantId, userId, restricted, meta);
     await tx.query('UPDATE users SET last_login_at = $2 WHERE id = $1 AND tenant_id = $3', [
       userId,
       this.clock.now(),

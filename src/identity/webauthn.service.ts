@@ -217,7 +217,7 @@ export class WebAuthnService {
     if (stored.recoveryCodes === undefined) return { credential: summary(stored.row) };
     const issued = await this.db.withTenant(caller.tenantId, async (tx) => {
       await this.sessions.revoke(tx, caller.sessionId, 'mfa_enrolled');
-      return this.sessions.create(tx, caller.tenantId, caller.userId, false);
+      return this.sessions.create(tx, caller.tenantId, caller.userId, false, meta);
     });
     return { credential: summary(stored.row), issued, recoveryCodes: stored.recoveryCodes };
   }
@@ -276,7 +276,7 @@ export class WebAuthnService {
           : tenants[0];
     if (chosen === undefined) return this.#loginFailure('no_membership', r.userId, meta);
     const issued = await this.db.withTenant(chosen, async (tx) => {
-      const s = await this.sessions.create(tx, chosen, r.userId, false);
+      const s = await this.sessions.create(tx, chosen, r.userId, false, meta);
       await auditAuth(tx, this.clock, {
         tenantId: chosen,
         action: 'auth.login.success',

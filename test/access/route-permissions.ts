@@ -29,6 +29,8 @@ export const EXPECTED_PERMISSIONS: Readonly<Record<string, string>> = {
   'POST /api/v1/auth/logout-all': 'session',
   'POST /api/v1/auth/recovery-codes': 'authenticated',
   'GET /api/v1/auth/session': 'session',
+  'GET /api/v1/auth/sessions': 'session',
+  'DELETE /api/v1/auth/sessions/:id': 'session',
   'GET /api/v1/auth/sso/:tenantId/start': 'public',
   'GET /api/v1/auth/sso/callback': 'public',
   'POST /api/v1/auth/sso/complete': 'public',

@@ -7,6 +7,7 @@ import { decodeBase32Strict } from '../../src/identity/base32.js';
 import { totp } from '../../src/identity/totp.js';
 import { defineRoute } from '../../src/http/route.js';
 import { authRoutes } from '../../src/http/routes/auth.routes.js';
+import { ownSessionRoutes } from '../../src/http/routes/own-sessions.routes.js';
 import { userRoutes } from '../../src/http/routes/users.routes.js';
 import { proofingRoutes } from '../../src/http/routes/proofing.routes.js';
 import { webauthnRoutes } from '../../src/http/routes/webauthn.routes.js';
@@ -54,6 +55,7 @@ export async function harness(): Promise<Harness> {
   const { app, logs } = await buildTestApp(p.db, {
     routes: [
       ...authRoutes(p.identity),
+      ...ownSessionRoutes(p.identity),
       ...userRoutes(p.identity),
       ...webauthnRoutes(p.identity),
       ...proofingRoutes(p.identity),

@@ -20,6 +20,7 @@ import type {
   RxFull,
   RxSummary,
 } from '../../src/http/routes/prescriptions.schemas.js';
+import type { OwnSessionView } from '../../src/http/routes/own-sessions.routes.js';
 import type { Passkey } from '../../src/http/routes/webauthn.schemas.js';
 import type {
   CallbackAnswer,
@@ -46,6 +47,7 @@ export const answers: readonly true[] = [
   true satisfies Answer<typeof Passkey, Web.Passkey>,
   true satisfies Answer<typeof DiscoverAnswer, Web.SsoDiscovery>,
   true satisfies Answer<typeof CallbackAnswer, Web.SsoCallbackAnswer>,
+  true satisfies Answer<typeof OwnSessionView, Web.OwnSession>,
 ];
 
 export const bodies: readonly true[] = [

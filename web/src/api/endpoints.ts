@@ -8,6 +8,8 @@ export const ENDPOINTS = {
   logout: ['POST', '/api/v1/auth/logout'],
   logoutAll: ['POST', '/api/v1/auth/logout-all'],
   session: ['GET', '/api/v1/auth/session'],
+  mySessions: ['GET', '/api/v1/auth/sessions'],
+  mySessionEnd: ['DELETE', '/api/v1/auth/sessions/:id'],
   stepUp: ['POST', '/api/v1/auth/step-up'],
   totpEnrol: ['POST', '/api/v1/auth/totp/enrol'],
   totpConfirm: ['POST', '/api/v1/auth/totp/confirm'],

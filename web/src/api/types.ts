@@ -204,6 +204,19 @@ export interface Passkey {
   revokedAt: string | null;
 }
 
+/** One of my signed-in sessions (GET /api/v1/auth/sessions). */
+export interface OwnSession {
+  id: string;
+  createdAt: string;
+  lastSeenAt: string;
+  idleExpiresAt: string;
+  absoluteExpiresAt: string;
+  userAgent: string | null;
+  ip: string | null;
+  /** The session this page is signed in with. */
+  current: boolean;
+}
+
 export interface TotpEnrolment {
   secret: string;
   otpauthUri: string;

@@ -7,6 +7,7 @@ import { useStepUp, withStepUp } from '../components/StepUp.js';
 import { Empty, ErrorNote, Loading } from '../components/status.js';
 import { useLoad } from '../components/useLoad.js';
 import { useMe, useSession } from '../session.js';
+import { Sessions } from './account/Sessions.js';
 
 /** The authenticator QR code as an image (a data: URL: no inline SVG markup in the page). */
 function qrSource(svg: string): string {
@@ -157,7 +158,6 @@ export function EnrolmentRequired(): ReactNode {
 /** Account: passkeys, recovery codes, sessions. */
 export function Account(): ReactNode {
   const me = useMe();
-  const { signOut } = useSession();
   const stepUp = useStepUp('Changing your sign-in methods needs a fresh second factor.');
   const passkeys = useLoad(
     (signal) => api.get<{ credentials: Passkey[] }>(ENDPOINTS.passkeyList[1], { signal }),
@@ -311,22 +311,7 @@ export function Account(): ReactNode {
         </button>
         {codes === undefined ? null : <RecoveryCodeList codes={codes} />}
       </section>
-      <section aria-labelledby="sessions-heading">
-        <h2 id="sessions-heading">Sessions</h2>
-        <p>
-          This session: <code>{me.sessionId.slice(0, 8)}</code>. Signing out everywhere ends every
-          session of yours, on every device, this one included.
-        </p>
-        <button
-          type="button"
-          className="danger"
-          onClick={() => {
-            void signOut(true);
-          }}
-        >
-          Sign out everywhere
-        </button>
-      </section>
+      <Sessions />
       {done === undefined ? null : (
         <p className="note ok" role="status">
           {done}
