@@ -2,9 +2,12 @@
  * The prescribing flow in Chromium against a real, seeded `scrip serve`: the agent finds the
  * patient and drafts a Schedule II prescription; the prescriber signs in with a passkey (CDP
  * virtual authenticator), reviews it, marks it ready, completes the TOTP step-up on the EPCS
- * screen and signs. A support user sees no clinical field. Every screen: axe-core (no serious or
- * critical violation), a screenshot, no CSP violation. Fails without /usr/bin/chromium.
+ * screen and signs. The prescriber renews the demo's signed prescription and changes another:
+ * each opens a new draft linked to the original; the agent sees no cancel button. A support user
+ * sees no clinical field. Every screen: axe-core (no serious or critical violation), a
+ * screenshot, no CSP violation. Fails without /usr/bin/chromium.
  */
+import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CONTENT_SECURITY_POLICY } from '../../src/http/security-headers.js';
 import {
@@ -216,6 +219,84 @@ describe('prescribing in the web app (Chromium, scrip serve)', () => {
     expect(w.violations).toEqual([]);
   });
 
+  it('the prescriber renews a signed prescription and changes another, each opening a linked draft; the agent has no cancel button', async () => {
+    const r = started();
+    const signed = r.seed.prescriptions.find(
+      (p) => p.status !== 'draft' && p.status !== 'ready' && p.status !== 'cancelled',
+    );
+    const ready = r.seed.prescriptions.find((p) => p.status === 'ready');
+    const signedId = signed?.id ?? '';
+    const readyId = ready?.id ?? '';
+    expect(signedId).not.toBe('');
+    expect(readyId).not.toBe('');
+
+    // The agent may renew and change (rx.draft) but not cancel (no rx.cancel).
+    const aw = await r.page(true);
+    await signInWithPassword(aw.page, r.origin, r.user('prescriber_agent'));
+    await aw.page.goto(`${r.origin}/prescriptions/${signedId}`);
+    const agentActions = aw.page.getByRole('region', { name: 'Actions' });
+    await agentActions.getByRole('button', { name: 'Renew' }).waitFor();
+    expect(await agentActions.getByRole('button', { name: 'Change…' }).count()).toBe(1);
+    expect(await aw.page.getByRole('button', { name: 'Cancel prescription' }).count()).toBe(0);
+    await checkScreen(aw, 'prescription-actions-agent');
+    await aw.close();
+    expect(aw.violations).toEqual([]);
+
+    // The prescriber renews the signed one unchanged: the new draft opens, linked to it.
+    const w = await r.page(true);
+    const { page } = w;
+    const prescriber = r.user('prescriber');
+    await signInWithPassword(page, r.origin, prescriber);
+    await page.goto(`${r.origin}/prescriptions/${signedId}`);
+    await page.getByRole('button', { name: 'Cancel prescription' }).waitFor();
+    const before = await page.locator('dl.facts').innerText();
+    await checkScreen(w, 'prescription-actions');
+    await page.getByRole('button', { name: 'Renew' }).click();
+    const renewal = await linkedDraft(page, signedId, 'Renewal of');
+    expect(renewal).not.toBe(signedId);
+    const quantity = /Quantity\s+(\S+ \S+)/.exec(before)?.[1] ?? '?';
+    expect(await page.locator('dl.facts').innerText()).toContain(quantity);
+    await checkScreen(w, 'prescription-renewal-draft');
+
+    // It signs the ready one (step-up), then changes it: quantity, days supply, directions.
+    await page.goto(`${r.origin}/prescriptions/${readyId}`);
+    await page.getByRole('heading', { name: 'Review and sign' }).waitFor();
+    await page.getByRole('button', { name: 'Sign', exact: true }).click();
+    const stepUp = page.getByRole('dialog', { name: 'Confirm it is you' });
+    await stepUp.waitFor();
+    await stepUp.getByLabel('Authenticator code').fill(await totpFor(prescriber));
+    await stepUp.getByRole('button', { name: 'Confirm' }).click();
+    await page.getByText('Signed and queued for the pharmacy.').waitFor({ timeout: 20_000 });
+    const change = page.getByRole('button', { name: 'Change…' });
+    await change.click();
+    expect(await change.getAttribute('aria-expanded')).toBe('true');
+    // Nothing edited: refused in the page, nothing created.
+    await page.getByRole('button', { name: 'Make the change draft' }).click();
+    await page.getByRole('alert').filter({ hasText: 'Nothing was changed' }).waitFor();
+    expect(page.url()).toBe(`${r.origin}/prescriptions/${readyId}`);
+    await page.getByLabel('Quantity').fill('60');
+    expect(await page.getByRole('alert').count()).toBe(0);
+    await page.getByLabel('Days supply').fill('60');
+    await page.getByLabel('Directions (sig)').fill('Take 1 tablet by mouth once daily with water');
+    await checkScreen(w, 'prescription-change-form');
+    await page.getByRole('button', { name: 'Make the change draft' }).click();
+    await linkedDraft(page, readyId, 'Change of');
+    const facts = await page.locator('dl.facts').innerText();
+    expect(facts).toMatch(/Quantity\s+60 tablet/);
+    expect(facts).toMatch(/Days supply\s+60/);
+    expect(facts).toContain('Take 1 tablet by mouth once daily with water');
+    // The new page carries nothing over from the original's (its status note).
+    expect(await page.getByText('Signed and queued for the pharmacy.').count()).toBe(0);
+    await checkScreen(w, 'prescription-change-draft');
+
+    // The original is unchanged and still signed.
+    await page.getByRole('link', { name: 'the original prescription' }).click();
+    await page.getByRole('button', { name: 'Change…' }).waitFor();
+    expect(await page.locator('dl.facts').innerText()).toMatch(/Quantity\s+30 tablet/);
+    await w.close();
+    expect(w.violations).toEqual([]);
+  }, 300_000);
+
   it('a support user sees no clinical screen and no clinical field', async () => {
     const r = started();
     const w = await r.page(true);
@@ -310,3 +391,21 @@ describe('prescribing in the web app (Chromium, scrip serve)', () => {
     expect(w.violations.some((v) => v.includes('script-src'))).toBe(true);
   });
 });
+
+/**
+ * Waits for the draft a renewal or change opened (another prescription's page), linked back to
+ * `originalId` under `label`; returns its id.
+ */
+async function linkedDraft(page: Page, originalId: string, label: string): Promise<string> {
+  await page.waitForURL(
+    (u) => /^\/prescriptions\/[0-9a-f-]{36}$/.test(u.pathname) && !u.pathname.endsWith(originalId),
+  );
+  const facts = page.locator('dl.facts');
+  await facts.getByText(label, { exact: true }).waitFor();
+  expect(
+    await facts.getByRole('link', { name: 'the original prescription' }).getAttribute('href'),
+  ).toBe(`/prescriptions/${originalId}`);
+  expect(await page.locator('.badge').first().innerText()).toBe('draft');
+  await page.getByRole('heading', { name: 'Review and sign' }).waitFor();
+  return new URL(page.url()).pathname.split('/').pop() ?? '';
+}

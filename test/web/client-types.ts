@@ -15,6 +15,7 @@ import type {
 import type {
   DraftBody,
   Finding,
+  PatchBody,
   Practice,
   ReadyBody,
   RxFull,
@@ -53,6 +54,7 @@ export const answers: readonly true[] = [
 export const bodies: readonly true[] = [
   true satisfies Body<Web.DraftBody, typeof DraftBody>,
   true satisfies Body<Web.ReadyBody, typeof ReadyBody>,
+  true satisfies Body<Web.RxPatch, typeof PatchBody>,
   true satisfies Body<Web.Practice, typeof Practice>,
   true satisfies Body<Web.SsoCompleteBody, typeof CompleteBody>,
 ];

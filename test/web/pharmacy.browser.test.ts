@@ -13,8 +13,9 @@
  *    it with a verified signature and dispenses it; the prescriber's delivery
  *    timeline shows acknowledged and dispensed; the clinic's compliance officer finds the
  *    pharmacy's messages in the audit search.
- * 4. The prescriber cancels a prescription the pharmacy accepted; the pharmacist sees the
- *    request flagged in the inbox and approves it; the prescriber's timeline shows it confirmed.
+ * 4. The prescriber cancels a prescription the pharmacy accepted with the page's cancel button
+ *    and its confirmation dialog; the pharmacist sees the request flagged in the inbox and
+ *    approves it; the prescriber's timeline shows it confirmed.
  * 5. The pharmacy's outgoing messages are in its network outbox (read from the database).
  *
  * Every screen is checked with axe (no serious or critical violation), screenshotted to
@@ -326,13 +327,9 @@ describe('the pharmacist in the browser (two tenants over the local network)', (
     await page.getByRole('button', { name: 'Accept prescription' }).click();
     await done(page, 'Accepted; the prescriber is told.');
 
-    // The prescriber cancels it (the API: the prescription page has no cancel button yet).
-    const status = await pw.page.evaluate<number>(`(async () => {
-      const csrf = document.cookie.split('; ').find((c) => c.startsWith('__Host-scrip_csrf='))?.split('=')[1] ?? '';
-      const res = await fetch('/api/v1/prescriptions/${rxId}/cancel', { method: 'POST', headers: { 'x-csrf-token': csrf } });
-      return res.status;
-    })()`);
-    expect(status).toBe(200);
+    // The prescriber cancels it on the prescription page. The confirmation says a cancel request
+    // goes to the pharmacy, which answers; focus starts on "Keep it"; Escape closes it unchanged.
+    await cancelOnPage(pw, run, rxId);
 
     // The CancelRx arrives: the inbox flags it; the pharmacist approves.
     await page.getByRole('link', { name: 'Back to the inbox' }).click();
@@ -407,6 +404,42 @@ describe('the pharmacist in the browser (two tenants over the local network)', (
     ]);
   }, 300_000);
 });
+
+/**
+ * The prescriber opens the prescription and cancels it through the confirmation dialog (an
+ * alertdialog: focus on "Keep it", Escape closes it and returns the focus), then sees it
+ * cancelled with the cancel request in the delivery timeline.
+ */
+async function cancelOnPage(w: WatchedPage, run: WebRun, rxId: string): Promise<void> {
+  const { page } = w;
+  const focused = (): Promise<unknown> => page.evaluate('document.activeElement?.textContent');
+  await page.goto(`${run.origin}/prescriptions/${rxId}`);
+  await page.getByRole('heading', { name: 'Delivery timeline' }).waitFor();
+  await settled(page);
+  const cancel = page.getByRole('button', { name: 'Cancel prescription' });
+  const dialog = page.getByRole('alertdialog', { name: 'Cancel this prescription?' });
+  await cancel.click();
+  await dialog.waitFor();
+  expect(await dialog.innerText()).toMatch(/a cancel request \(CancelRx\) goes to it now/);
+  expect(await dialog.innerText()).toMatch(/The pharmacy answers/);
+  expect(await focused()).toBe('Keep it');
+  await checkScreen(w, 'prescription-cancel-dialog');
+  await page.keyboard.press('Escape');
+  await dialog.waitFor({ state: 'detached' });
+  expect(await focused()).toBe('Cancel prescription');
+  expect(await page.locator('.badge').first().innerText()).not.toBe('cancelled');
+
+  await cancel.click();
+  await dialog.getByRole('button', { name: 'Cancel and tell the pharmacy' }).click();
+  await done(page, /A cancel request is on its way to the pharmacy/);
+  await expect.poll(() => page.locator('.badge').first().innerText()).toBe('cancelled');
+  expect(await cancel.count()).toBe(0);
+  await page
+    .getByRole('list', { name: 'Delivery events, oldest first' })
+    .getByText('cancel requested')
+    .waitFor();
+  await checkScreen(w, 'prescription-cancel-requested');
+}
 
 /** The agent finds demo patient DEMO-1001 and saves a Schedule II draft; returns its id. */
 async function prescribeScheduleII(w: WatchedPage, run: WebRun): Promise<string> {

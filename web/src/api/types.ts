@@ -138,6 +138,12 @@ export interface DraftBody {
   deaNumber?: string;
 }
 
+/**
+ * The fields a PATCH, a renewal or a change sends (`PatchBody`): only those to change; a renewal
+ * or change copies the rest from the signed original.
+ */
+export type RxPatch = Partial<Omit<DraftBody, 'patientId' | 'prescriberId'>>;
+
 export interface ReadyBody {
   overrides?: { key: string; reason: string }[];
   deaNumber?: string;

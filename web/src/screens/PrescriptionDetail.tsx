@@ -8,6 +8,7 @@ import { useLoad } from '../components/useLoad.js';
 import { Link } from '../router.js';
 import { useMe } from '../session.js';
 import { drugText, statusLabel } from './PatientSummary.js';
+import { RxActions, RxLineage } from './RxActions.js';
 import type { ScreenProps } from './registry.js';
 
 /** Findings above `info` need an override reason before the prescription can be marked ready. */
@@ -17,11 +18,17 @@ function needsReason(f: Finding): boolean {
 
 /**
  * One prescription: every element, the safety findings with override reasons, mark ready, sign
- * (non-controlled, with a step-up; controlled ones go to the EPCS screen), and the delivery
- * timeline.
+ * (non-controlled, with a step-up; controlled ones go to the EPCS screen), cancel, renew and
+ * change (RxActions.tsx), and the delivery timeline.
  */
 export function PrescriptionDetail(props: ScreenProps): ReactNode {
   const id = props.params.id ?? '';
+  // Keyed by id: a renewal or change opens another prescription with none of this one's state.
+  return <PrescriptionPage key={id} id={id} />;
+}
+
+function PrescriptionPage(props: { readonly id: string }): ReactNode {
+  const { id } = props;
   const me = useMe();
   const rx = useLoad((signal) => api.get<Rx>(fill(ENDPOINTS.rx[1], { id }), { signal }), [id]);
   const [reasons, setReasons] = useState<Record<string, string>>({});
@@ -123,6 +130,7 @@ export function PrescriptionDetail(props: ScreenProps): ReactNode {
               <dd>{p.pharmacyNcpdpId}</dd>
             </>
           )}
+          <RxLineage rx={p} />
           <dt>Created</dt>
           <dd>{new Date(p.createdAt).toLocaleString()}</dd>
           {p.signedAt === null ? null : (
@@ -221,6 +229,7 @@ export function PrescriptionDetail(props: ScreenProps): ReactNode {
       )}
       {error === undefined ? null : <ErrorNote error={error} action="Not done" />}
       {stepUp.dialog}
+      <RxActions rx={p} onChanged={rx.reload} />
       <Timeline id={id} status={p.status} />
     </>
   );
