@@ -57,8 +57,15 @@ describe('the idle-timeout warning (Chromium, SCRIP_SESSION_IDLE_MINUTES=5)', ()
     expect(await warning.count()).toBe(0);
     expect(await page.getByRole('button', { name: 'Sign out' }).count()).toBeGreaterThan(0);
 
+    // The warning again a minute later; Escape keeps the session too (keyboard only).
+    await page.clock.fastForward('01:00');
+    await page.clock.runFor(2000);
+    await warning.waitFor();
+    await page.keyboard.press('Escape');
+    await warning.waitFor({ state: 'detached' });
+
     // Five minutes of silence: signed out, back at the sign-in form, and the session is over.
-    await page.clock.fastForward('03:00');
+    await page.clock.fastForward('05:30');
     await page.clock.runFor(2000);
     await page.getByRole('heading', { name: 'Sign in to Scrip' }).waitFor();
     const after = await page.evaluate(async () => (await fetch('/api/v1/auth/session')).status);

@@ -1,5 +1,6 @@
-import { useEffect, useRef, type ReactNode } from 'react';
+import { useRef, type ReactNode } from 'react';
 import { ErrorNote } from './status.js';
+import { useModalFocus } from './useModalFocus.js';
 
 /**
  * A modal confirmation of a consequential action (WAI-ARIA APG "Alert and Message Dialogs"):
@@ -21,39 +22,8 @@ export function ConfirmDialog(props: {
 }): ReactNode {
   const box = useRef<HTMLDivElement>(null);
   const keep = useRef<HTMLButtonElement>(null);
-  const close = useRef(props.onClose);
-  useEffect(() => {
-    close.current = props.onClose;
-  }, [props.onClose]);
-  useEffect(() => {
-    const before = document.activeElement instanceof HTMLElement ? document.activeElement : null;
-    keep.current?.focus();
-    const onKey = (e: KeyboardEvent): void => {
-      if (e.key === 'Escape') {
-        e.preventDefault();
-        close.current();
-        return;
-      }
-      if (e.key !== 'Tab' || box.current === null) return;
-      const focusable = [...box.current.querySelectorAll<HTMLElement>('button')];
-      const first = focusable[0];
-      const last = focusable[focusable.length - 1];
-      if (first === undefined || last === undefined) return;
-      if (e.shiftKey && document.activeElement === first) {
-        e.preventDefault();
-        last.focus();
-      } else if (!e.shiftKey && document.activeElement === last) {
-        e.preventDefault();
-        first.focus();
-      }
-    };
-    document.addEventListener('keydown', onKey);
-    return () => {
-      document.removeEventListener('keydown', onKey);
-      // The opener may be gone (the action removed it); then the caller places focus.
-      if (before?.isConnected === true) before.focus();
-    };
-  }, []);
+  // Buttons only: the confirm button is aria-disabled while busy and stays focusable.
+  useModalFocus(box, keep, props.onClose, 'button');
 
   return (
     <div className="dialog-backdrop">

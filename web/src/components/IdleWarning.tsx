@@ -2,6 +2,7 @@ import { useEffect, useRef, useState, type ReactNode } from 'react';
 import { api, onApiAnswer } from '../api/client.js';
 import { ENDPOINTS } from '../api/endpoints.js';
 import { useMe, useSession } from '../session.js';
+import { useModalFocus } from './useModalFocus.js';
 
 /**
  * How long before the idle timeout the warning shows: two minutes, or half the timeout when the
@@ -47,10 +48,33 @@ export function IdleWarning(): ReactNode {
   }, [signOut, idleMs, warnMs]);
 
   if (left === undefined) return null;
-  const seconds = Math.ceil(left / 1000);
+  return (
+    <IdleDialog
+      seconds={Math.ceil(left / 1000)}
+      onStay={() => {
+        void api.get(ENDPOINTS.session[1]);
+      }}
+      onSignOut={() => {
+        void signOut();
+      }}
+    />
+  );
+}
+
+/** The warning itself: a modal whose Escape (like its first button) keeps the session. */
+function IdleDialog(props: {
+  readonly seconds: number;
+  readonly onStay: () => void;
+  readonly onSignOut: () => void;
+}): ReactNode {
+  const box = useRef<HTMLDivElement>(null);
+  const stay = useRef<HTMLButtonElement>(null);
+  useModalFocus(box, stay, props.onStay);
+  const { seconds } = props;
   return (
     <div className="dialog-backdrop">
       <div
+        ref={box}
         className="dialog"
         role="alertdialog"
         aria-modal="true"
@@ -63,22 +87,10 @@ export function IdleWarning(): ReactNode {
           {String(seconds % 60).padStart(2, '0')} unless you continue.
         </p>
         <div className="actions">
-          <button
-            type="button"
-            autoFocus
-            onClick={() => {
-              void api.get(ENDPOINTS.session[1]);
-            }}
-          >
+          <button ref={stay} type="button" onClick={props.onStay}>
             Stay signed in
           </button>
-          <button
-            type="button"
-            className="secondary"
-            onClick={() => {
-              void signOut();
-            }}
-          >
+          <button type="button" className="secondary" onClick={props.onSignOut}>
             Sign out now
           </button>
         </div>

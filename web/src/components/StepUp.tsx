@@ -1,8 +1,9 @@
-import { useEffect, useRef, useState, type ReactNode, type SyntheticEvent } from 'react';
+import { useRef, useState, type ReactNode, type SyntheticEvent } from 'react';
 import { ApiError, api } from '../api/client.js';
 import { ENDPOINTS } from '../api/endpoints.js';
 import { passkeyAssertion, passkeysSupported } from '../api/webauthn.js';
 import { ErrorNote } from './status.js';
+import { useModalFocus } from './useModalFocus.js';
 
 /**
  * The step-up prompt: a fresh second factor bound to one named action (POST /api/v1/auth/step-up
@@ -22,40 +23,8 @@ export function StepUpDialog(props: {
   const [error, setError] = useState<unknown>(undefined);
   const input = useRef<HTMLInputElement>(null);
   const box = useRef<HTMLDivElement>(null);
-  const cancel = useRef(props.onCancel);
-  useEffect(() => {
-    cancel.current = props.onCancel;
-  }, [props.onCancel]);
-  useEffect(() => {
-    // A modal: focus starts in it, Tab stays in it, Escape cancels, focus returns afterwards.
-    const before = document.activeElement instanceof HTMLElement ? document.activeElement : null;
-    input.current?.focus();
-    const onKey = (e: KeyboardEvent): void => {
-      if (e.key === 'Escape') {
-        cancel.current();
-        return;
-      }
-      if (e.key !== 'Tab' || box.current === null) return;
-      const focusable = [
-        ...box.current.querySelectorAll<HTMLElement>('input, button:not([disabled])'),
-      ];
-      const first = focusable[0];
-      const last = focusable[focusable.length - 1];
-      if (first === undefined || last === undefined) return;
-      if (e.shiftKey && document.activeElement === first) {
-        e.preventDefault();
-        last.focus();
-      } else if (!e.shiftKey && document.activeElement === last) {
-        e.preventDefault();
-        first.focus();
-      }
-    };
-    document.addEventListener('keydown', onKey);
-    return () => {
-      document.removeEventListener('keydown', onKey);
-      before?.focus();
-    };
-  }, []);
+  // A modal: focus starts in it, Tab stays in it, Escape cancels, focus returns afterwards.
+  useModalFocus(box, input, props.onCancel);
 
   const submit = async (e: SyntheticEvent): Promise<void> => {
     e.preventDefault();

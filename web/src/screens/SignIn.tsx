@@ -3,6 +3,7 @@ import { api, request } from '../api/client.js';
 import { ENDPOINTS } from '../api/endpoints.js';
 import type { SsoDiscovery } from '../api/types.js';
 import { passkeyAssertion, passkeysSupported } from '../api/webauthn.js';
+import { SecondFactorFields } from '../components/SecondFactorFields.js';
 import { ErrorNote } from '../components/status.js';
 import { useSession } from '../session.js';
 
@@ -143,29 +144,12 @@ export function SignIn(): ReactNode {
             }}
           />
         </label>
-        <label>
-          {useRecovery ? 'Recovery code' : 'Authenticator code'}
-          <input
-            type="text"
-            name="code"
-            inputMode={useRecovery ? 'text' : 'numeric'}
-            autoComplete="one-time-code"
-            value={code}
-            onChange={(e) => {
-              setCode(e.target.value);
-            }}
-          />
-        </label>
-        <label className="inline">
-          <input
-            type="checkbox"
-            checked={useRecovery}
-            onChange={(e) => {
-              setUseRecovery(e.target.checked);
-            }}
-          />
-          Use a recovery code instead
-        </label>
+        <SecondFactorFields
+          code={code}
+          onCode={setCode}
+          useRecovery={useRecovery}
+          onUseRecovery={setUseRecovery}
+        />
         <button type="submit" disabled={busy}>
           {busy ? 'Signing in…' : 'Sign in'}
         </button>

@@ -2,6 +2,7 @@ import { useEffect, useRef, useState, type ReactNode, type SyntheticEvent } from
 import { api } from '../api/client.js';
 import { ENDPOINTS } from '../api/endpoints.js';
 import type { SsoCallbackAnswer, SsoCompleteBody } from '../api/types.js';
+import { SecondFactorFields } from '../components/SecondFactorFields.js';
 import { ErrorNote, Loading } from '../components/status.js';
 import { navigate } from '../router.js';
 import { useSession } from '../session.js';
@@ -132,30 +133,13 @@ function SecondFactor(props: { readonly onDone: () => void }): ReactNode {
       <p id="sso-mfa-help">
         Your organisation signed you in. Scrip also needs the code from your authenticator app.
       </p>
-      <label>
-        {useRecovery ? 'Recovery code' : 'Authenticator code'}
-        <input
-          type="text"
-          name="code"
-          inputMode={useRecovery ? 'text' : 'numeric'}
-          autoComplete="one-time-code"
-          required
-          value={code}
-          onChange={(e) => {
-            setCode(e.target.value);
-          }}
-        />
-      </label>
-      <label className="inline">
-        <input
-          type="checkbox"
-          checked={useRecovery}
-          onChange={(e) => {
-            setUseRecovery(e.target.checked);
-          }}
-        />
-        Use a recovery code instead
-      </label>
+      <SecondFactorFields
+        code={code}
+        onCode={setCode}
+        useRecovery={useRecovery}
+        onUseRecovery={setUseRecovery}
+        required
+      />
       <button type="submit" disabled={busy}>
         {busy ? 'Checking…' : 'Continue'}
       </button>
