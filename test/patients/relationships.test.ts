@@ -151,7 +151,14 @@ describe('patients: relationships, tenant isolation and audit', () => {
     // The phone in its written and digits-only forms: a bare '4242' also turns up in random
     // request ids, which would make this test fail by chance.
     const phoneForms = ['010-4242', '5550104242'];
-    for (const term of [familyName, PATIENT.birthDate, mrn, ...phoneForms, 'NO-SUCH-MRN', 'Penicillin']) {
+    for (const term of [
+      familyName,
+      PATIENT.birthDate,
+      mrn,
+      ...phoneForms,
+      'NO-SUCH-MRN',
+      'Penicillin',
+    ]) {
       expect(everything, term).not.toContain(term);
     }
   });
