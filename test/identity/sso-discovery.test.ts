@@ -170,4 +170,23 @@ describe('SSO email domains and discovery', () => {
       expect(r.body).not.toContain('alice');
     }
   });
+
+  // Last in the file: it spends this address's budget for the minute.
+  it('limits one address to 60 lookups a minute (429 with Retry-After), whatever the domain', async () => {
+    let first429: Awaited<ReturnType<typeof discover>> | undefined;
+    let answered = 0;
+    for (let i = 0; i < 70 && first429 === undefined; i += 1) {
+      const r = await discover({ domain: domain(`probe${String(i)}`) });
+      if (r.statusCode === 429) first429 = r;
+      else {
+        expect(r.statusCode).toBe(200);
+        answered += 1;
+      }
+    }
+    expect(first429).toBeDefined();
+    expect(answered).toBeLessThanOrEqual(60);
+    expect(first429!.headers['content-type']).toMatch(/^application\/problem\+json/);
+    expect(first429!.json()).toMatchObject({ code: 'rate_limited' });
+    expect(Number(first429!.headers['retry-after'])).toBeGreaterThan(0);
+  });
 });

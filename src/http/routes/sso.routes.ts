@@ -10,6 +10,7 @@ import type {
   SsoService,
 } from '../../identity/index.js';
 import { defineRoute, type RouteDef } from '../route.js';
+import { SourceLimiter } from '../source-limiter.js';
 import { readCookie, setSessionCookies } from '../session-auth.js';
 import { caller, requestMeta } from './auth.routes.js';
 
@@ -136,6 +137,8 @@ export function ssoRoutes(
   configs: SsoConfigService,
   domains: SsoDomainService,
 ): RouteDef[] {
+  // Discovery is public: one address may ask 60 times a minute (a sign-in page asks a few times).
+  const discoverLimit = new SourceLimiter(60, 60_000);
   const domainsOf = async (tenantId: TenantId): Promise<string[]> =>
     (await domains.list(tenantId)).map((d) => d.domain);
   return [
@@ -155,6 +158,10 @@ export function ssoRoutes(
       },
       handler: async (request, reply) => {
         noStore(reply);
+        if (!discoverLimit.take(request.ip)) {
+          void reply.header('Retry-After', String(discoverLimit.retryAfterSeconds(request.ip)));
+          throw new AppError('rate_limited', 'too many lookups; try again shortly');
+        }
         return domains.discover((request.body as { domain: string }).domain);
       },
     }),
