@@ -567,6 +567,21 @@ describe('the compliance and administration consoles in Chromium', () => {
           .count(),
       ).toBe(0);
     }
+    // The records the officer made are there to read, with no form to change them: the breach
+    // determination and its letter (a read), the renewed BAA without a renew button.
+    await open(page, 'Incidents', 'Incidents');
+    const assessed = page.getByRole('listitem').filter({ hasText: 'Lost laptop (test)' });
+    await assessed.getByText('Breach: notification required').first().waitFor();
+    await assessed.getByRole('table', { name: 'Breach notification deadlines' }).waitFor();
+    await assessed.getByRole('button', { name: 'Show the draft notice letter' }).waitFor();
+    expect(await page.getByRole('form', { name: 'Breach risk assessment' }).count()).toBe(0);
+    await open(page, 'Vendors', 'Vendors and BAAs');
+    await page
+      .getByRole('row')
+      .filter({ hasText: 'Webhook Relay Inc' })
+      .getByText(/^in force, expires/)
+      .waitFor();
+    expect(await page.getByRole('button', { name: /^Renew BAA/ }).count()).toBe(0);
     // The acknowledged alert is listed, without buttons.
     await open(page, 'Alerts', 'Alerts');
     await page.getByLabel('Show').selectOption('');
