@@ -21,6 +21,8 @@ export class ApiError extends Error {
   readonly code: string;
   readonly requestId: string;
   readonly detail: string | undefined;
+  /** The entries a validation failure names (schema paths as dotted names, or the field). */
+  readonly fields: readonly string[];
 
   constructor(status: number, problem: Partial<Problem>, requestId: string) {
     super(problem.title ?? `Request failed (${String(status)})`);
@@ -29,6 +31,17 @@ export class ApiError extends Error {
     this.code = problem.code ?? (status === 0 ? 'network' : 'unknown');
     this.requestId = problem.requestId ?? requestId;
     this.detail = problem.detail;
+    const paths = (problem.errors ?? [])
+      .map((e) => e.path.replace(/^\//, '').replace(/\//g, '.'))
+      .filter((p) => p !== '');
+    this.fields =
+      this.code === 'validation_failed'
+        ? [
+            ...new Set(
+              paths.length > 0 ? paths : problem.detail === undefined ? [] : [problem.detail],
+            ),
+          ]
+        : [];
   }
 
   /** The server wants a fresh second factor for this action (detail names the action). */

@@ -1,7 +1,8 @@
 /**
  * The routes the compliance and administration consoles call (web/src/screens/compliance,
  * web/src/screens/admin), by method and route template. Plain data, checked against the server's
- * route table by test/web/console-drift.test.ts.
+ * route table by test/web/console-drift.test.ts. The step-up routes the consoles' dialog calls are
+ * in endpoints.ts (components/StepUp.tsx uses ENDPOINTS), not repeated here.
  */
 export const CONSOLE_ENDPOINTS = {
   auditEvents: ['GET', '/api/v1/audit/events'],
@@ -13,6 +14,9 @@ export const CONSOLE_ENDPOINTS = {
   breakGlassReview: ['POST', '/api/v1/break-glass/:id/review'],
   accessReviews: ['GET', '/api/v1/access-reviews'],
   accessReview: ['GET', '/api/v1/access-reviews/:id'],
+  accessReviewCreate: ['POST', '/api/v1/access-reviews'],
+  accessReviewOpen: ['POST', '/api/v1/access-reviews/:id/open'],
+  accessReviewClose: ['POST', '/api/v1/access-reviews/:id/close'],
   accessReviewDecide: ['POST', '/api/v1/access-reviews/:id/items/:itemId/decision'],
   risks: ['GET', '/api/v1/compliance/risks'],
   riskCreate: ['POST', '/api/v1/compliance/risks'],
@@ -20,9 +24,15 @@ export const CONSOLE_ENDPOINTS = {
   incidents: ['GET', '/api/v1/compliance/incidents'],
   incidentCreate: ['POST', '/api/v1/compliance/incidents'],
   incidentBreach: ['GET', '/api/v1/compliance/incidents/:id/breach'],
+  incidentAssessments: ['GET', '/api/v1/compliance/incidents/:id/breach/assessments'],
+  incidentAssess: ['POST', '/api/v1/compliance/incidents/:id/breach/assessments'],
+  incidentLetter: ['GET', '/api/v1/compliance/incidents/:id/breach/letter'],
   vendors: ['GET', '/api/v1/compliance/vendors'],
   vendorCreate: ['POST', '/api/v1/compliance/vendors'],
   baas: ['GET', '/api/v1/compliance/baas'],
+  baaCreate: ['POST', '/api/v1/compliance/baas'],
+  baaUpdate: ['PUT', '/api/v1/compliance/baas/:id'],
+  baaDocument: ['POST', '/api/v1/compliance/baas/:id/document'],
   controls: ['GET', '/api/v1/compliance/controls'],
   controlsRun: ['POST', '/api/v1/compliance/controls/run'],
   controlsReport: ['GET', '/api/v1/compliance/controls/report'],
@@ -48,7 +58,4 @@ export const CONSOLE_ENDPOINTS = {
   keyRequest: ['POST', '/api/v1/keys/requests'],
   keyApprove: ['POST', '/api/v1/keys/requests/:id/approve'],
   keyReject: ['POST', '/api/v1/keys/requests/:id/reject'],
-  stepUp: ['POST', '/api/v1/auth/step-up'],
-  passkeyStepUpOptions: ['POST', '/api/v1/auth/webauthn/step-up/options'],
-  passkeyStepUp: ['POST', '/api/v1/auth/webauthn/step-up'],
 } as const satisfies Record<string, readonly [string, `/api/v1/${string}`]>;

@@ -146,3 +146,20 @@ export function Badge(props: {
 }): ReactNode {
   return <span className={`badge badge-${props.tone}`}>{props.children}</span>;
 }
+
+/** What a completed action did, announced politely to screen readers. */
+export function Success(props: { readonly children: ReactNode }): ReactNode {
+  return (
+    <p className="note ok" role="status">
+      {props.children}
+    </p>
+  );
+}
+
+/** Today as YYYY-MM-DD in the browser's local time (date inputs' `max`/`min`). */
+export function localDay(offsetDays = 0): string {
+  const d = new Date();
+  d.setDate(d.getDate() + offsetDays);
+  const pad = (n: number): string => String(n).padStart(2, '0');
+  return `${String(d.getFullYear())}-${pad(d.getMonth() + 1)}-${pad(d.getDate())}`;
+}

@@ -12,6 +12,11 @@ export function ErrorNote(props: { readonly error: unknown; readonly action?: st
         {props.action === undefined ? '' : `${props.action}: `}
         {message}
       </p>
+      {api !== undefined && api.fields.length > 0 ? (
+        <p>
+          Check: <code>{api.fields.join(', ')}</code>
+        </p>
+      ) : null}
       {api !== undefined && api.requestId !== '' ? (
         <p className="request-id">
           Request id <code>{api.requestId}</code>

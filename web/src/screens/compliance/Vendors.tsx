@@ -1,9 +1,11 @@
 import { useState, type ReactNode, type SyntheticEvent } from 'react';
 import { api } from '../../api/client.js';
 import { CONSOLE_ENDPOINTS as E } from '../../api/console-endpoints.js';
-import { Badge, LoadState, can, useAction, useLoad } from '../../components/console.js';
+import { Badge, LoadState, Success, can, useAction, useLoad } from '../../components/console.js';
 import { Empty, ErrorNote } from '../../components/status.js';
 import { useMe } from '../../session.js';
+import { NewBaa, type Baa } from './BaaForm.js';
+import { RenewBaa } from './BaaRenewForm.js';
 
 interface Vendor {
   readonly id: string;
@@ -13,37 +15,45 @@ interface Vendor {
   readonly phiAccess: boolean;
   readonly status: string;
 }
-interface Baa {
-  readonly id: string;
-  readonly vendorId: string;
-  readonly effectiveDate: string;
-  readonly expiryDate: string | null;
-  readonly breachNoticeDays: number;
-  readonly status: string;
-}
-
 const DAY = 86_400_000;
 
+/** Where an agreement stands, as the server's BAA gate sees it (baa.service.ts standingOf). */
 function expiry(b: Baa): { text: string; tone: 'ok' | 'warn' | 'error' | 'neutral' } {
   if (b.status !== 'active') return { text: b.status, tone: 'error' };
-  if (b.expiryDate === null) return { text: 'no expiry', tone: 'ok' };
+  const today = new Date().toISOString().slice(0, 10);
+  if (b.documentSha256 === null)
+    return { text: 'unsigned: no document, not in force', tone: 'error' };
+  if (b.effectiveDate > today) return { text: `in force from ${b.effectiveDate}`, tone: 'warn' };
+  if (b.expiryDate === null) return { text: 'in force, no expiry', tone: 'ok' };
   const days = Math.ceil((Date.parse(`${b.expiryDate}T23:59:59Z`) - Date.now()) / DAY);
   if (days < 0) return { text: `expired ${b.expiryDate}`, tone: 'error' };
   return {
-    text: `expires ${b.expiryDate} (${String(days)} days)`,
+    text: `in force, expires ${b.expiryDate} (${String(days)} days)`,
     tone: days <= 60 ? 'warn' : 'ok',
   };
 }
 
-/** Vendors and their business associate agreements, with expiry. */
+/** Vendors and their business associate agreements, with standing and expiry; record and renew. */
 export function Vendors(): ReactNode {
   const me = useMe();
   const vendors = useLoad<{ vendors: readonly Vendor[] }>(E.vendors[1]);
   const baas = useLoad<{ baas: readonly Baa[] }>(E.baas[1]);
+  const manage = can(me, 'compliance.manage');
+  const [renewing, setRenewing] = useState<string | undefined>(undefined);
+  const [done, setDone] = useState<string | undefined>(undefined);
+  const finished = (message: string): void => {
+    setDone(message);
+    setRenewing(undefined);
+    baas.reload();
+  };
   return (
     <section>
       <h1>Vendors and BAAs</h1>
-      {can(me, 'compliance.manage') ? <NewVendor onDone={vendors.reload} /> : null}
+      {manage ? <NewVendor onDone={vendors.reload} /> : null}
+      {manage && vendors.data !== undefined ? (
+        <NewBaa vendors={vendors.data.vendors} onDone={finished} />
+      ) : null}
+      {done === undefined ? null : <Success>{done}</Success>}
       <LoadState loaded={vendors} what="vendors">
         {(v) => (
           <LoadState loaded={baas} what="BAAs">
@@ -84,6 +94,32 @@ export function Vendors(): ReactNode {
                                   <div key={a.id}>
                                     <Badge tone={e.tone}>{e.text}</Badge> from {a.effectiveDate},
                                     breach notice {a.breachNoticeDays} days
+                                    {manage && a.status === 'active' ? (
+                                      <>
+                                        {' '}
+                                        <button
+                                          type="button"
+                                          className="secondary"
+                                          aria-expanded={renewing === a.id}
+                                          onClick={() => {
+                                            setDone(undefined);
+                                            setRenewing(renewing === a.id ? undefined : a.id);
+                                          }}
+                                        >
+                                          Renew BAA with {x.name}
+                                        </button>
+                                      </>
+                                    ) : null}
+                                    {renewing === a.id ? (
+                                      <RenewBaa
+                                        baa={a}
+                                        vendorName={x.name}
+                                        onDone={finished}
+                                        onCancel={() => {
+                                          setRenewing(undefined);
+                                        }}
+                                      />
+                                    ) : null}
                                   </div>
                                 );
                               })
