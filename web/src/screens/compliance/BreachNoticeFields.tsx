@@ -3,33 +3,13 @@ import { api, fill } from '../../api/client.js';
 import { CONSOLE_ENDPOINTS as E } from '../../api/console-endpoints.js';
 import { useAction } from '../../components/console.js';
 import { ErrorNote } from '../../components/status.js';
+import { PHI_TYPES } from './catalogs.js';
 
 /**
  * The parts of the breach assessment the individual notice needs (45 CFR 164.404(c)): the kinds
  * of PHI involved and the notice content, and the draft letter the server assembles from them
  * (GET …/breach/letter: placeholders for each recipient, never stored or logged).
  */
-
-/** Kinds of PHI (src/compliance/breach-letter.ts PHI_TYPES). */
-export const PHI_TYPES = [
-  ['full_name', 'full name'],
-  ['home_address', 'home address'],
-  ['date_of_birth', 'date of birth'],
-  ['ssn', 'Social Security number'],
-  ['phone_or_email', 'telephone number or e-mail address'],
-  ['medical_record_number', 'medical record number'],
-  ['health_plan_id', 'health plan or insurance member number'],
-  ['account_number', 'account number'],
-  ['diagnosis', 'diagnosis or condition'],
-  ['medications', 'medications and prescription details'],
-  ['controlled_substances', 'controlled-substance prescription details'],
-  ['prescriber_details', 'prescriber and pharmacy details'],
-  ['lab_results', 'laboratory results'],
-  ['disability_code', 'disability code'],
-  ['drivers_license', "driver's licence or state ID number"],
-  ['financial', 'payment card or bank account information'],
-  ['other', 'other health information'],
-] as const;
 
 export interface NoticeContent {
   readonly whatHappened: string;

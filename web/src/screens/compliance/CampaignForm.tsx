@@ -4,6 +4,7 @@ import { CONSOLE_ENDPOINTS as E } from '../../api/console-endpoints.js';
 import { localDay, useAction } from '../../components/console.js';
 import { ErrorNote } from '../../components/status.js';
 import { useMe } from '../../session.js';
+import { ROLES } from './catalogs.js';
 
 /**
  * A new access-review campaign (POST /api/v1/access-reviews; 45 CFR 164.308(a)(3)(ii)(B),
@@ -11,21 +12,6 @@ import { useMe } from '../../session.js';
  * reviewers (members holding access.review; the server checks) and due date. It starts as a
  * draft; opening it snapshots the memberships in scope.
  */
-
-/** The built-in roles (src/access/role-catalog.ts); the server refuses any other. */
-const ROLES = [
-  'tenant_admin',
-  'security_admin',
-  'prescriber',
-  'prescriber_agent',
-  'pharmacist',
-  'pharmacy_technician',
-  'care_coordinator',
-  'support',
-  'compliance_officer',
-  'auditor',
-  'staff',
-] as const;
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
