@@ -177,10 +177,13 @@ export async function openPlatform(config: Config, options: OpenOptions): Promis
         lock.release();
       });
     } catch (err) {
-      // A CLI command beside a running `scrip serve` attaches to its embedded database.
-      if (options.lock || config.DATABASE_URL !== undefined) throw err;
-      target = attachEmbedded(config, dataDir);
-      if (target === undefined) throw err;
+      if (options.lock) throw err;
+      // A CLI command beside a running `scrip serve`: on the embedded database it attaches to the
+      // server's; on a database server (DATABASE_URL) it connects like any other client.
+      if (config.DATABASE_URL === undefined) {
+        target = attachEmbedded(config, dataDir);
+        if (target === undefined) throw err;
+      }
     }
     if (target === undefined) {
       target = await resolveDatabase(config, dataDir, logger);
