@@ -7,9 +7,7 @@
  * --ignore-certificate-errors-spki-list, so the page has no certificate error (WebAuthn refuses
  * pages that have one). Without /usr/bin/chromium this test fails; it never skips.
  */
-import { createHash, X509Certificate } from 'node:crypto';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
@@ -17,28 +15,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { decodeBase32Strict } from '../../src/identity/base32.js';
 import { totp } from '../../src/identity/totp.js';
 import { isolatedEnv, startServe, type ServeProcess } from '../serve-process.js';
-
-const CHROMIUM = '/usr/bin/chromium';
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.once('error', reject);
-    srv.listen(0, 'localhost', () => {
-      const addr = srv.address();
-      const port = typeof addr === 'object' && addr !== null ? addr.port : 0;
-      srv.close(() => {
-        resolve(port);
-      });
-    });
-  });
-}
-
-/** base64(SHA-256(SubjectPublicKeyInfo)) of a PEM certificate, as Chromium's SPKI list wants. */
-function spkiHash(pem: string): string {
-  const spki = new X509Certificate(pem).publicKey.export({ type: 'spki', format: 'der' });
-  return createHash('sha256').update(spki).digest('base64');
-}
+import { CHROMIUM, freePort, spkiHash } from '../web/browser.js';
 
 interface Answer {
   status: number;

@@ -14,10 +14,10 @@ import {
   checkScreen,
   domViolations,
   signedInOrAlert,
+  signInWithNewPasskey,
   signInWithPassword,
   startWebRun,
   totpFor,
-  virtualAuthenticator,
   type WebRun,
 } from './browser.js';
 
@@ -124,31 +124,9 @@ describe('prescribing in the web app (Chromium, scrip serve)', () => {
     const w = await r.page(true);
     const { page } = w;
     const prescriber = r.user('prescriber');
-    await virtualAuthenticator(page.context(), page);
-
-    // First sign-in with a recovery code (the TOTP code of this step stays unspent), then a
-    // passkey is added on the account screen.
-    await page.goto(`${r.origin}/`);
-    await page.getByLabel('Email').fill(prescriber.email);
-    await page.getByLabel('Password').fill(prescriber.password);
-    await page.getByLabel('Use a recovery code instead').check();
-    await page
-      .getByRole('textbox', { name: 'Recovery code' })
-      .fill(prescriber.recoveryCodes[0] ?? '');
-    await page.getByRole('button', { name: 'Sign in', exact: true }).click();
-    await signedInOrAlert(page);
-    await page
-      .getByRole('navigation', { name: 'Main' })
-      .getByRole('link', { name: 'Account' })
-      .click();
-    await page.getByLabel('Passkey name').fill('Virtual passkey');
-    await page.getByRole('button', { name: 'Add a passkey' }).click();
-    await page.getByRole('cell', { name: 'Virtual passkey', exact: true }).waitFor();
-    await checkScreen(w, 'account');
-    await page.getByRole('button', { name: 'Sign out', exact: true }).click();
-
-    await page.getByRole('button', { name: 'Sign in with a passkey' }).click();
-    await signedInOrAlert(page);
+    // First sign-in with a recovery code (the TOTP code of this step stays unspent), a passkey
+    // added on the account screen, then the passkey sign-in.
+    await signInWithNewPasskey(w, r, () => checkScreen(w, 'account'));
     await page.goto(`${r.origin}/prescriptions/${prescriptionId}`);
     await page.getByRole('heading', { name: 'Review and sign' }).waitFor();
     for (const input of await page.getByLabel('Override reason').all()) {

@@ -28,7 +28,8 @@ import { isolatedEnv, runScrip, startServe, type ServeProcess } from '../serve-p
 export const CHROMIUM = '/usr/bin/chromium';
 export const ARTIFACTS = packagePath('test-artifacts', 'web');
 
-async function freePort(): Promise<number> {
+/** A free TCP port on localhost (for a server the test starts). */
+export async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const srv = createServer();
     srv.once('error', reject);
@@ -43,7 +44,7 @@ async function freePort(): Promise<number> {
 }
 
 /** base64(SHA-256(SubjectPublicKeyInfo)) of a PEM certificate, as Chromium's SPKI list wants. */
-function spkiHash(pem: string): string {
+export function spkiHash(pem: string): string {
   const spki = new X509Certificate(pem).publicKey.export({ type: 'spki', format: 'der' });
   return createHash('sha256').update(spki).digest('base64');
 }
@@ -349,6 +350,41 @@ export async function signedInOrAlert(page: Page): Promise<void> {
   const alert = page.getByRole('alert');
   if ((await alert.count()) > 0)
     throw new Error(`sign-in failed: ${await alert.first().innerText()}`);
+}
+
+/**
+ * The prescriber's first sign-in with a recovery code (the TOTP code of this step stays unspent),
+ * a passkey added on the account screen (`onAccount` runs there, e.g. to check the screen), then
+ * signing out and in again with the passkey (CDP virtual authenticator).
+ */
+export async function signInWithNewPasskey(
+  w: WatchedPage,
+  run: WebRun,
+  onAccount?: () => Promise<void>,
+): Promise<void> {
+  const { page } = w;
+  const prescriber = run.user('prescriber');
+  await virtualAuthenticator(page.context(), page);
+  await page.goto(`${run.origin}/`);
+  await page.getByLabel('Email').fill(prescriber.email);
+  await page.getByLabel('Password').fill(prescriber.password);
+  await page.getByLabel('Use a recovery code instead').check();
+  await page
+    .getByRole('textbox', { name: 'Recovery code' })
+    .fill(prescriber.recoveryCodes[0] ?? '');
+  await page.getByRole('button', { name: 'Sign in', exact: true }).click();
+  await signedInOrAlert(page);
+  await page
+    .getByRole('navigation', { name: 'Main' })
+    .getByRole('link', { name: 'Account' })
+    .click();
+  await page.getByLabel('Passkey name').fill('Virtual passkey');
+  await page.getByRole('button', { name: 'Add a passkey' }).click();
+  await page.getByRole('cell', { name: 'Virtual passkey', exact: true }).waitFor();
+  await onAccount?.();
+  await page.getByRole('button', { name: 'Sign out', exact: true }).click();
+  await page.getByRole('button', { name: 'Sign in with a passkey' }).click();
+  await signedInOrAlert(page);
 }
 
 export async function virtualAuthenticator(

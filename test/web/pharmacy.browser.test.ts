@@ -29,11 +29,10 @@ import { asTenantId } from '../../src/core/index.js';
 import { openPlatform, type Platform } from '../../src/platform.js';
 import {
   checkScreen,
-  signedInOrAlert,
+  signInWithNewPasskey,
   signInWithPassword,
   startWebRun,
   totpFor,
-  virtualAuthenticator,
   type WatchedPage,
   type WebRun,
 } from './browser.js';
@@ -232,7 +231,7 @@ describe('the pharmacist in the browser (two tenants over the local network)', (
     const pw = await run.page(true);
     const prescriberPage = pw.page;
     const prescriber = run.user('prescriber');
-    await signInWithPasskey(pw, run);
+    await signInWithNewPasskey(pw, run);
     await signEpcs(pw, run, rxId, await totpFor(prescriber));
 
     // The pharmacist (second tenant) sees it verified and dispenses it.
@@ -490,35 +489,6 @@ async function prescribeScheduleII(w: WatchedPage, run: WebRun): Promise<string>
   expect(m).not.toBeNull();
   expect(run.origin).not.toBe('');
   return m?.[1] ?? '';
-}
-
-/**
- * The prescriber's first sign-in with a recovery code, a passkey added on the account screen,
- * then signing out and in again with the passkey.
- */
-async function signInWithPasskey(w: WatchedPage, run: WebRun): Promise<void> {
-  const { page } = w;
-  const prescriber = run.user('prescriber');
-  await virtualAuthenticator(page.context(), page);
-  await page.goto(`${run.origin}/`);
-  await page.getByLabel('Email').fill(prescriber.email);
-  await page.getByLabel('Password').fill(prescriber.password);
-  await page.getByLabel('Use a recovery code instead').check();
-  await page
-    .getByRole('textbox', { name: 'Recovery code' })
-    .fill(prescriber.recoveryCodes[0] ?? '');
-  await page.getByRole('button', { name: 'Sign in', exact: true }).click();
-  await signedInOrAlert(page);
-  await page
-    .getByRole('navigation', { name: 'Main' })
-    .getByRole('link', { name: 'Account' })
-    .click();
-  await page.getByLabel('Passkey name').fill('Virtual passkey');
-  await page.getByRole('button', { name: 'Add a passkey' }).click();
-  await page.getByRole('cell', { name: 'Virtual passkey', exact: true }).waitFor();
-  await page.getByRole('button', { name: 'Sign out', exact: true }).click();
-  await page.getByRole('button', { name: 'Sign in with a passkey' }).click();
-  await signedInOrAlert(page);
 }
 
 /** Marks the draft ready and signs it on the EPCS screen with the TOTP step-up. */
