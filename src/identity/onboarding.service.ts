@@ -210,25 +210,28 @@ export class OnboardingService {
       throw new AppError('unauthenticated', 'invalid credentials');
     }
     const issued = await this.db.withTenant(tenantId, async (tx) => {
+      const now = this.clock.now();
+      const { rows } = await tx.query<{ id: string; email: string; roles: string[] }>(
+        `SELECT id, email, roles FROM invitations
+          WHERE token_hash = $1 AND accepted_at IS NULL AND expires_at > $2 FOR UPDATE`,
+        [hash, now],
+      );
+      const inv = rows[0];
+      if (inv === undefined || normalizeEmail(account.email) !== inv.email) throw gone();
+      // A valid link for a member of this tenant is refused and stays unused (audited).
       if (existing !== undefined && (await this.#isMember(tx, tenantId, existing.user_id))) {
         await auditAuth(tx, this.clock, {
           tenantId,
           action: 'auth.invitation.accept',
           outcome: 'denied',
           userId: existing.user_id,
+          subjects: [{ type: 'invitation', id: inv.id }],
           details: { refused: 'member' },
           meta,
         });
         return 'member' as const;
       }
-      const { rows } = await tx.query<{ id: string; email: string; roles: string[] }>(
-        `UPDATE invitations SET accepted_at = $2
-          WHERE token_hash = $1 AND accepted_at IS NULL AND expires_at > $2
-          RETURNING id, email, roles`,
-        [hash, this.clock.now()],
-      );
-      const inv = rows[0];
-      if (inv === undefined || normalizeEmail(account.email) !== inv.email) throw gone();
+      await tx.query('UPDATE invitations SET accepted_at = $2 WHERE id = $1', [inv.id, now]);
       const roles = inv.roles.filter(isRole);
       let userId: string;
       let session: IssuedSession | undefined;

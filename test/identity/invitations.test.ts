@@ -126,6 +126,8 @@ describe('invitations refuse existing members', () => {
         displayName: 'Olga Other',
       });
     expect((await accept(first)).statusCode).toBe(200);
+    // A used link stays gone (410), member or not: only a valid link reaches the member check.
+    expect((await accept(first)).statusCode).toBe(410);
     const refused = await accept(second);
     expect(refused.statusCode, refused.body).toBe(409);
     expect(refused.json()).toMatchObject({ code: 'conflict', detail: 'member' });
