@@ -31,7 +31,7 @@ export function composeAccessOps(
   };
 }
 
-export { activeGrantFor, type Grant, type GrantState } from './grant.service.js';
+export { type Grant, type GrantState } from './grant.service.js';
 export {
   activeBreakGlass,
   BREAK_GLASS_CATEGORIES,

@@ -9,12 +9,7 @@
  */
 import { AppError, isUuid, type Clock, type TenantId } from '../core/index.js';
 import type { Database, Tx } from '../db/index.js';
-import {
-  isRole,
-  permissionsFor,
-  type RequestMeta,
-  type SessionService,
-} from '../identity/index.js';
+import { isRole, type RequestMeta, type SessionService } from '../identity/index.js';
 import {
   ACCESS_REVIEW_CLOSED,
   ACCESS_REVIEW_CREATED,
@@ -24,6 +19,8 @@ import {
 } from '../monitoring/actions.js';
 import { auditAccess, auditRefusal } from './access-audit.js';
 import type { AccessCaller } from './access-caller.js';
+import { permissionsOf } from './role-catalog.js';
+import { loadRoleCatalog } from './role-catalog.service.js';
 import { escalateIn, unreviewedCount } from './access-review-evidence.js';
 import {
   CAMPAIGN_COLUMNS,
@@ -87,7 +84,9 @@ export class AccessReviewService {
         'SELECT user_id, roles FROM memberships WHERE tenant_id = $1 AND user_id = ANY ($2)',
         [caller.tenantId, reviewers],
       );
-      const eligible = members.filter((m) => permissionsFor(m.roles).has('access.review'));
+      // The tenant's catalog in force (as sessions resolve it), not the built-in one.
+      const { catalog } = await loadRoleCatalog(tx);
+      const eligible = members.filter((m) => permissionsOf(catalog, m.roles).has('access.review'));
       if (eligible.length !== reviewers.length) {
         throw new AppError('validation_failed', 'every reviewer must hold access.review here', {
           detail: 'reviewers',

@@ -1,8 +1,6 @@
-import { randomUUID } from 'node:crypto';
 import { AppError, type Clock, type TenantId } from '../core/index.js';
 import type { Database, Tx } from '../db/index.js';
 import { appendAudit } from '../audit/index.js';
-import { hashToken, issueToken } from '../identity/tokens.js';
 import {
   checkContextPolicy,
   evaluateContext,
@@ -10,6 +8,7 @@ import {
   type ContextPolicy,
 } from './context-policy.js';
 import type { AccessCaller } from './role-catalog.service.js';
+import { needsApproval, TrustedDevices, type RegisteredDevice } from './trusted-devices.js';
 
 /** The step-up action that satisfies a `step_up` context rule. */
 export const CONTEXT_STEP_UP = 'access.context';
@@ -24,6 +23,11 @@ export interface GateRequest {
   readonly deviceToken: string | undefined;
   readonly requestId: string;
   readonly userAgent: string | undefined;
+  /**
+   * The device rule alone is not applied (registering or approving a device); network and hours
+   * rules still are.
+   */
+  readonly deviceExempt?: boolean;
 }
 
 export interface ContextGateOptions {
@@ -37,14 +41,20 @@ export interface ContextGateOptions {
  * Evaluates the tenant's context policy on every authenticated request (src/http/app.ts calls
  * {@link ContextGate.check} after authentication). Denials and step-up demands are audited with
  * their reason codes (the decision and why, never the address itself in the details; the source
- * address is in the record's source field as for every request).
+ * address is in the record's source field as for every request). Allowed requests are not
+ * recorded here: the PHI access records each request writes carry its request id.
  */
 export class ContextGate {
+  /** Trusted-device registrations and their approval. */
+  readonly devices: TrustedDevices;
+
   constructor(
     private readonly db: Database,
     private readonly clock: Clock,
     private readonly options: ContextGateOptions,
-  ) {}
+  ) {
+    this.devices = new TrustedDevices(db, clock, options.deviceTtlMs);
+  }
 
   async check(req: GateRequest): Promise<void> {
     const result = await this.db.withTenant(req.tenantId, async (tx): Promise<ContextDecision> => {
@@ -52,7 +62,14 @@ export class ContextGate {
       if (policy === undefined) return { decision: 'allow', reasons: [] };
       const now = this.clock.now();
       const trustedDevice =
-        policy.policy.device === undefined ? false : await this.#trusted(tx, req, now);
+        policy.policy.device === undefined ||
+        req.deviceExempt === true ||
+        (await this.devices.isTrusted(
+          tx,
+          req.userId,
+          req.deviceToken,
+          needsApproval(policy.policy),
+        ));
       const decided = evaluateContext(policy.policy, {
         ip: req.ip,
         trustedDevice,
@@ -97,16 +114,6 @@ export class ContextGate {
     });
   }
 
-  async #trusted(tx: Tx, req: GateRequest, now: Date): Promise<boolean> {
-    if (req.deviceToken === undefined || req.deviceToken === '') return false;
-    const { rows } = await tx.query(
-      `SELECT 1 FROM trusted_devices
-        WHERE token_hash = $1 AND user_id = $2 AND revoked_at IS NULL AND expires_at > $3`,
-      [hashToken(req.deviceToken), req.userId, now],
-    );
-    return rows.length > 0;
-  }
-
   async policy(
     tenantId: TenantId,
   ): Promise<{ version: number; policy: ContextPolicy } | undefined> {
@@ -144,37 +151,13 @@ export class ContextGate {
   }
 
   /**
-   * Registers the caller's current device as trusted (after a step-up, see the route) and
-   * returns the cookie token; only its SHA-256 is stored.
+   * Registers the caller's current device (after a step-up, see the route); pending when the
+   * tenant's device rule denies (see {@link TrustedDevices}).
    */
-  async registerDevice(
-    caller: AccessCaller,
-    label: string,
-  ): Promise<{ id: string; token: string; expiresAt: Date; maxAgeSeconds: number }> {
-    const { token, hash } = issueToken();
-    const id = randomUUID();
-    const now = this.clock.now();
-    const expiresAt = new Date(now.getTime() + this.options.deviceTtlMs);
-    await this.db.withTenant(caller.tenantId, async (tx) => {
-      await tx.query(
-        `INSERT INTO trusted_devices (id, tenant_id, user_id, token_hash, label, registered_at, expires_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7)`,
-        [id, caller.tenantId, caller.userId, hash, label, now, expiresAt],
-      );
-      await appendAudit(
-        tx,
-        {
-          tenantId: caller.tenantId,
-          actor: { kind: 'user', userId: caller.userId, sessionId: caller.sessionId },
-          action: 'access.device.register',
-          outcome: 'success',
-          subjects: [{ type: 'device', id }],
-          ...(caller.requestId === undefined ? {} : { requestId: caller.requestId }),
-        },
-        this.clock,
-      );
-    });
-    return { id, token, expiresAt, maxAgeSeconds: Math.floor(this.options.deviceTtlMs / 1000) };
+  async registerDevice(caller: AccessCaller, label: string): Promise<RegisteredDevice> {
+    return this.db.withTenant(caller.tenantId, async (tx) =>
+      this.devices.register(tx, caller, label, (await loadContextPolicy(tx))?.policy),
+    );
   }
 }
 

@@ -93,29 +93,6 @@ function toGrant(r: GrantRow, now: Date): Grant {
   };
 }
 
-/**
- * The active grant giving `userId` `permission` on `patientId` (`null`: a grant without a
- * patient) at `now`, or undefined. The semantics the relationship checker uses: status approved
- * and starts_at <= now < expires_at.
- */
-export async function activeGrantFor(
-  tx: Tx,
-  userId: string,
-  patientId: string | null,
-  permission: string,
-  now: Date,
-): Promise<{ grantId: string; expiresAt: Date } | undefined> {
-  const { rows } = await tx.query<{ id: string; expires_at: Date }>(
-    `SELECT id, expires_at FROM access_grants
-      WHERE user_id = $1 AND patient_id IS NOT DISTINCT FROM $2 AND $3 = ANY (permissions)
-        AND status = 'approved' AND starts_at <= $4 AND expires_at > $4
-      ORDER BY expires_at DESC LIMIT 1`,
-    [userId, patientId, permission, now],
-  );
-  const r = rows[0];
-  return r === undefined ? undefined : { grantId: r.id, expiresAt: r.expires_at };
-}
-
 const subjects = (r: { id: string; patient_id: string | null; user_id: string }) => [
   { type: 'access_grant', id: r.id },
   { type: 'user', id: r.user_id },

@@ -7,7 +7,6 @@ import type { CatalogPermission } from './permissions.js';
 /** Why a user may see a patient: the relationship found for this access. */
 export type AccessBasis =
   | { readonly kind: 'care_team' }
-  | { readonly kind: 'pharmacy' }
   | { readonly kind: 'grant'; readonly grantId: string }
   | {
       readonly kind: 'break_glass';
@@ -31,11 +30,8 @@ export interface AccessMeta {
   readonly userAgent?: string;
 }
 
-/**
- * A kind of relationship between users and patients. Built in: care team, JIT grant,
- * break-glass; the pharmacy module adds "prescription routed to this pharmacy".
- */
-export interface RelationshipSource {
+/** A kind of relationship between users and patients: care team, JIT grant, break-glass. */
+interface RelationshipSource {
   readonly name: string;
   /** The patients among `patientIds` this source relates to the user, with the basis. */
   find(
@@ -114,26 +110,18 @@ const breakGlass: RelationshipSource = {
 
 /**
  * The one choke point for clinical data (45 CFR 164.308(a)(4), 164.502(b)): holding a role is
- * not enough, the user must be related to the patient through a care team, a prescription routed
- * to their pharmacy, an active JIT grant, or an active break-glass session. Checks are batched
- * (one query per relationship kind for a whole list) and deny by default: a patient without a
- * relationship answers exactly like a missing one (404), so nothing leaks existence.
+ * not enough, the user must be related to the patient through a care team, an active JIT grant,
+ * or an active break-glass session. Checks are batched (one query per relationship kind for a
+ * whole list) and deny by default: a patient without a relationship answers exactly like a
+ * missing one (404), so nothing leaks existence. Pharmacy staff do not pass through here: their
+ * relationship is membership of the pharmacy a prescription was routed to, checked by the
+ * pharmacy inbox (src/pharmacy/pharmacy-inbox.service.ts).
  */
 export class PatientAccess {
-  readonly #sources: RelationshipSource[];
+  // Ordinary relationships first: break-glass is the basis only when nothing else applies.
+  readonly #sources: readonly RelationshipSource[] = [careTeam, grants, breakGlass];
 
-  constructor(
-    private readonly clock: Clock,
-    sources: readonly RelationshipSource[] = [],
-  ) {
-    // Ordinary relationships first: break-glass is the basis only when nothing else applies.
-    this.#sources = [careTeam, ...sources, grants, breakGlass];
-  }
-
-  /** Adds a relationship kind (the pharmacy module registers routed prescriptions). */
-  addSource(source: RelationshipSource): void {
-    this.#sources.splice(this.#sources.length - 2, 0, source);
-  }
+  constructor(private readonly clock: Clock) {}
 
   /** The basis for each accessible patient among `patientIds` (others are absent). */
   async bases(

@@ -18,6 +18,7 @@ export function contextCheck(gate: ContextGate): ContextCheck {
         deviceToken: readCookie(request, DEVICE_COOKIE),
         requestId: request.id,
         userAgent: request.headers['user-agent'],
+        deviceExempt: request.routeOptions.config.context === 'exempt_device',
       }),
   };
 }

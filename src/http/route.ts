@@ -26,8 +26,12 @@ export interface RouteDef {
   readonly permission: RoutePermission;
   /** A fresh second factor bound to this action name is required (see POST /api/v1/auth/step-up). */
   readonly stepUp?: string;
-  /** `exempt`: the context policy is not applied (the step-up answers that satisfy it). */
-  readonly context?: 'exempt';
+  /**
+   * `exempt`: the context policy is not applied (the step-up answers that satisfy it).
+   * `exempt_device`: only the device rule is not applied (registering and approving devices);
+   * network and hours rules are.
+   */
+  readonly context?: 'exempt' | 'exempt_device';
   /**
    * Accepts an `application/x-www-form-urlencoded` body (FHIR `POST [type]/_search`); every
    * other route refuses form bodies with 415.
@@ -43,7 +47,7 @@ declare module 'fastify' {
   interface FastifyContextConfig {
     permission?: RoutePermission;
     stepUp?: string;
-    context?: 'exempt';
+    context?: 'exempt' | 'exempt_device';
     formBody?: boolean;
   }
 }

@@ -106,7 +106,12 @@ export class OnboardingService {
     });
   }
 
-  /** An invitation into `tenantId` with the given roles (the link shows the token once). */
+  /**
+   * An invitation into `tenantId` with the given roles (the link shows the token once). An email
+   * that already belongs to a member of the tenant (the inviter's own included) is refused with
+   * `conflict` and nothing but the audited refusal is written: a member's roles change only
+   * through the role-change flow (second administrator, step-up, privilege alert).
+   */
   async invite(
     tenantId: TenantId,
     email: string,
@@ -121,10 +126,26 @@ export class OnboardingService {
     const { token, hash } = issueToken(this.random);
     const now = this.clock.now();
     const expiresAt = new Date(now.getTime() + this.options.invitationTtlMs);
-    await this.db.withTenant(tenantId, async (tx) => {
+    const refused = await this.db.withTenant(tenantId, async (tx) => {
       const t = await tx.query('SELECT 1 FROM tenants WHERE id = $1', [tenantId]);
       if (t.rows.length === 0) throw new AppError('not_found', 'no such tenant');
       const id = randomUUID();
+      const audit = {
+        tenantId,
+        action: 'auth.invitation.create',
+        userId: createdBy.kind === 'user' ? createdBy.userId : undefined,
+        actorKind: createdBy.kind,
+        details: { roles: roles.join(',') },
+        meta,
+      } as const;
+      if (await this.#memberByEmail(tx, tenantId, normalized)) {
+        await auditAuth(tx, this.clock, {
+          ...audit,
+          outcome: 'denied',
+          details: { ...audit.details, refused: 'member' },
+        });
+        return true;
+      }
       await tx.query(
         `INSERT INTO invitations (id, tenant_id, email, roles, token_hash, created_by, created_at, expires_at)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
@@ -140,23 +161,22 @@ export class OnboardingService {
         ],
       );
       await auditAuth(tx, this.clock, {
-        tenantId,
-        action: 'auth.invitation.create',
+        ...audit,
         outcome: 'success',
-        userId: createdBy.kind === 'user' ? createdBy.userId : undefined,
-        actorKind: createdBy.kind,
         subjects: [{ type: 'invitation', id }],
-        details: { roles: roles.join(',') },
-        meta,
       });
+      return false;
     });
+    if (refused) throw alreadyMember();
     return { token, expiresAt };
   }
 
   /**
    * Accepts an invitation (once, before it expires). A new email becomes a user whose home is
-   * this tenant and gets an enrolment-only session; an existing user proves their password and
-   * gains the membership (and signs in as usual).
+   * this tenant and gets an enrolment-only session; an existing user of another tenant proves
+   * their password and gains the membership (and signs in as usual). An existing member of this
+   * tenant is refused (`conflict`, the invitation stays unused): an invitation never adds roles to
+   * a membership.
    */
   async acceptInvitation(
     token: string,
@@ -190,23 +210,38 @@ export class OnboardingService {
       throw new AppError('unauthenticated', 'invalid credentials');
     }
     const issued = await this.db.withTenant(tenantId, async (tx) => {
+      const now = this.clock.now();
       const { rows } = await tx.query<{ id: string; email: string; roles: string[] }>(
-        `UPDATE invitations SET accepted_at = $2
-          WHERE token_hash = $1 AND accepted_at IS NULL AND expires_at > $2
-          RETURNING id, email, roles`,
-        [hash, this.clock.now()],
+        `SELECT id, email, roles FROM invitations
+          WHERE token_hash = $1 AND accepted_at IS NULL AND expires_at > $2 FOR UPDATE`,
+        [hash, now],
       );
       const inv = rows[0];
       if (inv === undefined || normalizeEmail(account.email) !== inv.email) throw gone();
+      // A valid link for a member of this tenant is refused and stays unused (audited).
+      if (existing !== undefined && (await this.#isMember(tx, tenantId, existing.user_id))) {
+        await auditAuth(tx, this.clock, {
+          tenantId,
+          action: 'auth.invitation.accept',
+          outcome: 'denied',
+          userId: existing.user_id,
+          subjects: [{ type: 'invitation', id: inv.id }],
+          details: { refused: 'member' },
+          meta,
+        });
+        return 'member' as const;
+      }
+      await tx.query('UPDATE invitations SET accepted_at = $2 WHERE id = $1', [inv.id, now]);
+      const roles = inv.roles.filter(isRole);
       let userId: string;
       let session: IssuedSession | undefined;
       if (existing === undefined && passwordHash !== undefined) {
         userId = await this.#createUser(tx, tenantId, inv.email, account.displayName, passwordHash);
-        await this.#addMembership(tx, tenantId, userId, inv.roles.filter(isRole));
+        await this.#addMembership(tx, tenantId, userId, roles);
         session = await this.sessions.create(tx, tenantId, userId, true, meta);
       } else {
         userId = existing?.user_id ?? '';
-        await this.#addMembership(tx, tenantId, userId, inv.roles.filter(isRole));
+        await this.#addMembership(tx, tenantId, userId, roles);
       }
       await tx.query('UPDATE invitations SET accepted_by = $2 WHERE id = $1', [inv.id, userId]);
       await auditAuth(tx, this.clock, {
@@ -216,10 +251,12 @@ export class OnboardingService {
         userId,
         sessionId: session?.session.id,
         subjects: [{ type: 'invitation', id: inv.id }],
+        details: { roles: roles.join(',') },
         meta,
       });
       return session;
     });
+    if (issued === 'member') throw alreadyMember();
     return { issued, tenantId };
   }
 
@@ -251,17 +288,39 @@ export class OnboardingService {
     return id;
   }
 
+  async #memberByEmail(tx: Tx, tenantId: TenantId, email: string): Promise<boolean> {
+    const { rows } = await tx.query(
+      `SELECT 1 FROM memberships m JOIN users u ON u.id = m.user_id
+        WHERE m.tenant_id = $1 AND lower(u.email) = $2`,
+      [tenantId, email],
+    );
+    return rows.length > 0;
+  }
+
+  async #isMember(tx: Tx, tenantId: TenantId, userId: string): Promise<boolean> {
+    const { rows } = await tx.query(
+      'SELECT 1 FROM memberships WHERE tenant_id = $1 AND user_id = $2',
+      [tenantId, userId],
+    );
+    return rows.length > 0;
+  }
+
+  /** A new membership only: one that appeared concurrently refuses (the transaction rolls back). */
   async #addMembership(
     tx: Tx,
     tenantId: TenantId,
     userId: string,
     roles: readonly Role[],
   ): Promise<void> {
-    await tx.query(
+    const { rowCount } = await tx.query(
       `INSERT INTO memberships (tenant_id, user_id, roles, created_at) VALUES ($1, $2, $3, $4)
-       ON CONFLICT (tenant_id, user_id) DO UPDATE
-         SET roles = ARRAY(SELECT DISTINCT unnest(memberships.roles || EXCLUDED.roles) ORDER BY 1)`,
+       ON CONFLICT (tenant_id, user_id) DO NOTHING`,
       [tenantId, userId, roles, this.clock.now()],
     );
+    if (rowCount !== 1) throw alreadyMember();
   }
+}
+
+function alreadyMember(): AppError {
+  return new AppError('conflict', 'already a member of this organisation', { detail: 'member' });
 }

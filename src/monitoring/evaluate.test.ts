@@ -170,6 +170,16 @@ describe('rule evaluation', () => {
       subjects: [{ type: 'role_catalog', id: 'v1' }],
     });
     expect(evaluateRecord(catalog, DEFAULT_RULES).map((c) => c.rule)).toEqual(['privilege_change']);
+    for (const action of ['auth.invitation.create', 'auth.invitation.accept']) {
+      const invitation = record(23, {
+        action,
+        subjects: [{ type: 'invitation', id: 'i1' }],
+        details: { roles: 'auditor,prescriber' },
+      });
+      expect(evaluateRecord(invitation, DEFAULT_RULES).map((c) => [c.rule, c.subject])).toEqual([
+        ['privilege_change', 'i1'],
+      ]);
+    }
     const refused = record(22, { action: 'access.roles.approve', outcome: 'denied' });
     expect(evaluateRecord(refused, DEFAULT_RULES).map((c) => c.rule)).not.toContain(
       'privilege_change',

@@ -64,11 +64,16 @@ function bucketOf(at: Date, minutes: number, seq: number): string {
   return minutes === 0 ? `s${seq}` : `b${Math.floor(at.getTime() / (minutes * 60_000))}`;
 }
 
-/** Changes of privilege that always alert (role changes, role catalog, EPCS permission). */
+/**
+ * Changes of privilege that always alert (role changes, role catalog, EPCS permission, and the
+ * roles an invitation offers and an acceptance confers).
+ */
 const PRIVILEGE_ACTIONS: ReadonlySet<string> = new Set([
   'user.roles.change',
   'access.roles.approve',
   'epcs.permission.granted',
+  'auth.invitation.create',
+  'auth.invitation.accept',
 ]);
 
 function candidate(

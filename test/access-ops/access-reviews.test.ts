@@ -1,5 +1,7 @@
+import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { asTenantId } from '../../src/core/index.js';
+import { BUILT_IN_CATALOG } from '../../src/access/role-catalog.js';
 import { lastCompletedReview } from '../../src/access/access-ops.js';
 import { runDetector } from '../../src/monitoring/index.js';
 import { bootstrapAdmin, get, inviteAndEnrol, post, type Enrolled } from '../identity/harness.js';
@@ -243,5 +245,29 @@ describe('access reviews (recertification)', () => {
       (await get(h.ops, '/api/v1/access-reviews', s)).json<{ campaigns: unknown[] }>().campaigns,
     ).toEqual([]);
     expect((await campaign(id)).items.every((i) => i.decision === null)).toBe(true);
+  });
+
+  it("reviewer eligibility follows the tenant's approved role catalog, not the built-in one", async () => {
+    const t = asTenantId(admin.tenantId);
+    const catalog: Record<string, string[]> = Object.fromEntries(
+      Object.entries(BUILT_IN_CATALOG).map(([r, ps]) => [r, [...ps]]),
+    );
+    catalog.compliance_officer = (catalog.compliance_officer ?? []).filter(
+      (p) => p !== 'access.review',
+    );
+    catalog.pharmacy_technician = [...(catalog.pharmacy_technician ?? []), 'access.review'];
+    const as = (u: Enrolled) => ({ userId: u.userId, tenantId: t, sessionId: randomUUID() });
+    const v = await h.p.access.roles.propose(as(admin), catalog, 'technicians review access');
+    await h.p.access.roles.decide(as(officer), v.id, 'approved');
+    const body = (reviewer: Enrolled) => ({
+      name: 'Catalog-driven',
+      reviewers: [reviewer.userId],
+      dueAt: inMinutes(60),
+    });
+    const byOfficer = await create(body(officer));
+    expect(byOfficer.statusCode, byOfficer.body).toBe(400);
+    expect(byOfficer.json()).toMatchObject({ detail: 'reviewers' });
+    const byTech = await create(body(tech));
+    expect(byTech.statusCode, byTech.body).toBe(201);
   });
 });

@@ -191,11 +191,18 @@ describe('break-glass emergency access', () => {
   });
 
   it('the tenant policy sets the time box and may allow writes; an unjustified review alerts', async () => {
-    const set = await put(h.ops, '/api/v1/access/settings', admin.browser, {
-      breakGlassMinutes: 2,
-      breakGlassWriteAllowed: true,
+    const settings = { breakGlassMinutes: 2, breakGlassWriteAllowed: true };
+    const bare = await put(h.ops, '/api/v1/access/settings', admin.browser, settings);
+    expect(bare.json()).toMatchObject({
+      code: 'step_up_required',
+      detail: 'access.settings.change',
     });
+    await stepUp(h, admin, 'access.settings.change');
+    const set = await put(h.ops, '/api/v1/access/settings', admin.browser, settings);
     expect(set.statusCode, set.body).toBe(200);
+    // The step-up is spent: the next change needs another.
+    const again = await put(h.ops, '/api/v1/access/settings', admin.browser, settings);
+    expect(again.json()).toMatchObject({ code: 'step_up_required' });
     expect((await put(h.ops, '/api/v1/access/settings', pres.browser, {})).statusCode).toBe(403);
     await stepUp(h, pres, 'breakglass.start');
     const s = (await start(pres, { category: 'system_outage', minutes: 200 })).json<Session>();
@@ -213,10 +220,12 @@ describe('break-glass emergency access', () => {
     });
     expect(res.statusCode, res.body).toBe(200);
     expect((await listAlerts(h.p.db, t, { rule: 'break_glass' })).length).toBe(before + 1);
-    await put(h.ops, '/api/v1/access/settings', admin.browser, {
+    await stepUp(h, admin, 'access.settings.change');
+    const reset = await put(h.ops, '/api/v1/access/settings', admin.browser, {
       breakGlassMinutes: 60,
       breakGlassWriteAllowed: false,
     });
+    expect(reset.statusCode, reset.body).toBe(200);
   });
 
   it("another tenant's session and patient answer 404", async () => {

@@ -1,8 +1,22 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { asTenantId } from '../../src/core/index.js';
-import { activeGrantFor } from '../../src/access/access-ops.js';
-import { bootstrapAdmin, get, inviteAndEnrol, post, type Enrolled } from '../identity/harness.js';
-import { auditOf, newPatient, opsHarness, otherTenant, type OpsHarness } from './helpers.js';
+import {
+  bootstrapAdmin,
+  get,
+  inviteAndEnrol,
+  post,
+  type Enrolled,
+  type Harness,
+} from '../identity/harness.js';
+import { fullHarness } from '../access/harness.js';
+import {
+  auditOf,
+  basisOf,
+  newPatient,
+  opsHarness,
+  otherTenant,
+  type OpsHarness,
+} from './helpers.js';
 
 interface GrantBody {
   id: string;
@@ -51,11 +65,8 @@ describe('just-in-time access grants', () => {
     expect(req.statusCode, req.body).toBe(201);
     const g = req.json<GrantBody>();
     expect(g.state).toBe('requested');
-    const t = asTenantId(admin.tenantId);
-    const use = () =>
-      h.p.db.withTenant(t, (tx) =>
-        activeGrantFor(tx, pres.userId, patient, 'patient.read', h.clock.now()),
-      );
+    const use = (need: 'patient.read' | 'patient.write' = 'patient.read') =>
+      basisOf(h, pres, patient, need);
     expect(await use()).toBeUndefined(); // not before approval
 
     const ok = await post(h.ops, `/api/v1/access/grants/${g.id}/approve`, admin.browser);
@@ -65,15 +76,12 @@ describe('just-in-time access grants', () => {
     expect(Date.parse(approved.expiresAt ?? '') - Date.parse(approved.startsAt ?? '')).toBe(
       10 * 60_000,
     );
-    expect((await use())?.grantId).toBe(g.id);
-    // Another permission or patient is not covered.
-    const other = await h.p.db.withTenant(t, (tx) =>
-      activeGrantFor(tx, pres.userId, patient, 'patient.write', h.clock.now()),
-    );
-    expect(other).toBeUndefined();
+    expect(await use()).toEqual({ kind: 'grant', grantId: g.id });
+    // Another permission is not covered.
+    expect(await use('patient.write')).toBeUndefined();
 
     h.clock.advance(9 * 60_000 + 59_000);
-    expect((await use())?.grantId).toBe(g.id);
+    expect(await use()).toEqual({ kind: 'grant', grantId: g.id });
     h.clock.advance(1_000);
     expect(await use()).toBeUndefined();
     const mine = await get(h.ops, '/api/v1/access/grants/mine', pres.browser);
@@ -152,11 +160,7 @@ describe('just-in-time access grants', () => {
     const r = await post(h.ops, `/api/v1/access/grants/${b}/revoke`, admin.browser);
     expect(r.statusCode, r.body).toBe(200);
     expect(r.json<GrantBody>().state).toBe('revoked');
-    const t = asTenantId(admin.tenantId);
-    const active = await h.p.db.withTenant(t, (tx) =>
-      activeGrantFor(tx, pres.userId, patient, 'patient.read', h.clock.now()),
-    );
-    expect(active).toBeUndefined();
+    expect(await basisOf(h, pres, patient, 'patient.read')).toBeUndefined();
     const actions = (await auditOf(h, admin.tenantId)).map((x) => x.action);
     expect(actions).toEqual(
       expect.arrayContaining(['access.grant.withdrawn', 'access.grant.revoked']),
@@ -202,5 +206,46 @@ describe('just-in-time access grants', () => {
     expect(list.json<{ grants: unknown[] }>().grants).toEqual([]);
     const still = await get(h.ops, `/api/v1/access/grants/${id}`, pres.browser);
     expect(still.json<GrantBody>().state).toBe('requested');
+  });
+});
+
+describe('a JIT grant through the real patient check (full app)', () => {
+  let h: Harness;
+  let admin: Enrolled;
+  let pres: Enrolled;
+  let patient: string;
+
+  beforeAll(async () => {
+    h = await fullHarness();
+    admin = await bootstrapAdmin(h);
+    pres = await inviteAndEnrol(h, admin.browser, 'pres@example.test', ['prescriber']);
+    patient = await newPatient(h, admin.tenantId);
+  }, 180_000);
+  afterAll(async () => {
+    await h.close();
+  });
+
+  it('request, approval by another user, GET the patient 200, past expiry 404', async () => {
+    const read = () => get(h.app, `/api/v1/patients/${patient}`, pres.browser);
+    expect((await read()).statusCode).toBe(404); // no relationship yet
+    const req = await post(h.app, '/api/v1/access/grants', pres.browser, {
+      patientId: patient,
+      permissions: ['patient.read'],
+      reason: 'covering the ward tonight',
+      durationMinutes: 10,
+    });
+    expect(req.statusCode, req.body).toBe(201);
+    const id = req.json<GrantBody>().id;
+    expect((await read()).statusCode).toBe(404); // requested is not approved
+    const ok = await post(h.app, `/api/v1/access/grants/${id}/approve`, admin.browser);
+    expect(ok.statusCode, ok.body).toBe(200);
+    const during = await read();
+    expect(during.statusCode, during.body).toBe(200);
+    const reads = (await auditOf(h, admin.tenantId)).filter((a) => a.action === 'patient.read');
+    expect(reads.at(-1)?.details).toMatchObject({ basis: 'grant' });
+    h.clock.advance(10 * 60_000); // expires_at is exclusive
+    const after = await read();
+    expect(after.statusCode).toBe(404);
+    expect(after.json()).toMatchObject({ code: 'not_found' });
   });
 });

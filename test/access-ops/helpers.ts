@@ -2,6 +2,8 @@ import { randomUUID } from 'node:crypto';
 import type { FastifyInstance, LightMyRequestResponse } from 'fastify';
 import { expect } from 'vitest';
 import { asTenantId, type TenantId } from '../../src/core/index.js';
+import type { AccessBasis } from '../../src/access/patient-access.js';
+import type { CatalogPermission } from '../../src/access/permissions.js';
 import { accessGrantRoutes } from '../../src/http/routes/access-grants.routes.js';
 import { accessReviewRoutes } from '../../src/http/routes/access-reviews.routes.js';
 import { accessSettingsRoutes } from '../../src/http/routes/access-settings.routes.js';
@@ -65,6 +67,22 @@ export async function newPatient(h: Harness, tenantId: string): Promise<string> 
   const t = asTenantId(tenantId);
   return h.p.db.withTenant(t, (tx) =>
     h.p.patients.create(tx, t, { givenName: 'Ana', familyName: 'Lima', birthDate: '1980-02-03' }),
+  );
+}
+
+/**
+ * The relationship checker's basis for `user` on `patientId` now (the one check every patient
+ * route uses), holding `need`; undefined when no relationship admits it.
+ */
+export async function basisOf(
+  h: Harness,
+  user: Enrolled,
+  patientId: string,
+  need: CatalogPermission,
+): Promise<AccessBasis | undefined> {
+  const who = { userId: user.userId, sessionId: '', permissions: new Set([need]), roles: [] };
+  return h.p.db.withTenant(asTenantId(user.tenantId), async (tx) =>
+    (await h.p.access.patients.bases(tx, who, [patientId], need)).get(patientId),
   );
 }
 

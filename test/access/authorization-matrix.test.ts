@@ -16,6 +16,7 @@ import {
   type Enrolled,
   type Harness,
 } from '../identity/harness.js';
+import { DRUGS, patientWithTeam, PRACTICE } from '../rx/rx-harness.js';
 import { fullHarness } from './harness.js';
 import { EXPECTED_PERMISSIONS } from './route-permissions.js';
 
@@ -28,6 +29,9 @@ describe('authorization matrix', () => {
   let admin: Enrolled;
   const byRole = new Map<Role, Enrolled>();
   let other: Enrolled;
+  /** A real patient and prescription of the first tenant, for the cross-tenant pass. */
+  let patient: string;
+  let rx: string;
 
   beforeAll(async () => {
     h = await fullHarness();
@@ -50,24 +54,53 @@ describe('authorization matrix', () => {
     });
     expect(acc.statusCode, acc.body).toBe(200);
     other = await enrol(h, cookiesOf(acc));
+    const tenant = asTenantId(admin.tenantId);
+    const prescriber = byRole.get('prescriber')?.userId ?? '';
+    patient = await patientWithTeam(h, tenant, [prescriber]);
+    rx = randomUUID();
+    await h.p.db.withTenant(tenant, (tx) =>
+      h.p.prescriptions.repo.insert(tx, tenant, {
+        id: rx,
+        patientId: patient,
+        prescriberId: prescriber,
+        draftedBy: prescriber,
+        kind: 'new',
+        previousId: null,
+        content: {
+          drug: DRUGS.amoxicillin,
+          quantity: { value: 20, unit: 'capsule' },
+          daysSupply: 10,
+          sig: 'Take 1 capsule by mouth every 12 hours',
+          refills: 0,
+          substitutionAllowed: true,
+          pharmacyNcpdpId: '1234567',
+          practice: PRACTICE,
+        },
+      }),
+    );
   }, 300_000);
   afterAll(async () => {
     await h.close();
   });
 
   /**
-   * Fills path parameters: with `real`, ids of tenant-A objects (for the cross-tenant check);
-   * otherwise random ids, so the role sweep changes nothing it is allowed to change.
+   * Fills path parameters: with `real`, ids of tenant-A objects (for the cross-tenant check): the
+   * seeded patient on patient routes, the seeded prescription on prescription routes, a user id
+   * elsewhere; otherwise random ids, so the role sweep changes nothing it is allowed to change.
    */
   function urlFor(template: string, real: boolean): string {
     const somebody = real ? (byRole.get('prescriber')?.userId ?? randomUUID()) : randomUUID();
+    const isPatient = /^\/(api\/v1\/patients|fhir\/R4\/Patient)\//.test(template);
+    const isRx = /^\/(api\/v1\/prescriptions|fhir\/R4\/MedicationRequest)\//.test(template);
+    const id = !real ? somebody : isPatient ? patient : isRx ? rx : somebody;
     return template
       .replace(':userId', somebody)
+      .replace(':patientId', real ? patient : randomUUID())
       .replace(':tenantId', admin.tenantId)
       .replace(':seq', '1')
       .replace(':day', '2026-03-01')
       .replace(':credentialId', 'AAAA')
-      .replace(':id', somebody);
+      .replace(':id', id);
   }
 
   async function call(method: string, template: string, who: Enrolled | undefined, real = false) {
@@ -143,6 +176,16 @@ describe('authorization matrix', () => {
   });
 
   it("a user of another tenant holding every role never gets this tenant's objects", async () => {
+    // The seeded ids are real: this tenant's prescriber (on the care team) reads them.
+    const prescriber = byRole.get('prescriber') as Enrolled;
+    for (const url of [`/api/v1/patients/${patient}`, `/api/v1/prescriptions/${rx}`]) {
+      const own = await h.app.inject({
+        method: 'GET',
+        url,
+        headers: headers(prescriber.browser, false),
+      });
+      expect(own.statusCode, `${url} ${own.body}`).toBe(200);
+    }
     for (const r of h.app.scripRoutes) {
       if (!isPermission(r.permission) || !r.url.includes(':')) continue;
       const res = await call(r.method, r.url, other, true);
@@ -150,7 +193,7 @@ describe('authorization matrix', () => {
       expect(res.statusCode, key).toBeGreaterThanOrEqual(400);
       expect(res.statusCode, key).toBeLessThan(500);
       const params = r.url.match(/:[A-Za-z]+/g) ?? [];
-      const realIds = params.every((x) => x === ':id' || x === ':userId');
+      const realIds = params.every((x) => x === ':id' || x === ':userId' || x === ':patientId');
       if (r.method === 'GET' && r.stepUp === undefined && realIds) {
         expect(res.statusCode, key).toBe(404);
       }

@@ -160,34 +160,91 @@ describe('context policy: deny rules, devices and hours', () => {
     ).toBe(true);
   });
 
-  it('a device rule admits only a registered device, registered after a step-up', async () => {
-    await publish({ device: { requireTrusted: true, roles: ['prescriber'], onFail: 'deny' } });
+  it('a deny device rule admits only a device another user approved, and only its owner', async () => {
+    await publish({
+      device: { requireTrusted: true, roles: ['prescriber', 'prescriber_agent'], onFail: 'deny' },
+    });
     const before = await call(h, 'GET', '/api/v1/whoami', pres.browser);
     expect(before.json()).toMatchObject({ code: 'forbidden', detail: 'context:device' });
-    const noStep = await call(h, 'POST', '/api/v1/access/devices', pres.browser, {
-      payload: { label: 'Exam room 3' },
-    });
+    const register = (b: Browser, opts: { ip?: string } = {}) =>
+      call(h, 'POST', '/api/v1/access/devices', b, { ...opts, payload: { label: 'Exam room 3' } });
+    const noStep = await register(pres.browser);
     expect(noStep.json()).toMatchObject({ code: 'step_up_required' });
     await stepUp(h, pres, 'access.device.register');
-    const reg = await call(h, 'POST', '/api/v1/access/devices', pres.browser, {
-      payload: { label: 'Exam room 3' },
-    });
+    const reg = await register(pres.browser);
     expect(reg.statusCode, reg.body).toBe(201);
     const setCookie = String(reg.headers['set-cookie']);
     expect(setCookie).toMatch(
       /^__Host-scrip_device=[A-Za-z0-9_-]{43}; Path=\/; Secure; HttpOnly; SameSite=Strict/,
     );
     // The cookie lives as long as the registration: the configured trusted-device lifetime.
-    const body = reg.json<{ expiresAt: string }>();
+    const body = reg.json<{ id: string; expiresAt: string; status: string }>();
+    expect(body.status).toBe('pending');
     const maxAge = Number(/Max-Age=(\d+)/.exec(setCookie)?.[1]);
     expect(maxAge).toBe((Date.parse(body.expiresAt) - h.clock.now().getTime()) / 1000);
     const cookie = setCookie.split(';')[0] ?? '';
+    // Pending: the user the rule constrains cannot lift it alone.
+    const pending = await call(h, 'GET', '/api/v1/whoami', pres.browser, { cookie });
+    expect(pending.json()).toMatchObject({ code: 'forbidden', detail: 'context:device' });
+    const approve = (b: Browser, id: string) =>
+      call(h, 'POST', `/api/v1/access/devices/${id}/approve`, b);
+    expect((await approve(pres.browser, body.id)).statusCode).toBe(403);
+    // An access.policy holder cannot approve their own device either (audited refusal).
+    await stepUp(h, admin, 'access.device.register');
+    const own = (await register(admin.browser)).json<{ id: string; status: string }>();
+    expect(own.status).toBe('pending');
+    await stepUp(h, admin, 'access.device.approve');
+    const self = await approve(admin.browser, own.id);
+    expect(self.statusCode).toBe(403);
+    expect(self.json()).toMatchObject({ detail: 'self_approval' });
+    const listed = await call(h, 'GET', '/api/v1/access/devices/pending', admin.browser);
+    expect(listed.json<{ devices: { id: string }[] }>().devices.map((d) => d.id)).toEqual([
+      body.id,
+      own.id,
+    ]);
+    await stepUp(h, admin, 'access.device.approve');
+    const ok = await approve(admin.browser, body.id);
+    expect(ok.statusCode, ok.body).toBe(200);
+    expect(ok.json()).toEqual({ userId: pres.userId });
     expect((await call(h, 'GET', '/api/v1/whoami', pres.browser, { cookie })).statusCode).toBe(200);
-    // A forged or foreign device cookie does not count.
+    // A forged cookie, or another constrained user presenting this approved cookie, does not count.
     const forged = `__Host-scrip_device=${'A'.repeat(43)}`;
     expect(
       (await call(h, 'GET', '/api/v1/whoami', pres.browser, { cookie: forged })).statusCode,
     ).toBe(403);
+    const foreign = await call(h, 'GET', '/api/v1/whoami', agent.browser, { cookie });
+    expect(foreign.json()).toMatchObject({ code: 'forbidden', detail: 'context:device' });
+    const audit = await auditActions(h, pres.tenantId);
+    expect(
+      audit
+        .filter((a) => a.action === 'access.device.approve')
+        .map((a) => [a.outcome, a.details.refused]),
+    ).toEqual([
+      ['denied', 'self_approval'],
+      ['success', undefined],
+    ]);
+    // Registering stays subject to the network rule (exempt only from the device rule).
+    await publish({
+      networks: { allow: ['10.0.0.0/8'], onFail: 'deny' },
+      device: { requireTrusted: true, roles: ['prescriber_agent'], onFail: 'deny' },
+    });
+    await stepUp(h, agent, 'access.device.register');
+    const outside = await register(agent.browser, { ip: '192.0.2.7' });
+    expect(outside.json()).toMatchObject({ code: 'forbidden', detail: 'context:network' });
+  });
+
+  it('a step-up device rule keeps self-registration: the device counts at once', async () => {
+    await publish({
+      device: { requireTrusted: true, roles: ['prescriber_agent'], onFail: 'step_up' },
+    });
+    const before = await call(h, 'GET', '/api/v1/whoami', agent.browser);
+    expect(before.json()).toMatchObject({ code: 'step_up_required' });
+    await stepUp(h, agent, 'access.device.register');
+    const reg = await call(h, 'POST', '/api/v1/access/devices', agent.browser, {
+      payload: { label: 'Front desk' },
+    });
+    expect(reg.json()).toMatchObject({ status: 'trusted' });
+    const cookie = String(reg.headers['set-cookie']).split(';')[0] ?? '';
     expect((await call(h, 'GET', '/api/v1/whoami', agent.browser, { cookie })).statusCode).toBe(
       200,
     );

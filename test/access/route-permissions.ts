@@ -8,6 +8,8 @@ export const EXPECTED_PERMISSIONS: Readonly<Record<string, string>> = {
   'GET /api/v1/access/context-policy': 'access.policy',
   'PUT /api/v1/access/context-policy': 'access.policy',
   'POST /api/v1/access/devices': 'authenticated',
+  'GET /api/v1/access/devices/pending': 'access.policy',
+  'POST /api/v1/access/devices/:id/approve': 'access.policy',
   'GET /api/v1/access/roles': 'user.read',
   'GET /api/v1/access/roles/versions': 'role.admin',
   'POST /api/v1/access/roles/versions': 'role.admin',

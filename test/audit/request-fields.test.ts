@@ -20,7 +20,7 @@ import {
   type Browser,
   type Enrolled,
 } from '../identity/harness.js';
-import { newPatient, opsHarness, type OpsHarness } from '../access-ops/helpers.js';
+import { newPatient, opsHarness, stepUp, type OpsHarness } from '../access-ops/helpers.js';
 
 const UA = 'scrip-audit-fields/1.0 (test)';
 
@@ -159,6 +159,7 @@ describe('audit records of HTTP requests carry actor, role, session, source and 
     expect(deny.statusCode, deny.body).toBe(200);
     const denied = await expectFields('access.grant.denied', deny, admin, /security_admin/);
     expect(denied.subjects).toContainEqual({ type: 'patient', id: patient });
+    await stepUp(h, admin, 'access.settings.change');
     const set = await send(h.ops, 'PUT', '/api/v1/access/settings', admin.browser, {
       breakGlassMinutes: 30,
     });

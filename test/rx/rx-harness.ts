@@ -259,7 +259,7 @@ export async function plainUser(
 
 /** A patient with an address, and the given users on the care team. */
 export async function patientWithTeam(
-  h: RxHarness,
+  h: Harness,
   tenant: TenantId,
   team: readonly string[],
   address: string | null = '12 Elm Street, Springfield, CA 90001',

@@ -17,6 +17,9 @@ const Settings = Type.Object({
   breakGlassWriteAllowed: Type.Boolean(),
 });
 
+/** The step-up action a settings change needs. */
+export const ACCESS_SETTINGS_CHANGE = 'access.settings.change';
+
 /** The tenant's access-operation settings (permission access.policy); changes are audited. */
 export function accessSettingsRoutes(db: Database, clock: Clock): RouteDef[] {
   return [
@@ -36,7 +39,9 @@ export function accessSettingsRoutes(db: Database, clock: Clock): RouteDef[] {
       method: 'PUT',
       url: '/api/v1/access/settings',
       permission: 'access.policy',
-      summary: 'Change the access-operation settings (audited)',
+      // It can allow writes under break-glass: the same weight as a context-policy change.
+      stepUp: ACCESS_SETTINGS_CHANGE,
+      summary: 'Change the access-operation settings (audited); needs a step-up',
       tags: ['access'],
       schema: {
         body: Type.Object(

@@ -172,8 +172,9 @@ export function accessRoutes(roles: RoleCatalogService, gate: ContextGate): Rout
       url: '/api/v1/access/devices',
       permission: 'authenticated',
       stepUp: 'access.device.register',
-      context: 'exempt',
-      summary: 'Register this browser as a trusted device (sets a device cookie)',
+      context: 'exempt_device',
+      summary:
+        'Register this browser as a trusted device (sets a device cookie); pending until another user approves it when the device rule denies',
       tags: ['access'],
       schema: {
         body: Type.Object(
@@ -184,6 +185,7 @@ export function accessRoutes(roles: RoleCatalogService, gate: ContextGate): Rout
           201: Type.Object({
             id: Type.String({ format: 'uuid' }),
             expiresAt: Type.String({ format: 'date-time' }),
+            status: Type.Union([Type.Literal('pending'), Type.Literal('trusted')]),
           }),
         },
       },
@@ -197,8 +199,56 @@ export function accessRoutes(roles: RoleCatalogService, gate: ContextGate): Rout
             `${DEVICE_COOKIE}=${d.token}; Path=/; Secure; HttpOnly; SameSite=Strict; Max-Age=${String(d.maxAgeSeconds)}`,
           )
           .header('Cache-Control', 'no-store');
-        return { id: d.id, expiresAt: d.expiresAt.toISOString() };
+        return { id: d.id, expiresAt: d.expiresAt.toISOString(), status: d.status };
       },
+    }),
+    defineRoute({
+      method: 'GET',
+      url: '/api/v1/access/devices/pending',
+      permission: 'access.policy',
+      context: 'exempt_device',
+      summary: 'Registered devices nobody has approved yet',
+      tags: ['access'],
+      schema: {
+        response: {
+          200: Type.Object({
+            devices: Type.Array(
+              Type.Object({
+                id: Type.String({ format: 'uuid' }),
+                userId: Type.String({ format: 'uuid' }),
+                label: Type.String(),
+                registeredAt: Type.String({ format: 'date-time' }),
+                expiresAt: Type.String({ format: 'date-time' }),
+              }),
+            ),
+          }),
+        },
+      },
+      handler: async (request) => {
+        const list = await gate.devices.pending(accessCaller(request).tenantId);
+        return {
+          devices: list.map((d) => ({
+            ...d,
+            registeredAt: d.registeredAt.toISOString(),
+            expiresAt: d.expiresAt.toISOString(),
+          })),
+        };
+      },
+    }),
+    defineRoute({
+      method: 'POST',
+      url: '/api/v1/access/devices/:id/approve',
+      permission: 'access.policy',
+      stepUp: 'access.device.approve',
+      context: 'exempt_device',
+      summary: "Approve another user's pending device (never your own); needs a step-up",
+      tags: ['access'],
+      schema: {
+        params: IdParams,
+        response: { 200: Type.Object({ userId: Type.String({ format: 'uuid' }) }) },
+      },
+      handler: async (request) =>
+        gate.devices.approve(accessCaller(request), (request.params as { id: string }).id),
     }),
   ];
 }
