@@ -7,6 +7,7 @@
 export * as MonitoringActions from './actions.js';
 export {
   AUDIT_VERIFY_FAILED,
+  AUDIT_WITNESS_FAILED,
   AUTH_LOGIN_FAILURE,
   AUTH_RECOVERY_CODE_USED,
   BREAKGLASS_CLOSE,
