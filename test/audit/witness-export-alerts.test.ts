@@ -15,7 +15,7 @@ import {
   manifestObjectName,
 } from '../../src/audit/index.js';
 import { checkpointSigner } from '../../src/platform.js';
-import { listAlerts, runDetector, setRuleConfig } from '../../src/monitoring/index.js';
+import { listAlerts, runDetector, setRuleConfig, type RuleId } from '../../src/monitoring/index.js';
 import {
   runScheduledAuditVerification,
   SCHEDULED_VERIFY_MIN_GAP_MS,
@@ -40,7 +40,7 @@ describe('witness check in the daily job, and loud export failures', () => {
           )
         ).rows[0],
     );
-  const alerts = async (rule: string): Promise<[string, string, number][]> =>
+  const alerts = async (rule: RuleId): Promise<[string, string, number][]> =>
     (await listAlerts(p.db, null, { rule })).map((a) => [a.severity, a.status, a.count]);
   const checkpoint = async (): Promise<void> => {
     await createCheckpoint(
