@@ -56,7 +56,9 @@ export class MonitoringService {
     const ticker = this.#o.ticker ?? intervalTicker;
     const onError = (err: unknown): void => this.#o.onError?.(err);
     this.#listening = this.#o
-      .wake?.(() => this.wake(), onError)
+      .wake?.(() => {
+        this.wake();
+      }, onError)
       .catch((err: unknown) => {
         onError(err); // the ticks still run: alerts arrive a poll later
         return undefined;
