@@ -63,6 +63,7 @@ import {
 import { composeAccessOps, type AccessOps } from './access/access-ops.js';
 import {
   immediateAlerter,
+  listenForRaisedAlerts,
   LogSink,
   MonitoringService,
   WebhookSink,
@@ -394,6 +395,7 @@ export function startMonitoring(
     db: platform.db,
     sinks,
     clock: platform.clock,
+    wake: listenForRaisedAlerts(platform.db), // break-glass etc. reach the sinks on commit
     onError: (err) => {
       logger.error({ err }, 'monitoring failed');
     },

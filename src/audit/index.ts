@@ -110,6 +110,7 @@ export {
   type SegmentManifest,
 } from './segment-format.js';
 export {
+  AUDIT_EXPORT_FAILED,
   exportPendingSegments,
   type ExportOptions,
   type ExportReport,

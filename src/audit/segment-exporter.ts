@@ -9,9 +9,12 @@
  * between leaves objects whose re-export is byte-identical, which `putOnce` accepts. Before
  * sealing, the stored records are re-hashed and the segment's leaves must rebuild the stored,
  * signed root: a log already tampered with is refused (`integrity_error`), not exported.
- * Each export appends an `audit.export.segment` record in the same transaction.
+ * Each export appends an `audit.export.segment` record in the same transaction. A run that fails
+ * (a write-once conflict, an unreachable target, a log refused as tampered) appends
+ * {@link AUDIT_EXPORT_FAILED} in a transaction of its own, which raises the critical
+ * `audit_export_failure` alert (45 CFR 164.312(b), 164.316(b)(2)(i)), and then rethrows.
  */
-import { AppError, systemClock, type Clock } from '../core/index.js';
+import { AppError, isAppError, systemClock, type Clock } from '../core/index.js';
 import type { Database, Tx } from '../db/index.js';
 import { appendAudit } from './audit-log.js';
 import { auditQueries, nodeReader, perfectSubtrees, type StoredCheckpoint } from './audit-store.js';
@@ -27,6 +30,9 @@ import {
   witnessObjectName,
   type SegmentManifest,
 } from './segment-format.js';
+
+/** The audit action of a failed export run; details carry the target, a code and `conflict`. */
+export const AUDIT_EXPORT_FAILED = 'audit.export.failed';
 
 export const EXPORT_LOCK = '8314615134238898288'; // 'scripexp', as in 0006_audit_export.sql
 const BATCH = 10_000;
@@ -176,6 +182,41 @@ export async function exportPendingSegments(
   const clock = options.clock ?? systemClock;
   const budget = options.maxRecords ?? 100_000;
   if (!Number.isSafeInteger(budget) || budget < 1) throw new TypeError('maxRecords must be ≥ 1');
+  try {
+    return await exportRun(db, target, options, clock);
+  } catch (err) {
+    // Only a code leaves the export in the record: messages can carry paths or vendor text.
+    const code = isAppError(err) ? err.code : 'io_error';
+    await db
+      .withoutTenant((tx) =>
+        appendAudit(
+          tx,
+          {
+            tenantId: null,
+            actor: { kind: 'system' },
+            action: AUDIT_EXPORT_FAILED,
+            outcome: 'failure',
+            details: {
+              target: target.describe().key.slice(0, 1000),
+              code,
+              conflict: code === 'conflict',
+            },
+          },
+          clock,
+        ),
+      )
+      .catch(() => undefined); // the caller still gets the export's own error
+    throw err;
+  }
+}
+
+async function exportRun(
+  db: Database,
+  target: ExportTarget,
+  options: ExportOptions,
+  clock: Clock,
+): Promise<ExportReport> {
+  const budget = options.maxRecords ?? 100_000;
   const key = target.describe().key;
   const segments: ExportedSegment[] = [];
   let records = 0;

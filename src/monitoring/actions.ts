@@ -104,6 +104,13 @@ export const ACCESS_CONTEXT_DENY = 'access.context.deny';
 
 /** The audit verifier found a problem (21 CFR 1311.150(c), 45 CFR 164.312(c)(1)). */
 export const AUDIT_VERIFY_FAILED = 'audit.verify.failed';
+/**
+ * The scheduled witness check found the database or the export disagreeing with the checkpoints a
+ * second location holds (deleted, truncated, restored or forked log; RFC 9162 §8.1.2 model).
+ */
+export const AUDIT_WITNESS_FAILED = 'audit.witness.failed';
+/** A segment export run failed (write-once conflict, unreachable target); see segment-exporter. */
+export { AUDIT_EXPORT_FAILED } from '../audit/index.js';
 
 /** Emitted by monitoring: an alert was acknowledged / closed by a person. */
 export const ALERT_ACKNOWLEDGE = 'monitoring.alert.acknowledge';

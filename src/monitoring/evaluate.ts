@@ -7,7 +7,9 @@
 import type { AuditDetailValue, AuditRecord } from '../audit/index.js';
 import {
   ACCESS_REVIEW_ESCALATED,
+  AUDIT_EXPORT_FAILED,
   AUDIT_VERIFY_FAILED,
+  AUDIT_WITNESS_FAILED,
   AUTH_LOGIN_FAILURE,
   AUTH_RECOVERY_CODE_USED,
   BREAKGLASS_PREFIX,
@@ -141,8 +143,13 @@ export function evaluateRecord(record: AuditRecord, rules: RuleSet): AlertCandid
     out.push(candidate(record, 'epcs_event', `${action}:${user ?? '-'}`, e.dedupMinutes, base));
   }
   const v = rules.audit_verification_failure;
-  if (v.enabled && action === AUDIT_VERIFY_FAILED) {
+  if (v.enabled && (action === AUDIT_VERIFY_FAILED || action === AUDIT_WITNESS_FAILED)) {
     out.push(candidate(record, 'audit_verification_failure', action, v.dedupMinutes, base));
+  }
+  const x = rules.audit_export_failure;
+  if (x.enabled && action === AUDIT_EXPORT_FAILED) {
+    const code = typeof record.details.code === 'string' ? record.details.code : 'unknown';
+    out.push(candidate(record, 'audit_export_failure', `${action}:${code}`, x.dedupMinutes, base));
   }
   const rc = rules.recovery_code_used;
   if (rc.enabled && action === AUTH_RECOVERY_CODE_USED && outcome === 'success') {

@@ -7,6 +7,7 @@
 export * as MonitoringActions from './actions.js';
 export {
   AUDIT_VERIFY_FAILED,
+  AUDIT_WITNESS_FAILED,
   AUTH_LOGIN_FAILURE,
   AUTH_RECOVERY_CODE_USED,
   BREAKGLASS_CLOSE,
@@ -82,5 +83,12 @@ export {
   type EpcsReviewItem,
   type EpcsReviewOptions,
 } from './epcs-review.js';
-export { immediateAlerter, type ImmediateAlert, type ImmediateAlerter } from './immediate-alert.js';
+export {
+  ALERT_WAKE_CHANNEL,
+  immediateAlerter,
+  wakeAlertDelivery,
+  type ImmediateAlert,
+  type ImmediateAlerter,
+} from './immediate-alert.js';
+export { listenForRaisedAlerts, type AlertWakeSource } from './alert-wake.js';
 export { MonitoringService, type MonitoringServiceOptions } from './monitoring.service.js';

@@ -3,6 +3,8 @@
  * tick it runs the audit-stream detector until caught up and sends due alert deliveries; on a
  * slower tick it produces each tenant's daily EPCS review (idempotent). Every server process may
  * run one: the detector cursor and the outbox rows are claimed with FOR UPDATE SKIP LOCKED.
+ * With a `wake` source (alert-wake.ts), an alert a domain raised itself starts a pass as soon as
+ * its transaction commits, instead of waiting for the next tick.
  */
 import { systemClock, type Clock } from '../core/index.js';
 import type { Database } from '../db/index.js';
@@ -11,6 +13,7 @@ import { deliverAlerts, type DeliverOptions } from './delivery.js';
 import { runDetector, type DetectorOptions } from './detector.js';
 import { runDailyEpcsReviews } from './epcs-review.js';
 import type { AlertSink } from './sinks.js';
+import type { AlertWakeSource } from './alert-wake.js';
 
 export interface MonitoringServiceOptions {
   readonly db: Database;
@@ -23,6 +26,8 @@ export interface MonitoringServiceOptions {
   readonly reviewEveryMs?: number;
   readonly detector?: Omit<DetectorOptions, 'sinks'>;
   readonly delivery?: DeliverOptions;
+  /** Runs a pass whenever it fires (between ticks); see alert-wake.ts. */
+  readonly wake?: AlertWakeSource;
   /** Called with errors of a tick (which never throws); no PHI reaches it. */
   readonly onError?: (err: unknown) => void;
 }
@@ -33,6 +38,9 @@ export class MonitoringService {
   readonly #cancels: (() => void)[] = [];
   #tick: Promise<void> | undefined;
   #review: Promise<void> | undefined;
+  /** A wake arrived during a pass, which may have read the log before that commit. */
+  #again = false;
+  #listening: Promise<(() => Promise<void>) | undefined> | undefined;
 
   constructor(options: MonitoringServiceOptions) {
     this.#o = options;
@@ -42,10 +50,19 @@ export class MonitoringService {
       throw new TypeError('sink names must be unique');
   }
 
-  /** Starts both tickers (idempotent). */
+  /** Starts both tickers and the wake listener (idempotent). */
   start(): void {
     if (this.#cancels.length > 0) return;
     const ticker = this.#o.ticker ?? intervalTicker;
+    const onError = (err: unknown): void => this.#o.onError?.(err);
+    this.#listening = this.#o
+      .wake?.(() => {
+        this.wake();
+      }, onError)
+      .catch((err: unknown) => {
+        onError(err); // the ticks still run: alerts arrive a poll later
+        return undefined;
+      });
     this.#cancels.push(
       ticker.every(this.#o.pollMs ?? 5000, () => {
         void this.tick();
@@ -56,9 +73,15 @@ export class MonitoringService {
     );
   }
 
-  /** Stops the tickers and waits for a running tick. */
+  /** Stops the tickers and the listener, and waits for a running tick. */
   async stop(): Promise<void> {
     for (const cancel of this.#cancels.splice(0)) cancel();
+    const listening = this.#listening;
+    this.#listening = undefined;
+    this.#again = false;
+    await (
+      await listening
+    )?.();
     await Promise.all([this.#tick, this.#review]);
   }
 
@@ -66,8 +89,18 @@ export class MonitoringService {
   tick(): Promise<void> {
     this.#tick ??= this.#runTick().finally(() => {
       this.#tick = undefined;
+      if (this.#again) {
+        this.#again = false;
+        void this.tick();
+      }
     });
     return this.#tick;
+  }
+
+  /** A pass now, or right after the running one (which may have missed the new commit). */
+  wake(): void {
+    if (this.#tick === undefined) void this.tick();
+    else this.#again = true;
   }
 
   /** One daily-review pass over every tenant. */

@@ -18,6 +18,7 @@ export const RULE_IDS = [
   'break_glass',
   'epcs_event',
   'audit_verification_failure',
+  'audit_export_failure',
   'recovery_code_used',
   'access_review_overdue',
   'compliance_overdue',
@@ -51,7 +52,10 @@ export interface RuleParams {
   };
   readonly break_glass: { dedupMinutes: number };
   readonly epcs_event: { dedupMinutes: number };
+  /** The audit verification or the witness check found a problem (one key per action). */
   readonly audit_verification_failure: { dedupMinutes: number };
+  /** A segment export run failed or met a different object at a write-once name (per code). */
+  readonly audit_export_failure: { dedupMinutes: number };
   /**
    * A recovery code was used to sign in: the user's administrators hear of every use (the
    * identity issue's recovery-code requirement); `dedupMinutes` 0 opens one alert per use.
@@ -96,6 +100,7 @@ export const RULE_SEVERITY: Readonly<Record<RuleId, Severity>> = {
   break_glass: 'high',
   epcs_event: 'info',
   audit_verification_failure: 'critical',
+  audit_export_failure: 'critical',
   recovery_code_used: 'high',
   access_review_overdue: 'medium',
   compliance_overdue: 'medium',
@@ -125,6 +130,7 @@ export const DEFAULT_RULES: RuleSet = {
   break_glass: { enabled: true, dedupMinutes: 0 },
   epcs_event: { enabled: true, dedupMinutes: 60 },
   audit_verification_failure: { enabled: true, dedupMinutes: 60 },
+  audit_export_failure: { enabled: true, dedupMinutes: 60 },
   recovery_code_used: { enabled: true, dedupMinutes: 0 },
   access_review_overdue: { enabled: true, dedupMinutes: 0 },
   compliance_overdue: { enabled: true, dedupMinutes: 0 },
@@ -169,6 +175,7 @@ const CHECKS: { readonly [R in RuleId]: Readonly<Record<keyof RuleParams[R], Che
   break_glass: { dedupMinutes: int(0, MAX_WINDOW_MINUTES) },
   epcs_event: { dedupMinutes: int(0, MAX_WINDOW_MINUTES) },
   audit_verification_failure: { dedupMinutes: int(0, MAX_WINDOW_MINUTES) },
+  audit_export_failure: { dedupMinutes: int(0, MAX_WINDOW_MINUTES) },
   recovery_code_used: { dedupMinutes: int(0, MAX_WINDOW_MINUTES) },
   access_review_overdue: { dedupMinutes: int(0, MAX_WINDOW_MINUTES) },
   compliance_overdue: { dedupMinutes: int(0, MAX_WINDOW_MINUTES) },

@@ -92,7 +92,12 @@ export interface WebhookSinkOptions {
 
 const LOOPBACK = new Set(['127.0.0.1', '[::1]', 'localhost']);
 
-/** POSTs `{ type: 'scrip.alert', alert }` as JSON, signed with X-Scrip-Signature/-Timestamp. */
+/**
+ * POSTs `{ type: 'scrip.alert', alert }` as JSON, signed with X-Scrip-Signature/-Timestamp.
+ * Not behind the compliance BAA gate (`IntegrationGate.requireEnabled`), by decision: a notice is
+ * ids, codes, counts and times only ({@link AlertNotice}), never PHI, and holding security alerts
+ * while a contract lapses would silence incident response (45 CFR 164.308(a)(6)); docs/audit.md.
+ */
 export class WebhookSink implements AlertSink {
   readonly name: string;
   readonly #url: URL;

@@ -18,6 +18,7 @@ import type { Keyring } from '../crypto/keyring.js';
 import { openRow, SHREDDED } from '../crypto/row-cipher.js';
 import { appendAudit } from '../audit/index.js';
 import { upsertAlert } from '../monitoring/alert-store.js';
+import { wakeAlertDelivery } from '../monitoring/immediate-alert.js';
 import {
   NETWORK_DELIVERY_FAILED,
   NETWORK_DELIVERY_SENT,
@@ -369,6 +370,7 @@ export class NetworkOutboxWorker {
           },
           this.d.random,
         );
+        await wakeAlertDelivery(tx); // the sinks hear of it on commit, not a poll later
       },
     );
     return 'failed';

@@ -26,6 +26,7 @@ import type { Keyring } from '../crypto/keyring.js';
 import { openRow, SHREDDED } from '../crypto/row-cipher.js';
 import { appendAudit } from '../audit/index.js';
 import { upsertAlert } from '../monitoring/alert-store.js';
+import { wakeAlertDelivery } from '../monitoring/immediate-alert.js';
 import { RX_TRANSMIT_FAILED } from '../monitoring/actions.js';
 import { OUTBOX, type OutboxPayload } from '../prescribing/prescription.outbox.js';
 import type { PrescriptionService } from '../prescribing/prescription.service.js';
@@ -438,6 +439,7 @@ export class OutboxWorker {
           },
           this.d.random,
         );
+        await wakeAlertDelivery(tx); // the sinks hear of it on commit, not a poll later
       },
     );
     return 'failed';

@@ -10,7 +10,7 @@ import { AppError, asTenantId, type Clock, type TenantId } from '../core/index.j
 import type { Database, Tx } from '../db/index.js';
 import type { Keyring } from '../crypto/keyring.js';
 import { openRow, sealRow, SHREDDED, type EncryptedTable } from '../crypto/row-cipher.js';
-import { appendAudit } from '../audit/index.js';
+import { AUDIT_LIMITS, appendAudit } from '../audit/index.js';
 import type { PatientRepository } from './patient.repository.js';
 import type { PrescriptionRepository } from './prescription.repository.js';
 import type { Actor, Prescription, RequestMeta } from './prescription.types.js';
@@ -244,6 +244,11 @@ export class PrescriberLogService {
     };
   }
 
+  /**
+   * One `prescription.log.read` record per {@link AUDIT_LIMITS.subjects} patients, all in the
+   * read's transaction so the disclosure is recorded (45 CFR 164.312(b)) before any entry leaves;
+   * `part`/`parts` tie the records of one read together.
+   */
   async #auditRead(
     tx: Tx,
     actor: Actor,
@@ -251,19 +256,25 @@ export class PrescriberLogService {
     meta: RequestMeta,
     details: Readonly<Record<string, string | number>>,
   ): Promise<void> {
-    const patients = [...new Set(entries.map((e) => e.patientId))].slice(0, 100);
-    await appendAudit(
-      tx,
-      {
-        tenantId: actor.tenantId,
-        actor: { kind: 'user', userId: actor.userId, sessionId: actor.sessionId },
-        action: 'prescription.log.read',
-        outcome: 'success',
-        subjects: patients.map((id) => ({ type: 'patient', id })),
-        ...(meta.requestId === undefined ? {} : { requestId: meta.requestId }),
-        details: { ...details, entries: entries.length },
-      },
-      this.clock,
-    );
+    const patients = [...new Set(entries.map((e) => e.patientId))];
+    const size = AUDIT_LIMITS.subjects;
+    const parts = Math.max(1, Math.ceil(patients.length / size));
+    for (let part = 0; part < parts; part++) {
+      await appendAudit(
+        tx,
+        {
+          tenantId: actor.tenantId,
+          actor: { kind: 'user', userId: actor.userId, sessionId: actor.sessionId },
+          action: 'prescription.log.read',
+          outcome: 'success',
+          subjects: patients
+            .slice(part * size, (part + 1) * size)
+            .map((id) => ({ type: 'patient', id })),
+          ...(meta.requestId === undefined ? {} : { requestId: meta.requestId }),
+          details: { ...details, entries: entries.length, part: part + 1, parts },
+        },
+        this.clock,
+      );
+    }
   }
 }

@@ -76,6 +76,43 @@ describe('audit API: search, export, proofs', () => {
     expect(exports.json<{ records: unknown[] }>().records.length).toBe(2);
   });
 
+  it('pages the FHIR and syslog exports with a next link that keeps the filters', async () => {
+    const all = (
+      await get(app, '/api/v1/audit/events?action=auth.mfa.enrol&limit=200', compliance)
+    ).json<{ records: { seq: number }[] }>().records;
+    expect(all.length).toBeGreaterThanOrEqual(3);
+    const fhirSeqs: number[] = [];
+    let url: string | undefined = '/api/v1/audit/export/fhir?action=auth.mfa.enrol&limit=2';
+    for (let pages = 0; url !== undefined; pages++) {
+      expect(pages).toBeLessThan(all.length);
+      const res = await get(app, url, compliance);
+      expect(res.statusCode, res.body).toBe(200);
+      const bundle = res.json<{
+        link?: { relation: string; url: string }[];
+        entry: { fullUrl: string }[];
+      }>();
+      assertValidFhir(bundle);
+      expect(bundle.entry.length).toBeLessThanOrEqual(2);
+      fhirSeqs.push(...bundle.entry.map((e) => Number(e.fullUrl.split(':').at(-1))));
+      url = bundle.link?.find((l) => l.relation === 'next')?.url;
+      if (url !== undefined) expect(url).toMatch(/[?&]action=auth\.mfa\.enrol(&|$)/);
+    }
+    expect(fhirSeqs).toEqual(all.map((r) => r.seq));
+
+    const syslogSeqs: number[] = [];
+    url = '/api/v1/audit/export/syslog?action=auth.mfa.enrol&limit=2';
+    while (url !== undefined) {
+      const res = await get(app, url, compliance);
+      expect(res.statusCode).toBe(200);
+      for (const line of res.body.split('\n').filter((l) => l !== '')) {
+        syslogSeqs.push(Number(/ seq="(\d+)"/.exec(line)?.[1]));
+      }
+      const link = res.headers.link;
+      url = typeof link === 'string' ? /^<([^>]+)>; rel="next"$/.exec(link)?.[1] : undefined;
+    }
+    expect(syslogSeqs).toEqual(all.map((r) => r.seq));
+  });
+
   it('gives an inclusion proof that verifies offline; another tenant’s record is not found', async () => {
     const signer = await checkpointSigner(h.p.signingKeys, 'test.local/audit');
     const cp = await createCheckpoint(h.p.db, signer, 'test.local/audit');

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { randomUUID } from 'node:crypto';
 import { ManualClock, type TenantId } from '../../src/core/index.js';
-import type { Database } from '../../src/db/index.js';
+import { Database, type Tx } from '../../src/db/index.js';
 import { appendAudit } from '../../src/audit/index.js';
 import { searchAudit } from '../../src/audit/audit-search.js';
 import { toFhirAuditEvent, toSyslogLine } from '../../src/audit/audit-export-formats.js';
@@ -110,10 +110,61 @@ describe('audit search and export formats', () => {
       clock,
     );
     expect(searches.records.length).toBeGreaterThanOrEqual(6);
+    // A search runs before its own record is appended (not under the append lock): the newest
+    // record it finds is the previous search, `second`.
     expect(searches.records[0]?.details).toMatchObject({
-      action: 'audit.search',
-      actorUserId: 'auditor-1',
+      action: 'patient.read',
+      actorUserId: null,
     });
+  });
+
+  it('searches without holding the global append lock, records the search before answering, and records a failed search', async () => {
+    /** Sees the search statement: how many advisory locks its transaction holds, or fails it. */
+    class SpyDatabase extends Database {
+      locksDuringSearch: number[] = [];
+      fail = false;
+      override async withTenant<T>(tenantId: TenantId, fn: (tx: Tx) => Promise<T>): Promise<T> {
+        return super.withTenant(tenantId, (tx) =>
+          fn({
+            query: async (sql, params) => {
+              if (sql.trimStart().startsWith('SELECT record FROM audit_log')) {
+                const { rows } = await tx.query<{ n: number }>(
+                  `SELECT count(*)::int AS n FROM pg_locks
+                    WHERE locktype = 'advisory' AND pid = pg_backend_pid() AND granted`,
+                );
+                this.locksDuringSearch.push(rows[0]?.n ?? -1);
+                if (this.fail) throw new Error('search failed');
+              }
+              return tx.query(sql, params);
+            },
+          }),
+        );
+      }
+    }
+    const spy = new SpyDatabase(db.pool);
+    const c = await freshTenant(db);
+    const page = await searchAudit(spy, c, me, { patientId: patient }, clock, {
+      requestId: 'r-ok',
+    });
+    expect(page.records).toEqual([]);
+    spy.fail = true;
+    await expect(
+      searchAudit(spy, c, me, { action: 'auth.' }, clock, { requestId: 'r-bad' }),
+    ).rejects.toThrow('search failed');
+    expect(spy.locksDuringSearch).toEqual([0, 0]);
+    const trail = await db.withTenant(
+      c,
+      async (tx) =>
+        (
+          await tx.query<{ outcome: string; request_id: string; subjects: unknown }>(
+            `SELECT outcome, request_id, subjects FROM audit_log WHERE action = 'audit.search' ORDER BY seq`,
+          )
+        ).rows,
+    );
+    expect(trail).toEqual([
+      { outcome: 'success', request_id: 'r-ok', subjects: [{ type: 'patient', id: patient }] },
+      { outcome: 'failure', request_id: 'r-bad', subjects: [] },
+    ]);
   });
 
   it('maps records to FHIR R4 AuditEvent and RFC 5424 syslog without PHI', async () => {

@@ -89,6 +89,28 @@ function toQuery(q: Record<string, unknown>): AuditQuery {
   return Object.fromEntries(Object.entries(out).filter(([, v]) => v !== undefined));
 }
 
+/**
+ * The next page of an export: the same query with `before` set to the page's `nextBefore`, or
+ * undefined on the last page. Relative to the server, so it holds behind any proxy.
+ */
+function nextPageUrl(
+  path: string,
+  query: Record<string, unknown>,
+  nextBefore: number | null,
+): string | undefined {
+  if (nextBefore === null) return undefined;
+  const params = new URLSearchParams();
+  for (const [k, v] of Object.entries(query)) {
+    if (k !== 'before' && (typeof v === 'string' || typeof v === 'number'))
+      params.set(k, String(v));
+  }
+  params.set('before', String(nextBefore));
+  return `${path}?${params.toString()}`;
+}
+
+const FHIR_EXPORT = '/api/v1/audit/export/fhir';
+const SYSLOG_EXPORT = '/api/v1/audit/export/syslog';
+
 export function auditRoutes(db: Database, clock: Clock): RouteDef[] {
   return [
     defineRoute({
@@ -120,9 +142,10 @@ export function auditRoutes(db: Database, clock: Clock): RouteDef[] {
     }),
     defineRoute({
       method: 'GET',
-      url: '/api/v1/audit/export/fhir',
+      url: FHIR_EXPORT,
       permission: 'audit.export',
-      summary: 'Audit records as a FHIR R4 Bundle of AuditEvent resources',
+      summary:
+        'Audit records as a FHIR R4 Bundle of AuditEvent resources; a `next` link while more remain',
       tags: ['audit'],
       schema: { querystring: Query, response: { 200: Bundle } },
       handler: async (request) => {
@@ -135,10 +158,16 @@ export function auditRoutes(db: Database, clock: Clock): RouteDef[] {
           clock,
           { requestId: request.id, action: 'audit.export' },
         );
+        const next = nextPageUrl(
+          FHIR_EXPORT,
+          request.query as Record<string, unknown>,
+          page.nextBefore,
+        );
         return {
           resourceType: 'Bundle',
           type: 'collection',
           timestamp: clock.now().toISOString(),
+          ...(next === undefined ? {} : { link: [{ relation: 'next', url: next }] }),
           entry: page.records.map((r) => ({
             fullUrl: `urn:scrip:audit:${String(r.seq)}`,
             resource: toFhirAuditEvent(r, hostname()),
@@ -148,9 +177,10 @@ export function auditRoutes(db: Database, clock: Clock): RouteDef[] {
     }),
     defineRoute({
       method: 'GET',
-      url: '/api/v1/audit/export/syslog',
+      url: SYSLOG_EXPORT,
       permission: 'audit.export',
-      summary: 'Audit records as RFC 5424 syslog lines (for a SIEM)',
+      summary:
+        'Audit records as RFC 5424 syslog lines (for a SIEM); a `Link: rel="next"` header (RFC 8288) while more remain',
       tags: ['audit'],
       schema: { querystring: Query, response: { 200: Type.String() } },
       handler: async (request, reply) => {
@@ -163,6 +193,12 @@ export function auditRoutes(db: Database, clock: Clock): RouteDef[] {
           clock,
           { requestId: request.id, action: 'audit.export' },
         );
+        const next = nextPageUrl(
+          SYSLOG_EXPORT,
+          request.query as Record<string, unknown>,
+          page.nextBefore,
+        );
+        if (next !== undefined) void reply.header('link', `<${next}>; rel="next"`);
         void reply.type('text/plain; charset=utf-8');
         return (
           page.records.map((r) => toSyslogLine(r, hostname())).join('\n') +
