@@ -3,6 +3,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { asTenantId } from '../../src/core/index.js';
 import { verifyPrescriptionJws } from '../../src/prescribing/canonical-prescription.js';
 import { EPCS_ATTESTATION } from '../../src/prescribing/epcs-review.js';
+import { PRESCRIPTIONS } from '../../src/prescribing/prescription.repository.js';
+import { openRow, sealRow, SHREDDED } from '../../src/crypto/row-cipher.js';
 import type { Jwks } from '../../src/crypto/jws.js';
 import { cookiesOf, enrol, get, PASSWORD, post, type Browser } from '../identity/harness.js';
 import { practitioner } from '../identity/registry-fixture.js';
@@ -322,13 +324,119 @@ describe('prescriptions: Schedule II end to end, EPCS signing and its refusals',
         /signed prescription cannot be changed/,
       );
     }
-    // Delivery may still advance.
+    // Delivery may still advance, but never backwards (prescription.state.ts).
     await h.rx.service.advance(c.tenant, id, 'transmitted', 'network');
+    const jws = s.json<{ signed: { jws: string }[] }>().signed[0]?.jws;
     const after = await get(h.app, `/api/v1/prescriptions/${id}`, doc.browser);
-    expect(after.json()).toMatchObject({
-      status: 'transmitted',
-      jws: s.json<{ signed: { jws: string }[] }>().signed[0]?.jws,
+    expect(after.json()).toMatchObject({ status: 'transmitted', jws });
+    for (const sql of [
+      `UPDATE prescriptions SET status = 'queued' WHERE id = $1`,
+      `UPDATE prescriptions SET status = 'signed' WHERE id = $1`,
+      `UPDATE prescriptions SET sealed_digest = NULL WHERE id = $1`,
+    ]) {
+      await expect(h.p.db.withTenant(c.tenant, (tx) => tx.query(sql, [id]))).rejects.toThrow(
+        /signed prescription cannot be changed/,
+      );
+    }
+
+    // A data-key rotation re-encrypts the signed record; it still reads back, unchanged.
+    await h.p.reencryptor.start(c.tenant);
+    expect((await h.p.reencryptor.run(c.tenant)).status).toBe('done');
+    const reencrypted = await get(h.app, `/api/v1/prescriptions/${id}`, doc.browser);
+    expect(reencrypted.statusCode, reencrypted.body).toBe(200);
+    expect(reencrypted.json()).toEqual(after.json());
+
+    // After the next rotation the app role rewrites the body under the newer key: the database
+    // cannot read ciphertexts, so the row is stored, but it never reads back as the signed record.
+    const { job } = await h.p.reencryptor.start(c.tenant);
+    await h.p.db.withTenant(c.tenant, async (tx) => {
+      const key = await h.p.keyring.fieldKey(tx, c.tenant, job.toVersion);
+      const { rows } = await tx.query<{ content: Buffer; safety: Buffer | null; jws: Buffer }>(
+        'SELECT content, safety, jws FROM prescriptions WHERE id = $1',
+        [id],
+      );
+      const old = await openRow(tx, h.p.keyring, c.tenant, PRESCRIPTIONS, id, {
+        ...rows[0],
+        review: null,
+      });
+      if (old === SHREDDED || typeof old.content !== 'string') throw new Error('unreadable');
+      const forged = { ...(JSON.parse(old.content) as object), sig: 'Take 10 tablets' };
+      const { sealed } = await sealRow(
+        tx,
+        h.p.keyring,
+        c.tenant,
+        PRESCRIPTIONS,
+        id,
+        { content: JSON.stringify(forged), safety: null, jws: old.jws ?? null, review: null },
+        key,
+      );
+      await tx.query('UPDATE prescriptions SET content = $2, dek_version = $3 WHERE id = $1', [
+        id,
+        sealed.content,
+        job.toVersion,
+      ]);
     });
+    const forgedRead = await get(h.app, `/api/v1/prescriptions/${id}`, doc.browser);
+    expect(forgedRead.statusCode).toBe(500);
+    expect(forgedRead.body).not.toContain('Take 10 tablets');
+    await expect(
+      h.rx.service.advance(c.tenant, id, 'acknowledged', 'network'),
+    ).rejects.toMatchObject({ code: 'integrity_error' });
+  });
+
+  it('what is signed is what was reviewed: a patient address changed after "ready" is refused (409, audited, back to draft); after a new review it signs', async () => {
+    const patientId = await patientWithTeam(h, c.tenant, [doc.userId]);
+    const id = await readyCs(doc, doc, patientId);
+    await h.p.db.withTenant(c.tenant, (tx) =>
+      h.p.patients.update(tx, c.tenant, patientId, {
+        givenName: 'Jordan',
+        familyName: 'Rivera',
+        birthDate: '1980-04-02',
+        address: '99 Oak Avenue, Springfield, CA 90002',
+      }),
+    );
+    expect(await stepUp(h, doc, 'rx.sign.controlled')).toBe(200);
+    const refused = await post(h.app, `/api/v1/patients/${patientId}/epcs-sign`, doc.browser, {
+      prescriptionIds: [id],
+    });
+    expect(refused.statusCode).toBe(409);
+    expect(refused.headers['content-type']).toContain('application/problem+json');
+    expect(refused.json()).toMatchObject({ code: 'conflict', detail: 'review_changed' });
+    expect(refused.body).not.toContain('Oak');
+    const back = await get(h.app, `/api/v1/prescriptions/${id}`, doc.browser);
+    expect(back.json()).toMatchObject({ status: 'draft', readyAt: null, signedAt: null });
+    const audit = await h.p.db.withTenant(
+      c.tenant,
+      async (tx) =>
+        (
+          await tx.query<{ action: string; outcome: string }>(
+            `SELECT action, outcome FROM audit_log WHERE subjects @> $1::jsonb AND action IN ('rx.sign.controlled', 'prescription.changed') ORDER BY seq`,
+            [JSON.stringify([{ type: 'prescription', id }])],
+          )
+        ).rows,
+    );
+    expect(audit).toEqual([
+      { action: 'prescription.changed', outcome: 'success' },
+      { action: 'rx.sign.controlled', outcome: 'failure' },
+    ]);
+
+    // The prescriber reviews the new address, marks ready again and signs.
+    const review = await get(h.app, `/api/v1/patients/${patientId}/epcs-review`, doc.browser);
+    expect(review.json()).toMatchObject({
+      items: [{ id, patientAddress: '99 Oak Avenue, Springfield, CA 90002' }],
+    });
+    const ready = await post(h.app, `/api/v1/prescriptions/${id}/ready`, doc.browser, {});
+    expect(ready.statusCode, ready.body).toBe(200);
+    expect(await stepUp(h, doc, 'rx.sign.controlled')).toBe(200);
+    const signed = await post(h.app, `/api/v1/patients/${patientId}/epcs-sign`, doc.browser, {
+      prescriptionIds: [id],
+    });
+    expect(signed.statusCode, signed.body).toBe(200);
+    const doc2 = verifyPrescriptionJws(
+      signed.json<{ signed: { jws: string }[] }>().signed[0]?.jws ?? '',
+      (await get(h.app, '/.well-known/jwks.json', doc.browser)).json<Jwks>(),
+    );
+    expect(doc2.patient.address).toBe('99 Oak Avenue, Springfield, CA 90002');
   });
 
   it('a replayed, an expired, or a before-the-review step-up is refused', async () => {
