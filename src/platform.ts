@@ -46,6 +46,7 @@ import { catalogDrugLookup, catalogSafetyChecker } from './prescribing/prescript
 import { loadInteractionTable, NO_INTERACTIONS } from './prescribing/interaction-table.js';
 import { OUTBOX } from './prescribing/prescription.outbox.js';
 import { PRESCRIBER_LOGS } from './prescribing/prescriber-log.js';
+import { limitsWith } from './prescribing/prescription.validation.js';
 import {
   BAA_DOCUMENTS,
   composeCompliance,
@@ -284,6 +285,7 @@ export function compose(
     access: patientAccess,
     drugs: catalogDrugLookup,
     safety: catalogSafetyChecker(patientServices.clinical, interactions),
+    limits: limitsWith(config.SCRIP_RX_LIMITS),
   });
   const keyAdmin = new KeyAdmin(db, keyring, provider, ENCRYPTED_TABLES, clock, events, {
     requestTtlMs: config.SCRIP_KEY_REQUEST_TTL_HOURS * 3_600_000,
