@@ -43,7 +43,7 @@ import {
 import { PRESCRIPTIONS } from './prescribing/prescription.repository.js';
 import { composePrescriptions, type Prescriptions } from './prescribing/prescription.module.js';
 import { catalogDrugLookup, catalogSafetyChecker } from './prescribing/prescription.adapters.js';
-import { loadInteractionTable, NO_INTERACTIONS } from './prescribing/interaction-table.js';
+import { configuredInteractionTable } from './prescribing/interaction-table.js';
 import { OUTBOX } from './prescribing/prescription.outbox.js';
 import { PRESCRIBER_LOGS } from './prescribing/prescriber-log.js';
 import { limitsWith } from './prescribing/prescription.validation.js';
@@ -272,10 +272,7 @@ export function compose(
   const patients = new PatientRepository(keyring, clock);
   const patientAccess = new PatientAccess(clock);
   const patientServices = composePatients(db, keyring, clock, patientAccess, patients);
-  const interactions =
-    config.SCRIP_INTERACTIONS_FILE === undefined
-      ? NO_INTERACTIONS
-      : loadInteractionTable(config.SCRIP_INTERACTIONS_FILE);
+  const interactions = configuredInteractionTable(config.SCRIP_INTERACTIONS_FILE, logger);
   const prescriptions = composePrescriptions({
     db,
     clock,
