@@ -312,3 +312,23 @@ export function draftBody(
     ...extra,
   };
 }
+
+/** A Schedule II draft (by `by`, for `prescriber`) marked ready by the prescriber; its id. */
+export async function readyCs(
+  h: RxHarness,
+  by: Person,
+  prescriber: Person,
+  patientId: string,
+): Promise<string> {
+  const d = await post(
+    h.app,
+    '/api/v1/prescriptions',
+    by.browser,
+    draftBody(patientId, DRUGS.oxycodone, { prescriberId: prescriber.userId }),
+  );
+  expect(d.statusCode, d.body).toBe(201);
+  const id = d.json<{ id: string }>().id;
+  const r = await post(h.app, `/api/v1/prescriptions/${id}/ready`, prescriber.browser, {});
+  expect(r.statusCode, r.body).toBe(200);
+  return id;
+}
