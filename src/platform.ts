@@ -43,9 +43,10 @@ import {
 import { PRESCRIPTIONS } from './prescribing/prescription.repository.js';
 import { composePrescriptions, type Prescriptions } from './prescribing/prescription.module.js';
 import { catalogDrugLookup, catalogSafetyChecker } from './prescribing/prescription.adapters.js';
-import { loadInteractionTable, NO_INTERACTIONS } from './prescribing/interaction-table.js';
+import { configuredInteractionTable } from './prescribing/interaction-table.js';
 import { OUTBOX } from './prescribing/prescription.outbox.js';
 import { PRESCRIBER_LOGS } from './prescribing/prescriber-log.js';
+import { limitsWith } from './prescribing/prescription.validation.js';
 import {
   BAA_DOCUMENTS,
   composeCompliance,
@@ -272,10 +273,7 @@ export function compose(
   const patients = new PatientRepository(keyring, clock);
   const patientAccess = new PatientAccess(clock);
   const patientServices = composePatients(db, keyring, clock, patientAccess, patients);
-  const interactions =
-    config.SCRIP_INTERACTIONS_FILE === undefined
-      ? NO_INTERACTIONS
-      : loadInteractionTable(config.SCRIP_INTERACTIONS_FILE);
+  const interactions = configuredInteractionTable(config.SCRIP_INTERACTIONS_FILE, logger);
   const prescriptions = composePrescriptions({
     db,
     clock,
@@ -285,6 +283,7 @@ export function compose(
     access: patientAccess,
     drugs: catalogDrugLookup,
     safety: catalogSafetyChecker(patientServices.clinical, interactions),
+    limits: limitsWith(config.SCRIP_RX_LIMITS),
   });
   const keyAdmin = new KeyAdmin(db, keyring, provider, ENCRYPTED_TABLES, clock, events, {
     requestTtlMs: config.SCRIP_KEY_REQUEST_TTL_HOURS * 3_600_000,

@@ -20,6 +20,12 @@ export const DRUGS_USAGE = `usage:
   scrip drugs apply-due --tenant T
   scrip drugs interactions FILE`;
 
+/** What the drug commands use of the platform (any composition holding these, tests included). */
+export type DrugsPlatform = Pick<
+  Platform,
+  'db' | 'clock' | 'changes' | 'changeAppliers' | 'identity' | 'access'
+>;
+
 function requireTenant(v: unknown): TenantId {
   if (typeof v !== 'string' || !isUuid(v)) {
     throw new AppError('validation_failed', '--tenant <tenant uuid> is required');
@@ -28,7 +34,7 @@ function requireTenant(v: unknown): TenantId {
 }
 
 /** Signs the operator in and checks `catalog.manage` in this tenant's membership. */
-async function operator(p: Platform, tenant: TenantId, actor: unknown): Promise<ChangeActor> {
+async function operator(p: DrugsPlatform, tenant: TenantId, actor: unknown): Promise<ChangeActor> {
   const userId = await signInOperator(
     p,
     typeof actor === 'string' ? actor : undefined,
@@ -57,7 +63,7 @@ function effectiveDate(v: unknown): Date | undefined {
 }
 
 export async function drugsCommand(
-  p: Platform,
+  p: DrugsPlatform,
   sub: string | undefined,
   rest: readonly string[],
   values: Record<string, unknown>,

@@ -13,7 +13,7 @@ import type { Platform } from '../platform.js';
  * or approver, so two different authenticated security administrators are needed.
  */
 export async function signInOperator(
-  p: Platform,
+  p: Pick<Platform, 'identity' | 'access'>,
   email: string | undefined,
   permission: CatalogPermission,
 ): Promise<string> {

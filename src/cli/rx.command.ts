@@ -8,7 +8,7 @@ import { printJson } from './output.js';
  * `scrip rx verify FILE --jwks FILE|URL`: checks a signed prescription offline, without a
  * database or a key provider. FILE holds the compact JWS (as returned by
  * `GET /api/v1/prescriptions/:id`, or a JSON object with a `jws` member); the JWKS is the
- * server's `/.well-known/jwks.json`, saved to a file or fetched from its HTTPS URL. Verification
+ * server's `/.well-known/jwks.json`, saved to a file or fetched from its HTTPS URL (`http://` and other schemes are refused). Verification
  * follows RFC 7515 §5.2 with ES256 only, and the payload must be the RFC 8785 canonical form.
  */
 export async function rxCommand(
@@ -50,16 +50,34 @@ export function readJws(text: string): string {
   });
 }
 
-async function loadJwks(source: string): Promise<Jwks> {
+/**
+ * The JWKS from a file or an `https://` URL. Any other URL scheme is refused before anything is
+ * fetched: a JWKS over plain HTTP could be swapped in transit and make a forgery verify. The
+ * fetch does not follow redirects (one to `http://` would undo the rule).
+ */
+export async function loadJwks(source: string): Promise<Jwks> {
   let text: string;
-  if (/^https?:\/\//.test(source)) {
-    const res = await fetch(source, { headers: { accept: 'application/json' } });
+  if (/^[a-z][a-z0-9+.-]*:/i.test(source) && !/^[a-z]:[\\/]/i.test(source)) {
+    if (!/^https:\/\//i.test(source)) {
+      throw new AppError('validation_failed', 'the JWKS URL must be https://', { detail: 'jwks' });
+    }
+    let res: Response;
+    try {
+      res = await fetch(source, { headers: { accept: 'application/json' }, redirect: 'error' });
+    } catch {
+      throw new AppError('unavailable', 'the JWKS could not be fetched', { detail: 'jwks' });
+    }
     if (!res.ok) throw new AppError('unavailable', `JWKS fetch answered ${String(res.status)}`);
     text = await res.text();
   } else {
     text = readFileSync(source, 'utf8');
   }
-  const parsed = JSON.parse(text) as unknown;
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch {
+    parsed = undefined;
+  }
   if (
     typeof parsed !== 'object' ||
     parsed === null ||

@@ -28,6 +28,12 @@ function convert(key: string, raw: unknown): unknown {
       if (v === 'false' || v === '0' || v === '') return false;
       throw invalid(key, 'must be true or false');
     }
+    case 'object':
+      try {
+        return JSON.parse(raw) as unknown;
+      } catch {
+        throw invalid(key, 'must be a JSON object');
+      }
     case undefined:
     default:
       return raw;

@@ -5,6 +5,35 @@ import { Type, type Static } from '@sinclair/typebox';
  * config file named by SCRIP_CONFIG_FILE; the environment wins), converted, then validated as a
  * whole. A bad value stops the start with a message naming the key. Secure defaults throughout.
  */
+/** Per-schedule prescription limits an operator sets (JSON); see docs/prescribing.md. */
+const scheduleLimits = (maxRefills: number | null) =>
+  Type.Object(
+    {
+      ...(maxRefills === null
+        ? {}
+        : { maxRefills: Type.Optional(Type.Integer({ minimum: 0, maximum: maxRefills })) }),
+      maxDaysSupply: Type.Optional(Type.Integer({ minimum: 1, maximum: 365 })),
+      maxQuantity: Type.Optional(Type.Integer({ minimum: 1, maximum: 100_000 })),
+    },
+    { additionalProperties: false },
+  );
+const RxLimitsSchema = Type.Object(
+  {
+    // Schedule II: no refills, ever (21 CFR 1306.12(a)); the key is refused, not just capped.
+    CII: Type.Optional(scheduleLimits(null)),
+    // Schedules III and IV: at most five refills (21 CFR 1306.22(a)).
+    CIII: Type.Optional(scheduleLimits(5)),
+    CIV: Type.Optional(scheduleLimits(5)),
+    CV: Type.Optional(scheduleLimits(99)),
+    none: Type.Optional(scheduleLimits(99)),
+  },
+  {
+    additionalProperties: false,
+    description:
+      'Per-schedule limits (JSON), e.g. {"CII":{"maxDaysSupply":30},"CIV":{"maxRefills":2}}: maxRefills, maxDaysSupply, maxQuantity per CII, CIII, CIV, CV, none; unset fields keep the defaults (docs/prescribing.md).',
+  },
+);
+
 export const ConfigSchema = Type.Object(
   {
     SCRIP_ENV: Type.Union(
@@ -200,6 +229,7 @@ export const ConfigSchema = Type.Object(
           'Operator-supplied drug-drug interaction table (CSV, docs/interactions.md) for the safety checks.',
       }),
     ),
+    SCRIP_RX_LIMITS: Type.Optional(RxLimitsSchema),
     SCRIP_NETWORK_PORT: Type.Integer({
       minimum: 0,
       maximum: 65535,

@@ -72,7 +72,7 @@ export function domainRoutes(platform: RoutePlatform): RouteDef[] {
     ...complianceProgramRoutes(platform.complianceProgram),
     ...complianceEvidenceRoutes(platform.compliance),
     ...patientRoutes(platform.patientServices),
-    ...fhirRoutes(platform.patientServices, platform.db),
+    ...fhirRoutes(platform.patientServices, platform.db, platform.clock),
     ...networkRoutes(platform.network, platform.prescriptions, platform.db),
     ...pharmacyInboxRoutes(platform.pharmacy),
   ];

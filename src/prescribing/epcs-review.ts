@@ -5,14 +5,20 @@
  * ready (PrescriptionService.markReady) and then completes the two-factor authentication while
  * this review is displayed (PrescriptionSigning.signControlled).
  */
+import { createHash } from 'node:crypto';
 import { AppError, type Clock } from '../core/index.js';
 import type { Database } from '../db/index.js';
 import { recordPatientAccess, type PatientAccess } from '../access/patient-access.js';
-import type { PatientRepository } from './patient.repository.js';
+import type { Patient, PatientRepository } from './patient.repository.js';
 import type { PrescriptionRepository } from './prescription.repository.js';
-import { prescriberIdentity } from './canonical-prescription.js';
+import { prescriberIdentity, type PrescriberIdentity } from './canonical-prescription.js';
 import { RX_ACTIONS } from './prescription.state.js';
-import type { Actor, PracticeAddress, RequestMeta } from './prescription.types.js';
+import type {
+  Actor,
+  PracticeAddress,
+  PrescriptionContent,
+  RequestMeta,
+} from './prescription.types.js';
 
 /** 21 CFR 1311.140(a)(3), displayed exactly. */
 export const EPCS_ATTESTATION =
@@ -53,6 +59,47 @@ export function formatAddress(a: PracticeAddress): string {
     .join(', ');
 }
 
+/** The 1311.120(b)(9) elements of one prescription as the prescriber sees them. */
+export type ReviewedElements = Omit<ReviewItem, 'id' | 'status' | 'dateOfIssue' | 'schedule'>;
+
+export function reviewedElements(
+  patient: Patient,
+  prescriber: PrescriberIdentity,
+  c: PrescriptionContent,
+): ReviewedElements {
+  return {
+    patientName: `${patient.givenName} ${patient.familyName}`,
+    patientAddress: patient.address ?? '',
+    drugName: c.drug.name,
+    strength: c.drug.strength,
+    dosageForm: c.drug.doseForm,
+    quantity: `${String(c.quantity.value)} ${c.quantity.unit}`,
+    directions: c.sig,
+    refills: c.refills,
+    earliestFillDate: c.earliestFillDate ?? null,
+    prescriberName: prescriber.name,
+    prescriberAddress: formatAddress(c.practice),
+    deaNumber: c.deaNumber ?? null,
+  };
+}
+
+/**
+ * The digest stored when the prescriber marks a prescription ready and compared at signing: what
+ * is signed must be what was reviewed (21 CFR 1311.140(a)(2)-(3)), including the patient's and
+ * the prescriber's name and address, which live outside the prescription. Sealed at rest.
+ */
+export function reviewDigest(
+  patient: Patient,
+  prescriber: PrescriberIdentity,
+  c: PrescriptionContent,
+): string {
+  const e = reviewedElements(patient, prescriber, c);
+  const ordered = Object.keys(e)
+    .sort()
+    .map((k) => [k, e[k as keyof ReviewedElements]]);
+  return createHash('sha256').update(JSON.stringify(ordered)).digest('base64url');
+}
+
 export class EpcsReviewService {
   constructor(
     private readonly db: Database,
@@ -80,18 +127,7 @@ export class EpcsReviewService {
         id: p.id,
         status: p.status === 'ready' ? 'ready' : 'draft',
         dateOfIssue: today,
-        patientName: `${patient.givenName} ${patient.familyName}`,
-        patientAddress: patient.address ?? '',
-        drugName: p.content.drug.name,
-        strength: p.content.drug.strength,
-        dosageForm: p.content.drug.doseForm,
-        quantity: `${String(p.content.quantity.value)} ${p.content.quantity.unit}`,
-        directions: p.content.sig,
-        refills: p.content.refills,
-        earliestFillDate: p.content.earliestFillDate ?? null,
-        prescriberName: prescriber.name,
-        prescriberAddress: formatAddress(p.content.practice),
-        deaNumber: p.content.deaNumber ?? null,
+        ...reviewedElements(patient, prescriber, p.content),
         schedule: p.deaSchedule ?? '',
       }));
       const bases = await this.access.bases(tx, actor, [patientId], 'rx.sign.controlled');

@@ -128,3 +128,19 @@ export function loadInteractionTable(path: string): InteractionTable {
 
 /** An empty table: no interaction findings (the operator has supplied none). */
 export const NO_INTERACTIONS: InteractionTable = interactionTable([]);
+
+/**
+ * The table the platform screens with: the operator's file, or none. Without one, interaction
+ * screening is off: say so once at start (a warning, no PHI) and, through
+ * {@link NO_INTERACTIONS}, on every prescription's findings (prescription.adapters.ts).
+ */
+export function configuredInteractionTable(
+  file: string | undefined,
+  log: { warn(message: string): void },
+): InteractionTable {
+  if (file !== undefined) return loadInteractionTable(file);
+  log.warn(
+    'interaction table not configured (SCRIP_INTERACTIONS_FILE): drug-drug interaction screening is off',
+  );
+  return NO_INTERACTIONS;
+}

@@ -15,8 +15,9 @@ import {
   type CanonicalPrescription,
 } from './canonical-prescription.js';
 import { auditRx } from './prescription.audit.js';
+import { reviewDigest } from './epcs-review.js';
 import { enqueueMessage, type EnqueueOptions } from './prescription.outbox.js';
-import { transition } from './prescription.state.js';
+import { RX_ACTIONS, transition } from './prescription.state.js';
 import { missingElements } from './prescription.validation.js';
 import {
   registrationSchedule,
@@ -27,6 +28,8 @@ import {
 
 /** The step-up action that is the signature of controlled-substance prescriptions. */
 export const EPCS_SIGN_ACTION = 'rx.sign.controlled';
+/** The refusal's detail when what would be signed differs from what was reviewed. */
+export const REVIEW_CHANGED = 'review_changed';
 /** The step-up action the non-controlled signing route requires. */
 export const RX_SIGN_ACTION = 'rx.sign';
 
@@ -202,6 +205,13 @@ export class PrescriptionSigning {
     const patient = await this.d.patients.get(tx, actor.tenantId, p.patientId);
     if (patient.shredded) throw new AppError('shredded', 'the patient record was destroyed');
     const prescriber = await prescriberIdentity(tx, actor.tenantId, actor.userId);
+    // 21 CFR 1311.140(a)(2)-(3): sign only what the prescriber reviewed. The patient's and the
+    // prescriber's name and address live outside the prescription and may have changed since.
+    if (p.deaSchedule !== null && p.reviewDigest !== reviewDigest(patient, prescriber, p.content)) {
+      throw new AppError('conflict', 'the reviewed elements changed: review again', {
+        detail: REVIEW_CHANGED,
+      });
+    }
     const missing = missingElements({
       patientName: `${patient.givenName} ${patient.familyName}`.trim(),
       patientAddress: patient.address ?? '',
@@ -295,6 +305,30 @@ export class PrescriptionSigning {
       'SELECT id FROM prescriptions WHERE id = ANY($1::uuid[]) AND patient_id = $2',
       [prescriptionIds, patientId],
     );
+    // Nothing was signed; the prescriptions go back for a new review of the current elements.
+    const reset =
+      err.code === 'conflict' && err.detail === REVIEW_CHANGED
+        ? await this.d.repo.backToDraft(
+            tx,
+            known.rows.map((r) => r.id),
+            actor.userId,
+          )
+        : [];
+    for (const id of reset) {
+      transition('ready', 'draft', 'clinic');
+      await auditRx(
+        tx,
+        this.d.clock,
+        actor,
+        RX_ACTIONS.changed,
+        { prescriptionId: id, patientId },
+        meta,
+        {
+          reviewReset: true,
+          reason: REVIEW_CHANGED,
+        },
+      );
+    }
     for (const { id } of known.rows) {
       await auditRx(
         tx,

@@ -8,7 +8,7 @@ import {
   type SafetyFinding as CatalogFinding,
 } from './safety-checks.js';
 import type { DoseLimits } from './drug.js';
-import type { InteractionTable } from './interaction-table.js';
+import { NO_INTERACTIONS, type InteractionTable } from './interaction-table.js';
 import type {
   DrugLookup,
   DrugSnapshot,
@@ -89,8 +89,15 @@ export function averageDailyDose(
  * interactions from the operator's table, dose range), with the patient's allergies and active
  * medications read in the caller's transaction (which already passed the relationship check).
  */
+/** Shown to the prescriber when no interaction table is configured (screening is off). */
+export const INTERACTIONS_NOT_CONFIGURED: SafetyFinding = {
+  kind: 'interaction',
+  severity: 'info',
+  message: 'interaction table not configured: drug-drug interactions were not checked',
+};
+
 export function catalogSafetyChecker(
-  clinical: PatientClinicalRepository,
+  clinical: Pick<PatientClinicalRepository, 'safetyProfile'>,
   interactions: InteractionTable,
 ): SafetyChecker {
   return {
@@ -122,11 +129,14 @@ export function catalogSafetyChecker(
         })),
         interactions,
       });
-      return findings.map((f) => ({
-        kind: f.kind,
-        severity: severity(f.severity),
-        message: f.message,
-      }));
+      return [
+        ...findings.map((f) => ({
+          kind: f.kind,
+          severity: severity(f.severity),
+          message: f.message,
+        })),
+        ...(interactions === NO_INTERACTIONS ? [INTERACTIONS_NOT_CONFIGURED] : []),
+      ];
     },
   };
 }

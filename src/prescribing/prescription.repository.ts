@@ -1,3 +1,4 @@
+import { createHash, timingSafeEqual } from 'node:crypto';
 import type { Clock, TenantId } from '../core/index.js';
 import { AppError } from '../core/index.js';
 import type { Tx } from '../db/index.js';
@@ -19,8 +20,27 @@ import type {
  */
 export const PRESCRIPTIONS: EncryptedTable = {
   table: 'prescriptions',
-  columns: ['content', 'safety', 'jws'],
+  columns: ['content', 'safety', 'jws', 'review'],
 };
+
+/**
+ * SHA-256 over the plaintexts of the sealed columns, each length-prefixed. Frozen by the
+ * database once the prescription is signed (migration 0027) and checked on every read, so a
+ * rewrite of the sealed columns (even under a newer data key) never reads back as signed.
+ */
+function sealedDigest(plain: Readonly<Record<string, string | null | undefined>>): Buffer {
+  const h = createHash('sha256');
+  for (const column of PRESCRIPTIONS.columns) {
+    const value = plain[column];
+    const bytes = value === null || value === undefined ? null : Buffer.from(value, 'utf8');
+    const len = Buffer.alloc(5);
+    len.writeUInt8(bytes === null ? 0 : 1, 0);
+    len.writeUInt32BE(bytes?.length ?? 0, 1);
+    h.update(len);
+    if (bytes !== null) h.update(bytes);
+  }
+  return h.digest();
+}
 
 interface Row {
   id: string;
@@ -35,6 +55,8 @@ interface Row {
   content: Buffer;
   safety: Buffer | null;
   jws: Buffer | null;
+  review: Buffer | null;
+  sealed_digest: Buffer | null;
   key_id: string | null;
   ready_at: Date | null;
   signed_at: Date | null;
@@ -44,7 +66,7 @@ interface Row {
 }
 
 const COLUMNS = `id, patient_id, prescriber_id, drafted_by, kind, previous_id, dea_schedule, status, version,
-  content, safety, jws, key_id, ready_at, signed_at, error_code, created_at, updated_at`;
+  content, safety, jws, review, sealed_digest, key_id, ready_at, signed_at, error_code, created_at, updated_at`;
 
 export interface NewPrescription {
   readonly id: string;
@@ -80,6 +102,7 @@ export class PrescriptionRepository {
       content: JSON.stringify(p.content),
       safety: null,
       jws: null,
+      review: null,
     });
     const now = this.clock.now();
     await tx.query(
@@ -159,17 +182,21 @@ export class PrescriptionRepository {
       findings: readonly RecordedFinding[];
       status: 'draft' | 'ready';
       bumpVersion: boolean;
+      /** The reviewed-elements digest, when the prescription becomes (or stays) ready. */
+      reviewDigest?: string | null;
     },
   ): Promise<void> {
+    const review = next.status === 'ready' ? (next.reviewDigest ?? p.reviewDigest) : null;
     const { version, sealed } = await sealRow(tx, this.keyring, tenantId, PRESCRIPTIONS, p.id, {
       content: JSON.stringify(next.content),
       safety: next.findings.length === 0 ? null : JSON.stringify(next.findings),
       jws: null,
+      review,
     });
     const now = this.clock.now();
     await tx.query(
       `UPDATE prescriptions SET dek_version = $2, content = $3, safety = $4, status = $5,
-              version = version + $6, dea_schedule = $7,
+              version = version + $6, dea_schedule = $7, review = $9,
               ready_at = CASE WHEN $5 = 'ready' THEN $8::timestamptz ELSE NULL END,
               status_changed_at = CASE WHEN status = $5 THEN status_changed_at ELSE $8 END,
               updated_at = $8
@@ -183,8 +210,24 @@ export class PrescriptionRepository {
         next.bumpVersion ? 1 : 0,
         next.content.drug.deaSchedule,
         now,
+        sealed.review,
       ],
     );
+  }
+
+  /**
+   * Sends ready prescriptions back to draft for a new review (the reviewed elements changed
+   * under them); the reviewed digest goes with the readiness. Returns the ids moved.
+   */
+  async backToDraft(tx: Tx, ids: readonly string[], prescriberId: string): Promise<string[]> {
+    const { rows } = await tx.query<{ id: string }>(
+      `UPDATE prescriptions SET status = 'draft', ready_at = NULL, review = NULL, version = version + 1,
+              status_changed_at = $2, updated_at = $2
+        WHERE id = ANY($1::uuid[]) AND prescriber_id = $3 AND status = 'ready' AND signed_at IS NULL
+        RETURNING id`,
+      [ids, this.clock.now(), prescriberId],
+    );
+    return rows.map((r) => r.id);
   }
 
   /** Stores the signature: the JWS, key id and signing time; the content is sealed again as is. */
@@ -194,15 +237,24 @@ export class PrescriptionRepository {
     p: Prescription,
     signed: { jws: string; keyId: string; signedAt: Date },
   ): Promise<void> {
-    const { version, sealed } = await sealRow(tx, this.keyring, tenantId, PRESCRIPTIONS, p.id, {
+    const plain = {
       content: JSON.stringify(p.content),
       safety: p.findings.length === 0 ? null : JSON.stringify(p.findings),
       jws: signed.jws,
-    });
+      review: p.reviewDigest,
+    };
+    const { version, sealed } = await sealRow(
+      tx,
+      this.keyring,
+      tenantId,
+      PRESCRIPTIONS,
+      p.id,
+      plain,
+    );
     const { rowCount } = await tx.query(
       `UPDATE prescriptions SET dek_version = $2, content = $3, safety = $4, jws = $5, key_id = $6,
               signed_at = $7, signed_by = prescriber_id, status = 'signed', status_changed_at = $7,
-              updated_at = $7
+              updated_at = $7, review = $9, sealed_digest = $10
         WHERE id = $1 AND status = 'ready' AND version = $8 AND signed_at IS NULL`,
       [
         p.id,
@@ -213,6 +265,8 @@ export class PrescriptionRepository {
         signed.keyId,
         signed.signedAt,
         p.version,
+        sealed.review,
+        sealedDigest(plain),
       ],
     );
     if (rowCount !== 1) throw new AppError('conflict', 'the prescription changed while signing');
@@ -237,8 +291,20 @@ export class PrescriptionRepository {
       content: row.content,
       safety: row.safety,
       jws: row.jws,
+      review: row.review,
     });
     if (plain === SHREDDED) throw new AppError('shredded', 'the prescription was destroyed');
+    if (row.sealed_digest !== null) {
+      const digest = sealedDigest(plain);
+      if (
+        digest.length !== row.sealed_digest.length ||
+        !timingSafeEqual(digest, row.sealed_digest)
+      ) {
+        throw new AppError('integrity_error', 'the signed prescription does not match its record', {
+          detail: 'sealed_digest',
+        });
+      }
+    }
     return {
       id: row.id,
       patientId: row.patient_id,
@@ -257,6 +323,7 @@ export class PrescriptionRepository {
       jws: plain.jws ?? null,
       keyId: row.key_id,
       readyAt: row.ready_at,
+      reviewDigest: plain.review ?? null,
       signedAt: row.signed_at,
       errorCode: row.error_code,
       createdAt: row.created_at,

@@ -8,6 +8,7 @@ import { checkSeries, prescriberFor } from './prescription.rules.js';
 import type { Patient, PatientRepository } from './patient.repository.js';
 import type { PrescriptionRepository } from './prescription.repository.js';
 import { prescriberIdentity } from './canonical-prescription.js';
+import { reviewDigest } from './epcs-review.js';
 import { auditRx, resolveFindings, type Override } from './prescription.audit.js';
 import { RX_ACTIONS, transition, type TransitionSource } from './prescription.state.js';
 import {
@@ -264,6 +265,7 @@ export class PrescriptionService {
         findings: recorded,
         status: 'ready',
         bumpVersion: content !== p.content,
+        reviewDigest: reviewDigest(patient, prescriber, content),
       });
       const overridden = recorded.filter((f) => f.overrideReason !== undefined);
       await auditRx(

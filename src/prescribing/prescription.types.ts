@@ -147,6 +147,8 @@ export interface Prescription {
   readonly jws: string | null;
   readonly keyId: string | null;
   readonly readyAt: Date | null;
+  /** Digest of the 21 CFR 1311.120(b)(9) elements reviewed at "ready" (epcs-review.ts). */
+  readonly reviewDigest: string | null;
   readonly signedAt: Date | null;
   readonly errorCode: string | null;
   readonly createdAt: Date;

@@ -1,7 +1,10 @@
 import { describe, expect, it } from 'vitest';
+import { loadConfig } from '../config/index.js';
 import {
   checkScheduleIiSeries,
   deaElementsChanged,
+  DEFAULT_LIMITS,
+  limitsWith,
   missingElements,
   validateContent,
 } from './prescription.validation.js';
@@ -109,5 +112,41 @@ describe('prescription validation (21 CFR 1306.05, 1306.12, 1306.22)', () => {
     expect(() => transition('queued', 'transmitted', 'clinic')).toThrow(/not allowed/);
     expect(() => transition('signed', 'draft', 'clinic')).toThrow(/not allowed/);
     expect(nextStatuses('dispensed')).toEqual([]);
+  });
+});
+
+describe('operator limits (SCRIP_RX_LIMITS)', () => {
+  const load = (value: string) =>
+    limitsWith(loadConfig({ SCRIP_RX_LIMITS: value }).SCRIP_RX_LIMITS);
+
+  it('overrides only the fields given; unset keeps the federal defaults', () => {
+    expect(limitsWith(loadConfig({}).SCRIP_RX_LIMITS)).toEqual(DEFAULT_LIMITS);
+    const l = load('{"CII":{"maxDaysSupply":30},"CIV":{"maxRefills":2,"maxQuantity":120}}');
+    expect(l.CII).toEqual({ ...DEFAULT_LIMITS.CII, maxDaysSupply: 30 });
+    expect(l.CIV).toEqual({ maxRefills: 2, maxDaysSupply: 180, maxQuantity: 120 });
+    expect(l.none).toEqual(DEFAULT_LIMITS.none);
+    const civ = { ...BASE, drug: { ...BASE.drug, deaSchedule: 'CIV' as const }, refills: 3 };
+    expect(() => {
+      validateContent(civ, l);
+    }).toThrow(/refill/);
+    expect(() => {
+      validateContent({ ...BASE, daysSupply: 31 }, l);
+    }).toThrow();
+  });
+
+  it('is validated strictly at start, naming the key; Schedule II refills stay zero', () => {
+    for (const bad of [
+      'not json',
+      '[]',
+      '{"CII":{"maxRefills":1}}',
+      '{"CIII":{"maxRefills":6}}',
+      '{"CVI":{"maxDaysSupply":30}}',
+      '{"CII":{"maxDaysSupply":0}}',
+      '{"CII":{"maxDaysSupply":"30"}}',
+      '{"CII":{"maxDays":30}}',
+    ]) {
+      expect(() => load(bad)).toThrow(/SCRIP_RX_LIMITS/);
+    }
+    expect(limitsWith({ CII: { maxRefills: 3 } }).CII.maxRefills).toBe(0);
   });
 });

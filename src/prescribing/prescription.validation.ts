@@ -27,6 +27,24 @@ export const DEFAULT_LIMITS: PrescriptionLimits = {
   none: { maxRefills: 99, maxDaysSupply: 365, maxQuantity: 100_000 },
 };
 
+/** Operator overrides of some limits (SCRIP_RX_LIMITS); unset fields keep the defaults. */
+export type LimitOverrides = Readonly<
+  Partial<Record<DeaScheduleCode | 'none', Readonly<Partial<ScheduleLimits>>>>
+>;
+
+/**
+ * The limits in force: the defaults with the operator's overrides. Schedule II stays at zero
+ * refills whatever is given (21 CFR 1306.12(a)); the configuration schema refuses the key too.
+ */
+export function limitsWith(overrides: LimitOverrides = {}): PrescriptionLimits {
+  const merged = { ...DEFAULT_LIMITS };
+  for (const key of Object.keys(DEFAULT_LIMITS) as (keyof PrescriptionLimits)[]) {
+    merged[key] = { ...DEFAULT_LIMITS[key], ...overrides[key] };
+  }
+  merged.CII = { ...merged.CII, maxRefills: 0 };
+  return merged;
+}
+
 /** ICD-10-CM code shape: letter, digit, alphanumeric, optional dot and up to four more. */
 const ICD10_RE = /^[A-TV-Z][0-9][0-9A-Z](\.[0-9A-Z]{1,4})?$/;
 const NCPDP_RE = /^[0-9]{7}$/;

@@ -8,11 +8,15 @@ import {
   runSafetyChecks,
   type SafetyDrug,
 } from './safety-checks.js';
-import { loadInteractionTable, parseInteractionCsv } from './interaction-table.js';
+import {
+  configuredInteractionTable,
+  loadInteractionTable,
+  NO_INTERACTIONS,
+  parseInteractionCsv,
+} from './interaction-table.js';
 
-const TABLE = loadInteractionTable(
-  join(import.meta.dirname, '../../test/fixtures/interactions.csv'),
-);
+const TABLE_FILE = join(import.meta.dirname, '../../test/fixtures/interactions.csv');
+const TABLE = loadInteractionTable(TABLE_FILE);
 
 const oxycodone: SafetyDrug = {
   rxcui: '1049621',
@@ -151,5 +155,20 @@ describe('interaction table file', () => {
     );
     expect(() => parseInteractionCsv(`${h}1,2,minor,"open\n`, 't.csv')).toThrow(/quoting/);
     expect(() => parseInteractionCsv(`${h}x,2,minor,d\n`, 't.csv')).toThrow(/digits/);
+  });
+});
+
+describe('the configured interaction table', () => {
+  it('without SCRIP_INTERACTIONS_FILE: no table and one warning at start, naming the setting only', () => {
+    const warnings: string[] = [];
+    const log = { warn: (m: string) => warnings.push(m) };
+    expect(configuredInteractionTable(undefined, log)).toBe(NO_INTERACTIONS);
+    expect(warnings).toEqual([
+      'interaction table not configured (SCRIP_INTERACTIONS_FILE): drug-drug interaction screening is off',
+    ]);
+    const table = configuredInteractionTable(TABLE_FILE, log);
+    expect(table).not.toBe(NO_INTERACTIONS);
+    expect(table.size).toBe(TABLE.size);
+    expect(warnings).toHaveLength(1);
   });
 });

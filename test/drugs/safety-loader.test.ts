@@ -2,7 +2,12 @@ import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Database } from '../../src/db/index.js';
 import { catalogApplier } from '../../src/prescribing/catalog-change.applier.js';
-import { loadInteractionTable } from '../../src/prescribing/interaction-table.js';
+import { loadInteractionTable, NO_INTERACTIONS } from '../../src/prescribing/interaction-table.js';
+import {
+  catalogDrugLookup,
+  catalogSafetyChecker,
+  INTERACTIONS_NOT_CONFIGURED,
+} from '../../src/prescribing/prescription.adapters.js';
 import { readRxNormRelease } from '../../src/prescribing/rxnorm-rrf.js';
 import { loadSafetyDrug, runSafetyChecks } from '../../src/prescribing/safety-checks.js';
 import { DrugCatalogRepository } from '../../src/prescribing/drug-catalog.repository.js';
@@ -18,7 +23,8 @@ describe('safety checks over the catalog', () => {
     await db.close();
   });
 
-  it('loads a drug with ingredients and limits and checks it; another tenant gets not_found', async () => {
+  /** A fresh tenant with the RxNorm fixture in its catalog (oxycodone limited to 120 mg a day). */
+  async function tenantWithCatalog() {
     const tenant = await freshTenant(db);
     const release = await readRxNormRelease(FIXTURE);
     const payload = {
@@ -36,6 +42,11 @@ describe('safety checks over the catalog', () => {
         now: new Date(),
       }),
     );
+    return tenant;
+  }
+
+  it('loads a drug with ingredients and limits and checks it; another tenant gets not_found', async () => {
+    const tenant = await tenantWithCatalog();
     const id = await db.withTenant(tenant, async (tx) => {
       const [oxy] = await DrugCatalogRepository.findByCode(tx, '1049621');
       return oxy?.id ?? '';
@@ -61,5 +72,35 @@ describe('safety checks over the catalog', () => {
     await expect(db.withTenant(other, (tx) => loadSafetyDrug(tx, id))).rejects.toThrow(
       'no such drug',
     );
+  });
+
+  it('tells the prescriber when no interaction table is configured (an info finding), not when one is', async () => {
+    const tenant = await tenantWithCatalog();
+    // A patient with no allergies and no medications: only the table matters.
+    const clinical: Parameters<typeof catalogSafetyChecker>[0] = {
+      safetyProfile: () =>
+        Promise.resolve({ allergies: [], activeMedications: [], activeIngredientRxcuis: [] }),
+    };
+    const run = (table: typeof NO_INTERACTIONS) =>
+      db.withTenant(tenant, async (tx) => {
+        const drug = await catalogDrugLookup.get(tx, tenant, '1049621');
+        if (drug === undefined) throw new Error('oxycodone is missing from the catalog');
+        return catalogSafetyChecker(clinical, table).check({
+          tx,
+          tenantId: tenant,
+          patientId: randomUUID(),
+          prescriptionId: randomUUID(),
+          drug,
+          quantity: { value: 20, unit: 'tablet' },
+          daysSupply: 5,
+          sig: 'Take 1 tablet every 6 hours as needed',
+        });
+      });
+    expect(await run(NO_INTERACTIONS)).toEqual([INTERACTIONS_NOT_CONFIGURED]);
+    expect(INTERACTIONS_NOT_CONFIGURED).toMatchObject({ kind: 'interaction', severity: 'info' });
+    const table = loadInteractionTable(
+      new URL('../fixtures/interactions.csv', import.meta.url).pathname,
+    );
+    expect(await run(table)).toEqual([]);
   });
 });

@@ -208,5 +208,49 @@ describe('FHIR R4: Patient, Practitioner, AllergyIntolerance, MedicationStatemen
     const support = await user(h, t, 'support');
     const denied = await call(h, 'GET', `/fhir/R4/Practitioner/${prescriber.userId}`, support);
     expect(denied.statusCode).toBe(403);
+
+    // Search by NPI (with or without the us-npi system): this tenant's prescribers only, audited.
+    for (const identifier of [npi, `http://hl7.org/fhir/sid/us-npi|${npi}`]) {
+      const res = await call(
+        h,
+        'GET',
+        `/fhir/R4/Practitioner?identifier=${encodeURIComponent(identifier)}`,
+        outsider,
+      );
+      expect(res.statusCode, res.body).toBe(200);
+      expect(res.headers['content-type']).toBe('application/fhir+json; charset=utf-8');
+      const bundle = res.json<Bundle>();
+      assertValidFhir(bundle);
+      expect(bundle).toMatchObject({ type: 'searchset', total: 1 });
+      expect(bundle.entry[0]?.resource).toEqual(proofed.json());
+    }
+    const byNpi = (await audit(h, t)).filter(
+      (a) => a.action === 'practitioner.read' && a.details.by === 'npi',
+    );
+    expect(byNpi).toHaveLength(2);
+    expect(byNpi[0]).toMatchObject({
+      actor_user_id: outsider.userId,
+      subjects: [{ type: 'user', id: prescriber.userId }],
+      details: { count: 1 },
+    });
+    const none = await call(h, 'GET', '/fhir/R4/Practitioner?identifier=1993999998', outsider);
+    expect(none.json()).toMatchObject({ total: 0, entry: [] });
+    const elsewhere = await tenant(h);
+    const stranger = await user(h, elsewhere, 'prescriber');
+    const cross = await call(h, 'GET', `/fhir/R4/Practitioner?identifier=${npi}`, stranger);
+    expect(cross.statusCode).toBe(200);
+    expect(cross.json()).toMatchObject({ total: 0, entry: [] });
+    for (const bad of [
+      `identifier=${encodeURIComponent(`urn:other|${npi}`)}`,
+      'identifier=12345',
+      `identifier=${npi}&name=Okafor`,
+      'name=Okafor',
+    ]) {
+      const res = await call(h, 'GET', `/fhir/R4/Practitioner?${bad}`, outsider);
+      expect(res.statusCode, bad).toBe(400);
+      expect(res.headers['content-type']).toContain('application/problem+json');
+    }
+    const deniedSearch = await call(h, 'GET', `/fhir/R4/Practitioner?identifier=${npi}`, support);
+    expect(deniedSearch.statusCode).toBe(403);
   });
 });

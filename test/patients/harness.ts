@@ -26,7 +26,7 @@ export async function patientsHarness(): Promise<PatientsHarness> {
   const clock = new ManualClock(Date.UTC(2026, 2, 3, 15, 0, 0));
   const p = await testPlatform(clock);
   const { app, logs } = await buildTestApp(p.db, {
-    routes: [...patientRoutes(p.patientServices), ...fhirRoutes(p.patientServices, p.db)],
+    routes: [...patientRoutes(p.patientServices), ...fhirRoutes(p.patientServices, p.db, clock)],
     authenticator: sessionAuthenticator(p.identity.sessions),
   });
   return {

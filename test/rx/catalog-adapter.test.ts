@@ -81,7 +81,11 @@ describe('prescriptions over the drug catalog (catalogDrugLookup, catalogSafetyC
   }
 
   beforeAll(async () => {
-    h = await rxHarness({ catalog: true });
+    // The operator's limits (SCRIP_RX_LIMITS) reach the platform's prescription service.
+    h = await rxHarness({
+      catalog: true,
+      config: { SCRIP_RX_LIMITS: '{"CII":{"maxDaysSupply":30},"CIV":{"maxRefills":2}}' },
+    });
     c = await clinic(h, [DOC]);
     doc = await proofedPrescriber(h, c, DOC, 'okafor@example.test');
     pharmA = await plainUser(h, c, 'pia@example.test', ['pharmacist']);
@@ -235,6 +239,25 @@ describe('prescriptions over the drug catalog (catalogDrugLookup, catalogSafetyC
     const res = await draft(LISINOPRIL_10);
     expect(res.statusCode, res.body).toBe(201);
     expect(await findingsOf(res.json<{ id: string }>().id)).toEqual([]);
+  });
+
+  it("the operator's per-schedule limits apply: a 31-day Schedule II supply is refused (the default allows 90), 30 is not", async () => {
+    const other = await patientWithTeam(h, c.tenant, [doc.userId]);
+    const cii = (days: number) =>
+      post(
+        h.app,
+        '/api/v1/prescriptions',
+        doc.browser,
+        draftBody(other, { rxcui: OXYCODONE } as DrugSnapshot, {
+          quantity: { value: days, unit: 'tablet' },
+          daysSupply: days,
+        }),
+      );
+    const over = await cii(31);
+    expect(over.statusCode, over.body).toBe(400);
+    expect(over.json()).toMatchObject({ code: 'validation_failed', detail: 'daysSupply' });
+    const ok = await cii(30);
+    expect(ok.statusCode, ok.body).toBe(201);
   });
 
   it('an unknown or a retired RXCUI is refused, and nothing is stored', async () => {

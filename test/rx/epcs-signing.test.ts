@@ -3,6 +3,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { asTenantId } from '../../src/core/index.js';
 import { verifyPrescriptionJws } from '../../src/prescribing/canonical-prescription.js';
 import { EPCS_ATTESTATION } from '../../src/prescribing/epcs-review.js';
+import { PRESCRIPTIONS } from '../../src/prescribing/prescription.repository.js';
+import { openRow, sealRow, SHREDDED } from '../../src/crypto/row-cipher.js';
 import type { Jwks } from '../../src/crypto/jws.js';
 import { cookiesOf, enrol, get, PASSWORD, post, type Browser } from '../identity/harness.js';
 import { practitioner } from '../identity/registry-fixture.js';
@@ -16,6 +18,7 @@ import {
   patientWithTeam,
   plainUser,
   proofedPrescriber,
+  readyCs,
   rxHarness,
   stepUp,
   type Clinic,
@@ -63,21 +66,6 @@ describe('prescriptions: Schedule II end to end, EPCS signing and its refusals',
   afterAll(async () => {
     await h.close();
   });
-
-  /** Draft (by `by`, for `forUser`) and mark ready by the prescriber. */
-  async function readyCs(by: Person, prescriber: Person, patientId: string): Promise<string> {
-    const d = await post(
-      h.app,
-      '/api/v1/prescriptions',
-      by.browser,
-      draftBody(patientId, DRUGS.oxycodone, { prescriberId: prescriber.userId }),
-    );
-    expect(d.statusCode, d.body).toBe(201);
-    const id = d.json<{ id: string }>().id;
-    const r = await post(h.app, `/api/v1/prescriptions/${id}/ready`, prescriber.browser, {});
-    expect(r.statusCode, r.body).toBe(200);
-    return id;
-  }
 
   it('an agent drafts a Schedule II prescription; the prescriber reviews, attests, steps up and signs; the JWS verifies against the JWKS; created/ready/signed are audited with the request ids', async () => {
     const patientId = await patientWithTeam(h, c.tenant, [doc.userId, agent.userId]);
@@ -194,7 +182,7 @@ describe('prescriptions: Schedule II end to end, EPCS signing and its refusals',
 
   it('an agent cannot sign (403), neither through the plain nor the EPCS route', async () => {
     const patientId = await patientWithTeam(h, c.tenant, [doc.userId, agent.userId]);
-    const id = await readyCs(agent, doc, patientId);
+    const id = await readyCs(h, agent, doc, patientId);
     const plain = await post(h.app, `/api/v1/prescriptions/${id}/sign`, agent.browser);
     expect(plain.statusCode).toBe(403);
     expect(await stepUp(h, agent, 'rx.sign.controlled')).toBe(200);
@@ -208,7 +196,7 @@ describe('prescriptions: Schedule II end to end, EPCS signing and its refusals',
 
   it('a prescriber without the EPCS permission, or with an expired DEA registration, cannot sign a controlled substance (audited failures)', async () => {
     const patientId = await patientWithTeam(h, c.tenant, [noperm.userId, lapsed.userId]);
-    const a = await readyCs(noperm, noperm, patientId);
+    const a = await readyCs(h, noperm, noperm, patientId);
     expect(await stepUp(h, noperm, 'rx.sign.controlled')).toBe(200);
     const refused = await post(h.app, `/api/v1/patients/${patientId}/epcs-sign`, noperm.browser, {
       prescriptionIds: [a],
@@ -216,7 +204,7 @@ describe('prescriptions: Schedule II end to end, EPCS signing and its refusals',
     expect(refused.statusCode).toBe(403);
     expect(refused.json<{ detail: string }>().detail).toContain('no_epcs_permission');
 
-    const b = await readyCs(lapsed, lapsed, patientId);
+    const b = await readyCs(h, lapsed, lapsed, patientId);
     const owner = await ownerClient(ownerUrlOf(h));
     try {
       // The owner is subject to row-level security too (FORCE) unless it is a superuser.
@@ -288,7 +276,7 @@ describe('prescriptions: Schedule II end to end, EPCS signing and its refusals',
 
   it('a signed prescription cannot be edited: the API refuses and audits it, and the trigger refuses the app role in SQL', async () => {
     const patientId = await patientWithTeam(h, c.tenant, [doc.userId]);
-    const id = await readyCs(doc, doc, patientId);
+    const id = await readyCs(h, doc, doc, patientId);
     expect(await stepUp(h, doc, 'rx.sign.controlled')).toBe(200);
     const s = await post(h.app, `/api/v1/patients/${patientId}/epcs-sign`, doc.browser, {
       prescriptionIds: [id],
@@ -322,18 +310,69 @@ describe('prescriptions: Schedule II end to end, EPCS signing and its refusals',
         /signed prescription cannot be changed/,
       );
     }
-    // Delivery may still advance.
+    // Delivery may still advance, but never backwards (prescription.state.ts).
     await h.rx.service.advance(c.tenant, id, 'transmitted', 'network');
+    const jws = s.json<{ signed: { jws: string }[] }>().signed[0]?.jws;
     const after = await get(h.app, `/api/v1/prescriptions/${id}`, doc.browser);
-    expect(after.json()).toMatchObject({
-      status: 'transmitted',
-      jws: s.json<{ signed: { jws: string }[] }>().signed[0]?.jws,
+    expect(after.json()).toMatchObject({ status: 'transmitted', jws });
+    for (const sql of [
+      `UPDATE prescriptions SET status = 'queued' WHERE id = $1`,
+      `UPDATE prescriptions SET status = 'signed' WHERE id = $1`,
+      `UPDATE prescriptions SET sealed_digest = NULL WHERE id = $1`,
+    ]) {
+      await expect(h.p.db.withTenant(c.tenant, (tx) => tx.query(sql, [id]))).rejects.toThrow(
+        /signed prescription cannot be changed/,
+      );
+    }
+
+    // A data-key rotation re-encrypts the signed record; it still reads back, unchanged.
+    await h.p.reencryptor.start(c.tenant);
+    expect((await h.p.reencryptor.run(c.tenant)).status).toBe('done');
+    const reencrypted = await get(h.app, `/api/v1/prescriptions/${id}`, doc.browser);
+    expect(reencrypted.statusCode, reencrypted.body).toBe(200);
+    expect(reencrypted.json()).toEqual(after.json());
+
+    // After the next rotation the app role rewrites the body under the newer key: the database
+    // cannot read ciphertexts, so the row is stored, but it never reads back as the signed record.
+    const { job } = await h.p.reencryptor.start(c.tenant);
+    await h.p.db.withTenant(c.tenant, async (tx) => {
+      const key = await h.p.keyring.fieldKey(tx, c.tenant, job.toVersion);
+      const { rows } = await tx.query<{ content: Buffer; safety: Buffer | null; jws: Buffer }>(
+        'SELECT content, safety, jws FROM prescriptions WHERE id = $1',
+        [id],
+      );
+      const old = await openRow(tx, h.p.keyring, c.tenant, PRESCRIPTIONS, id, {
+        ...rows[0],
+        review: null,
+      });
+      if (old === SHREDDED || typeof old.content !== 'string') throw new Error('unreadable');
+      const forged = { ...(JSON.parse(old.content) as object), sig: 'Take 10 tablets' };
+      const { sealed } = await sealRow(
+        tx,
+        h.p.keyring,
+        c.tenant,
+        PRESCRIPTIONS,
+        id,
+        { content: JSON.stringify(forged), safety: null, jws: old.jws ?? null, review: null },
+        key,
+      );
+      await tx.query('UPDATE prescriptions SET content = $2, dek_version = $3 WHERE id = $1', [
+        id,
+        sealed.content,
+        job.toVersion,
+      ]);
     });
+    const forgedRead = await get(h.app, `/api/v1/prescriptions/${id}`, doc.browser);
+    expect(forgedRead.statusCode).toBe(500);
+    expect(forgedRead.body).not.toContain('Take 10 tablets');
+    await expect(
+      h.rx.service.advance(c.tenant, id, 'acknowledged', 'network'),
+    ).rejects.toMatchObject({ code: 'integrity_error' });
   });
 
   it('a replayed, an expired, or a before-the-review step-up is refused', async () => {
     const patientId = await patientWithTeam(h, c.tenant, [doc.userId]);
-    const first = await readyCs(doc, doc, patientId);
+    const first = await readyCs(h, doc, doc, patientId);
     expect(await stepUp(h, doc, 'rx.sign.controlled')).toBe(200);
     const ok = await post(h.app, `/api/v1/patients/${patientId}/epcs-sign`, doc.browser, {
       prescriptionIds: [first],
@@ -341,7 +380,7 @@ describe('prescriptions: Schedule II end to end, EPCS signing and its refusals',
     expect(ok.statusCode, ok.body).toBe(200);
 
     const other = await patientWithTeam(h, c.tenant, [doc.userId]);
-    const second = await readyCs(doc, doc, other);
+    const second = await readyCs(h, doc, doc, other);
     // Replay: the step-up above was consumed by the first signing.
     const replay = await post(h.app, `/api/v1/patients/${other}/epcs-sign`, doc.browser, {
       prescriptionIds: [second],
@@ -383,7 +422,7 @@ describe('prescriptions: Schedule II end to end, EPCS signing and its refusals',
 
   it('changing a DEA-required element after ready forces a new review; a note to the pharmacist does not', async () => {
     const patientId = await patientWithTeam(h, c.tenant, [doc.userId]);
-    const id = await readyCs(doc, doc, patientId);
+    const id = await readyCs(h, doc, doc, patientId);
     const note = await patch(h, `/api/v1/prescriptions/${id}`, doc.browser, {
       notesToPharmacist: 'Patient prefers blister packs',
     });

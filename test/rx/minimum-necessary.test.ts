@@ -274,6 +274,7 @@ describe('prescriptions: minimum-necessary views per role, field by field', () =
         `/fhir/R4/MedicationRequest/${rxId}`,
         `/fhir/R4/MedicationRequest?patient=${patientId}`,
         `/fhir/R4/Provenance?target=MedicationRequest/${rxId}`,
+        `/fhir/R4/Provenance/rx-${rxId}`,
       ]) {
         const res = await get(h.app, url, who(role).browser);
         expect(res.statusCode, `${role} GET ${url}`).toBe(403);
@@ -290,6 +291,7 @@ describe('prescriptions: minimum-necessary views per role, field by field', () =
       `/api/v1/prescriptions/${rxId}`,
       `/api/v1/patients/${patientId}/prescriptions`,
       `/fhir/R4/MedicationRequest/${rxId}`,
+      `/fhir/R4/Provenance/rx-${rxId}`,
     ]) {
       const res = await get(h.app, url, stranger.browser);
       expect(res.statusCode, url).toBe(404);

@@ -311,6 +311,17 @@ describe('prescriptions: non-controlled signing, safety overrides, DEA choice, F
     assertValidFhir(p);
     expect(p.signature[0]?.sigFormat).toBe('application/jose');
     expect(Buffer.from(p.signature[0]?.data ?? '', 'base64').toString('utf8')).toBe(jws);
+    // The same Provenance read by its id; an unsigned prescription has none (404, like a missing one).
+    const read = await get(h.app, `/fhir/R4/Provenance/rx-${id}`, doc.browser);
+    expect(read.statusCode, read.body).toBe(200);
+    expect(read.headers['content-type']).toContain('application/fhir+json');
+    assertValidFhir(read.json());
+    expect(read.json()).toEqual(p);
+    const unsigned = await draftReady(draftBody(patientId, DRUGS.amoxicillin));
+    const none = await get(h.app, `/fhir/R4/Provenance/rx-${unsigned}`, doc.browser);
+    expect(none.statusCode).toBe(404);
+    expect((await get(h.app, `/fhir/R4/Provenance/${id}`, doc.browser)).statusCode).toBe(404);
+    expect((await get(h.app, '/fhir/R4/Provenance/rx-%3Cx%3E', doc.browser)).statusCode).toBe(400);
     const search = await get(h.app, `/fhir/R4/MedicationRequest?patient=${patientId}`, doc.browser);
     assertValidFhir(search.json());
 

@@ -92,14 +92,19 @@ export const INTERACTIONS_FIXTURE = new URL('../fixtures/interactions.csv', impo
 /**
  * Prescriptions over the fake catalog and safety checks, or with `catalog`, the platform's own
  * composition (the drug catalog, its safety checks and the shipped interaction table) with the
- * drug catalog routes.
+ * drug catalog routes. `config` adds settings (environment strings) to the test platform's.
  */
-export async function rxHarness(options: { catalog?: boolean } = {}): Promise<RxHarness> {
+export async function rxHarness(
+  options: { catalog?: boolean; config?: Record<string, string> } = {},
+): Promise<RxHarness> {
   const clock = new ManualClock(Date.UTC(2026, 2, 1, 9, 0, 0));
   const real = options.catalog === true;
   const p = await testPlatform(clock, {
     isolated: true,
-    ...(real ? { config: { SCRIP_INTERACTIONS_FILE: INTERACTIONS_FIXTURE } } : {}),
+    config: {
+      ...(real ? { SCRIP_INTERACTIONS_FILE: INTERACTIONS_FIXTURE } : {}),
+      ...options.config,
+    },
   });
   const safety = new FakeSafety();
   const rx = real
@@ -306,4 +311,24 @@ export function draftBody(
     practice: PRACTICE,
     ...extra,
   };
+}
+
+/** A Schedule II draft (by `by`, for `prescriber`) marked ready by the prescriber; its id. */
+export async function readyCs(
+  h: RxHarness,
+  by: Person,
+  prescriber: Person,
+  patientId: string,
+): Promise<string> {
+  const d = await post(
+    h.app,
+    '/api/v1/prescriptions',
+    by.browser,
+    draftBody(patientId, DRUGS.oxycodone, { prescriberId: prescriber.userId }),
+  );
+  expect(d.statusCode, d.body).toBe(201);
+  const id = d.json<{ id: string }>().id;
+  const r = await post(h.app, `/api/v1/prescriptions/${id}/ready`, prescriber.browser, {});
+  expect(r.statusCode, r.body).toBe(200);
+  return id;
 }

@@ -159,6 +159,7 @@ function fhirJson(reply: FastifyReply): void {
   void reply.type('application/fhir+json; charset=utf-8');
 }
 
+const UUID = '[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}';
 const Resource = Type.Object({ resourceType: Type.String() }, { additionalProperties: true });
 const tags = ['fhir'];
 
@@ -168,6 +169,9 @@ export function fhirRxRoutes(rx: Prescriptions): RouteDef[] {
     ip: r.ip,
     userAgent: r.headers['user-agent'],
   });
+  /** The signature of one prescription, read through the service (access check, audit). */
+  const provenanceOf = async (request: FastifyRequest, id: string) =>
+    provenance(await rx.service.get(actor(request), id, meta(request)));
   return [
     defineRoute({
       method: 'GET',
@@ -220,8 +224,7 @@ export function fhirRxRoutes(rx: Prescriptions): RouteDef[] {
         querystring: Type.Object(
           {
             target: Type.String({
-              pattern:
-                '^MedicationRequest/[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$',
+              pattern: `^MedicationRequest/${UUID}$`,
             }),
           },
           { additionalProperties: false },
@@ -230,10 +233,32 @@ export function fhirRxRoutes(rx: Prescriptions): RouteDef[] {
       },
       handler: async (request, reply) => {
         const id = (request.query as { target: string }).target.slice('MedicationRequest/'.length);
-        const p = await rx.service.get(actor(request), id, meta(request));
-        const prov = provenance(p);
+        const prov = await provenanceOf(request, id);
         fhirJson(reply);
         return searchset(prov === undefined ? [] : [prov]);
+      },
+    }),
+    defineRoute({
+      method: 'GET',
+      url: '/fhir/R4/Provenance/:id',
+      permission: 'rx.read',
+      summary: 'FHIR R4 Provenance read (rx-<prescription id>: the signature)',
+      tags,
+      schema: {
+        // Any FHIR id (R4 datatypes.html#id); Scrip's are rx-<prescription id>, others are unknown.
+        params: Type.Object({ id: Type.String({ pattern: '^[A-Za-z0-9.-]{1,64}$' }) }),
+        response: { 200: Resource },
+      },
+      handler: async (request, reply) => {
+        const id = (request.params as { id: string }).id;
+        if (!new RegExp(`^rx-${UUID}$`).test(id)) {
+          throw new AppError('not_found', 'no such provenance');
+        }
+        const prov = await provenanceOf(request, id.slice('rx-'.length));
+        // An unsigned prescription has no signature: the same answer as a missing one.
+        if (prov === undefined) throw new AppError('not_found', 'no such provenance');
+        fhirJson(reply);
+        return prov;
       },
     }),
   ];

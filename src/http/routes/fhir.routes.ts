@@ -1,6 +1,6 @@
 import { Type } from '@sinclair/typebox';
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import { AppError } from '../../core/index.js';
+import { AppError, systemClock, type Clock } from '../../core/index.js';
 import type { Database } from '../../db/index.js';
 import type { PatientSearch, Patients } from '../../prescribing/index.js';
 import {
@@ -16,8 +16,9 @@ import {
   toFhirMedicationStatement,
   toFhirPatient,
   toFhirPractitioner,
+  US_NPI,
 } from '../../fhir/resources.js';
-import { findPractitioner } from '../../fhir/practitioners.js';
+import { findPractitioners, type PractitionerFilter } from '../../fhir/practitioners.js';
 import { defineRoute, type RouteDef } from '../route.js';
 import { accessMeta, patientActor } from './patient-http.js';
 
@@ -49,6 +50,19 @@ function patientRef(value: string): string {
     throw new AppError('validation_failed', 'patient must be Patient/<id>', { detail: 'patient' });
   }
   return id;
+}
+
+/** `identifier=[us-npi system|]NPI`: the one Practitioner search (directory data, not PHI). */
+export function practitionerIdentifier(value: string): PractitionerFilter {
+  const bar = value.indexOf('|');
+  const system = bar < 0 ? undefined : value.slice(0, bar);
+  const npi = bar < 0 ? value : value.slice(bar + 1);
+  if ((system !== undefined && system !== US_NPI) || !/^[0-9]{10}$/.test(npi)) {
+    throw new AppError('validation_failed', `identifier must be ${US_NPI}|<10-digit NPI>`, {
+      detail: 'identifier',
+    });
+  }
+  return { npi };
 }
 
 const SEARCH_PARAMS = ['identifier', 'family', 'birthdate', '_id'] as const;
@@ -108,8 +122,17 @@ export function fhirPatientSearch(params: Readonly<Record<string, string>>): Pat
  * Search terms that are PHI are accepted only in a `POST _search` form body (R4 http.html#search),
  * never in the URL; GET search takes `_id` alone.
  */
-export function fhirRoutes(p: Patients, db: Database): RouteDef[] {
+export function fhirRoutes(p: Patients, db: Database, clock: Clock = systemClock): RouteDef[] {
   const tags = ['fhir'];
+  /** This tenant's prescribers matching `filter`; the lookup is audited (ids only). */
+  const practitioners = (request: FastifyRequest, filter: PractitionerFilter) => {
+    const who = patientActor(request);
+    return findPractitioners(db, who.tenantId, filter, {
+      actor: { kind: 'user', userId: who.userId, sessionId: who.sessionId },
+      requestId: request.id,
+      clock,
+    });
+  };
   const bundle = BundleOf(FhirPatient);
   const search = async (
     request: FastifyRequest,
@@ -181,15 +204,33 @@ export function fhirRoutes(p: Patients, db: Database): RouteDef[] {
       tags,
       schema: { params: Type.Object({ id: Id }), response: { 200: FhirPractitioner } },
       handler: async (request, reply) => {
-        const who = patientActor(request);
-        const found = await findPractitioner(
-          db,
-          who.tenantId,
-          (request.params as { id: string }).id,
-        );
+        const [found] = await practitioners(request, {
+          userId: (request.params as { id: string }).id,
+        });
         if (found === undefined) throw new AppError('not_found', 'no such practitioner');
         fhir(reply);
         return toFhirPractitioner(found);
+      },
+    }),
+    defineRoute({
+      method: 'GET',
+      url: `${FHIR_BASE}/Practitioner`,
+      permission: 'rx.read',
+      summary: "FHIR Practitioner search by NPI (identifier; this tenant's prescribers)",
+      tags,
+      schema: {
+        querystring: Type.Object(
+          { identifier: Type.String({ minLength: 1, maxLength: 80 }) },
+          { additionalProperties: false },
+        ),
+        response: { 200: BundleOf(FhirPractitioner) },
+      },
+      handler: async (request, reply) => {
+        onlyQuery(request, ['identifier']);
+        const filter = practitionerIdentifier((request.query as { identifier: string }).identifier);
+        const found = await practitioners(request, filter);
+        fhir(reply);
+        return searchset(found.map(toFhirPractitioner));
       },
     }),
     defineRoute({

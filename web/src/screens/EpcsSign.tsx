@@ -7,6 +7,7 @@ import { Empty, ErrorNote, Loading } from '../components/status.js';
 import { useLoad } from '../components/useLoad.js';
 import { Link } from '../router.js';
 import { drugText } from './PatientSummary.js';
+import { defaultDeaNumber } from './epcs-dea.js';
 import type { ScreenProps } from './registry.js';
 
 /** The step-up action that completes EPCS two-factor signing (21 CFR 1311.140(a)(3)). */
@@ -41,7 +42,7 @@ export function EpcsSign(props: ScreenProps): ReactNode {
   }
   const r = review.data;
   const ready = r.items.filter((i) => i.status === 'ready');
-  const dea = deaNumber === '' ? (r.deaNumbers[0] ?? '') : deaNumber;
+  const dea = deaNumber === '' ? defaultDeaNumber(r.items, selected, r.deaNumbers) : deaNumber;
 
   const sign = async (): Promise<void> => {
     setAsking(false);
