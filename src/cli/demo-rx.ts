@@ -57,8 +57,7 @@ const RX = {
   oxycodone: '1049621',
 } as const;
 
-/** Proposed by one pharmacist, approved (and so applied) by another. */
-/** Approves `proposal` as a second person; the demo's changes are all due at once. */
+/** Approves `proposal` as a second person (so it is applied: the demo's changes are due at once). */
 export async function twoPerson(
   changes: Pick<ChangeControlService, 'approve'>,
   tenantId: TenantId,
