@@ -2,11 +2,7 @@ import { createHash } from 'node:crypto';
 import { AppError, type Clock, type TenantId } from '../core/index.js';
 import type { Database, Tx } from '../db/index.js';
 import { appendAudit, type AuditActor } from '../audit/index.js';
-import {
-  PHARMACY_DIRECTORY_CREATE,
-  PHARMACY_DIRECTORY_IMPORT,
-  PHARMACY_DIRECTORY_UPDATE,
-} from '../monitoring/actions.js';
+import { PHARMACY_DIRECTORY_IMPORT } from '../monitoring/actions.js';
 import {
   checkPharmacy,
   PharmacyDirectoryRepository,
@@ -23,8 +19,8 @@ import {
  * file's SHA-256.
  *
  * People change the directory through change control (a `routing` proposal approved by a second
- * person, pharmacy-directory-change.applier.ts); the direct writes here are for internal callers
- * that seed a directory (test harnesses, the demo network).
+ * person, pharmacy-directory-change.applier.ts); the direct import here is for internal callers
+ * that seed a directory (test harnesses).
  */
 export const IMPORT_LIMITS = { bytes: 32 * 1024 * 1024, rows: 100_000 } as const;
 
@@ -121,27 +117,6 @@ export class PharmacyDirectoryService {
     return this.db.withTenant(tenantId, (tx) => this.repository.byNcpdpId(tx, ncpdpId));
   }
 
-  async create(tenantId: TenantId, input: PharmacyInput, actor: AuditActor): Promise<Pharmacy> {
-    return this.db.withTenant(tenantId, async (tx) => {
-      const p = await this.repository.create(tx, tenantId, input);
-      await this.#audit(tx, tenantId, actor, PHARMACY_DIRECTORY_CREATE, p);
-      return p;
-    });
-  }
-
-  async update(
-    tenantId: TenantId,
-    id: string,
-    input: PharmacyInput,
-    actor: AuditActor,
-  ): Promise<Pharmacy> {
-    return this.db.withTenant(tenantId, async (tx) => {
-      const p = await this.repository.update(tx, id, input);
-      await this.#audit(tx, tenantId, actor, PHARMACY_DIRECTORY_UPDATE, p);
-      return p;
-    });
-  }
-
   /** `scrip pharmacies import`: the whole file or nothing. */
   async importFile(tenantId: TenantId, content: string, actor: AuditActor): Promise<ImportReport> {
     const rows = parseDirectoryFile(content);
@@ -164,26 +139,5 @@ export class PharmacyDirectoryService {
       );
       return report;
     });
-  }
-
-  async #audit(
-    tx: Tx,
-    tenantId: TenantId,
-    actor: AuditActor,
-    action: string,
-    p: Pharmacy,
-  ): Promise<void> {
-    await appendAudit(
-      tx,
-      {
-        tenantId,
-        actor,
-        action,
-        outcome: 'success',
-        subjects: [{ type: 'pharmacy', id: p.id }],
-        details: { ncpdpId: p.ncpdpId, active: p.active },
-      },
-      this.clock,
-    );
   }
 }
