@@ -81,10 +81,10 @@ Commands:
   audit export [--dir D] [--witness W]   write sealed segments once (SCRIP_AUDIT_EXPORT_DIR)
   audit verify-export [--dir D]  verify the export offline | audit witness-check | audit prune-plan
   drugs import --tenant T --actor E DIR   propose an RxNorm release (RRF) as a catalog change
-  drugs proposals|approve ID|reject ID|apply-due --tenant T [--actor E]   catalog change control
+  drugs proposals|approve ID|reject ID|apply-due --tenant T [--actor E]   change control (catalog, formulary, routing)
   drugs interactions FILE        check an interaction table (docs/interactions.md)
   registry import FILE           verify (SCRIP_REGISTRY_PUBLIC_KEY_FILE) and load a signed NPI/DEA/licence registry
-  pharmacies import --tenant T FILE   load a pharmacy directory file (JSON lines; all or nothing)
+  pharmacies import --tenant T --actor E FILE   propose a pharmacy directory file (JSON lines) as a routing change
   network identity set --tenant T --id D:X|P:NCPDP --cert F --key F [--switch URL --pin P]...
   network identity show --tenant T    the tenant's network addresses, certificates, switch (docs/network.md)
   pharmacy add|list|member --tenant T   this tenant's own pharmacies (NCPDP IDs) and their staff

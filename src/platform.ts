@@ -26,6 +26,7 @@ import { RoleCatalogService } from './access/role-catalog.service.js';
 import { ContextGate } from './access/context-gate.js';
 import { PatientAccess } from './access/patient-access.js';
 import { PATIENTS, PatientRepository } from './prescribing/patient.repository.js';
+import { routingApplier } from './network/pharmacy-directory-change.applier.js';
 import { PharmacyDirectoryService } from './network/pharmacy-directory.service.js';
 import {
   ChangeControlService,
@@ -219,7 +220,11 @@ export function compose(
   compliancePorts: Partial<ComplianceOptions> = {},
 ): Omit<Platform, 'dataDir' | 'target' | 'close'> {
   const keyring = new Keyring(provider, clock, { cacheTtlMs: config.SCRIP_DEK_CACHE_TTL_MS });
-  const changeAppliers = createChangeApplierRegistry([catalogApplier, formularyApplier]);
+  const changeAppliers = createChangeApplierRegistry([
+    catalogApplier,
+    formularyApplier,
+    routingApplier(clock),
+  ]);
   const signingKeys = new SigningKeyService(db, provider, clock, events);
   const compliance = composeCompliance(
     { db, keyring, clock, config, provider, signingKeys },

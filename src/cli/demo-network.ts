@@ -11,7 +11,9 @@
  *   including controlled; the clinic's JWKS is the platform's (it signs the prescriptions);
  * - the pharmacy tenant: its pharmacy locations, the demo pharmacist and technician as staff, the
  *   clinic as a trusted sender with the platform JWKS;
- * - the clinic: directory entries for those pharmacies (endpoint: the local switch);
+ * - the clinic: directory entries for those pharmacies (endpoint: the local switch), as one
+ *   routing change proposed by the clinic's compliance officer and approved by a clinic
+ *   pharmacist (two-person change control, docs/pharmacy-directory.md);
  * - the BAA gate of both tenants (45 CFR 164.308(b)): a vendor for the local switch, a BAA with a
  *   signed demo document, the `endpoint:<switch origin>` integration enabled.
  *
@@ -30,11 +32,12 @@ import { ensureLocalNetwork, type LocalNetwork } from '../network/local-network.
 import { spkiSha256 } from '../network/mtls.js';
 import type { NetworkNode } from '../network/network-node.js';
 import { assertPharmacy } from '../network/pharmacy-directory.repository.js';
-import type { PharmacyDirectoryService } from '../network/pharmacy-directory.service.js';
 import { endpointRef } from '../network/send-gate.js';
 import type { PharmacyModule } from '../pharmacy/index.js';
 import { assertParticipant, saveParticipants } from '../switch/index.js';
+import type { ChangeControlService } from '../prescribing/change-control.service.js';
 import { DEMO_PHARMACY_NCPDP_IDS } from './demo-patients.js';
+import { twoPerson } from './demo-rx.js';
 
 export interface DemoNetworkDeps {
   readonly config: Config;
@@ -44,7 +47,8 @@ export interface DemoNetworkDeps {
   readonly signingKeys: Pick<SigningKeyService, 'jwks'>;
   readonly network: Pick<NetworkNode, 'identities'>;
   readonly pharmacy: Pick<PharmacyModule, 'setup'>;
-  readonly pharmacies: Pick<PharmacyDirectoryService, 'create'>;
+  /** The clinic's directory entries are a routing change (proposed, then approved). */
+  readonly changes: Pick<ChangeControlService, 'propose' | 'approve'>;
   readonly compliance: Pick<Compliance, 'vendors' | 'baas' | 'integrations'>;
 }
 
@@ -57,8 +61,10 @@ export interface DemoNetworkInput {
   readonly tag: string;
   readonly clinic: TenantId;
   readonly pharmacy: TenantId;
-  /** Records the clinic's compliance steps (vendor, BAA, integration). */
+  /** Records the clinic's compliance steps (vendor, BAA, integration); proposes its directory. */
   readonly complianceOfficer: Person;
+  /** A clinic pharmacist (`catalog.manage`): approves the directory change. */
+  readonly routingApprover: Person;
   /** The pharmacy tenant's administrator: its set-up and its compliance steps. */
   readonly pharmacyAdmin: Person;
   /** Staff of every demo pharmacy location. */
@@ -137,28 +143,30 @@ export async function seedDemoNetwork(
   }
   await deps.pharmacy.setup.trustSender(pharmacyTenant, clinicId, jwks, admin);
 
-  for (const [i, ncpdpId] of DEMO_PHARMACY_NCPDP_IDS.entries()) {
-    await deps.pharmacies.create(
-      input.clinic,
-      assertPharmacy({
-        ncpdpId,
-        npi: demoPharmacyNpi(i),
-        name: demoPharmacyName(i),
-        address: {
-          line: `${String(10 + i)} Demo Street`,
-          city: 'Sacramento',
-          state: 'CA',
-          zip: '95814',
-        },
-        phone: `55501002${String(i + 1).padStart(2, '0')}`,
-        serviceLevels: LEVELS,
-        endpointUrl: local.switchUrl,
-        pins: { primary: local.switchPin },
-        active: true,
-      }),
-      cli,
-    );
-  }
+  const rows = DEMO_PHARMACY_NCPDP_IDS.map((ncpdpId, i) =>
+    assertPharmacy({
+      ncpdpId,
+      npi: demoPharmacyNpi(i),
+      name: demoPharmacyName(i),
+      address: {
+        line: `${String(10 + i)} Demo Street`,
+        city: 'Sacramento',
+        state: 'CA',
+        zip: '95814',
+      },
+      phone: `55501002${String(i + 1).padStart(2, '0')}`,
+      serviceLevels: LEVELS,
+      endpointUrl: local.switchUrl,
+      pins: { primary: local.switchPin },
+      active: true,
+    }),
+  );
+  const routing = await deps.changes.propose(input.clinic, input.complianceOfficer, {
+    kind: 'routing',
+    payload: { upsert: rows },
+    summary: 'Demo pharmacies, reached through the local switch',
+  });
+  await twoPerson(deps.changes, input.clinic, input.routingApprover, routing);
 
   const clinicCert = await issueCert(local.ca, {
     commonName: `Demo Clinic ${input.tag}`,

@@ -57,11 +57,11 @@ const RX = {
   oxycodone: '1049621',
 } as const;
 
-/** Proposed by one pharmacist, approved (and so applied) by another. */
-async function twoPerson(
-  changes: ChangeControlService,
+/** Approves `proposal` as a second person (so it is applied: the demo's changes are due at once). */
+export async function twoPerson(
+  changes: Pick<ChangeControlService, 'approve'>,
   tenantId: TenantId,
-  approver: Caller,
+  approver: Pick<Caller, 'userId' | 'sessionId'>,
   proposal: ChangeProposal,
 ): Promise<string> {
   const done = await changes.approve(

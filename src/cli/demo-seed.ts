@@ -318,6 +318,7 @@ async function populate(
           clinic,
           pharmacy,
           complianceOfficer: officer.caller,
+          routingApprover: pharmacist.caller,
           pharmacyAdmin: pharmacyAdmin.caller,
           pharmacyStaff: pharmacyStaff.map((u) => u.userId),
         });

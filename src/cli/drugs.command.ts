@@ -1,11 +1,10 @@
-import { AppError, asTenantId, isUuid, type TenantId } from '../core/index.js';
-import { permissionsFor } from '../identity/roles.js';
+import { AppError, isUuid } from '../core/index.js';
 import type { Platform } from '../platform.js';
-import { applyDueChanges, type ChangeActor } from '../prescribing/change-control.service.js';
+import { applyDueChanges } from '../prescribing/change-control.service.js';
 import { proposeRxNormImport } from '../prescribing/drug-import.js';
 import { loadInteractionTable } from '../prescribing/interaction-table.js';
 import { printJson, printTable } from './output.js';
-import { signInOperator } from './operator.js';
+import { effectiveDate, requireTenant, signInTenantOperator } from './operator.js';
 
 /**
  * `scrip drugs …`: import an RxNorm release as a catalog change proposal, list, approve or reject
@@ -26,42 +25,6 @@ export type DrugsPlatform = Pick<
   'db' | 'clock' | 'changes' | 'changeAppliers' | 'identity' | 'access'
 >;
 
-function requireTenant(v: unknown): TenantId {
-  if (typeof v !== 'string' || !isUuid(v)) {
-    throw new AppError('validation_failed', '--tenant <tenant uuid> is required');
-  }
-  return asTenantId(v);
-}
-
-/** Signs the operator in and checks `catalog.manage` in this tenant's membership. */
-async function operator(p: DrugsPlatform, tenant: TenantId, actor: unknown): Promise<ChangeActor> {
-  const userId = await signInOperator(
-    p,
-    typeof actor === 'string' ? actor : undefined,
-    'catalog.manage',
-  );
-  const roles = await p.db.withTenant(tenant, async (tx) => {
-    const { rows } = await tx.query<{ roles: string[] }>(
-      'SELECT roles FROM memberships WHERE tenant_id = $1 AND user_id = $2',
-      [tenant, userId],
-    );
-    return rows[0]?.roles;
-  });
-  if (roles === undefined || !permissionsFor(roles).has('catalog.manage')) {
-    throw new AppError('forbidden', 'the operator may not manage this tenant’s catalog');
-  }
-  return { userId };
-}
-
-function effectiveDate(v: unknown): Date | undefined {
-  if (v === undefined) return undefined;
-  const d = typeof v === 'string' ? new Date(v) : new Date(Number.NaN);
-  if (Number.isNaN(d.getTime())) {
-    throw new AppError('validation_failed', '--effective must be an ISO 8601 date-time');
-  }
-  return d;
-}
-
 export async function drugsCommand(
   p: DrugsPlatform,
   sub: string | undefined,
@@ -74,7 +37,7 @@ export async function drugsCommand(
       if (dir === undefined) throw new AppError('validation_failed', DRUGS_USAGE);
       const tenant = requireTenant(values.tenant);
       const effectiveAt = effectiveDate(values.effective);
-      const actor = await operator(p, tenant, values.actor);
+      const actor = await signInTenantOperator(p, tenant, values.actor, 'catalog.manage');
       const { proposal, release } = await proposeRxNormImport(
         p.changes,
         tenant,
@@ -110,7 +73,7 @@ export async function drugsCommand(
       const id = rest[0];
       if (id === undefined || !isUuid(id)) throw new AppError('validation_failed', DRUGS_USAGE);
       const tenant = requireTenant(values.tenant);
-      const actor = await operator(p, tenant, values.actor);
+      const actor = await signInTenantOperator(p, tenant, values.actor, 'catalog.manage');
       const r =
         sub === 'approve'
           ? await p.changes.approve(tenant, actor, id)

@@ -1,9 +1,11 @@
 import { createInterface } from 'node:readline';
 import { Writable } from 'node:stream';
-import { AppError } from '../core/index.js';
+import { AppError, asTenantId, isUuid, type TenantId } from '../core/index.js';
 import { permissionsOf } from '../access/role-catalog.js';
 import type { CatalogPermission } from '../access/permissions.js';
+import { permissionsFor } from '../identity/roles.js';
 import type { Platform } from '../platform.js';
+import type { ChangeActor } from '../prescribing/change-control.service.js';
 
 /**
  * Signs in the operator of a dual-controlled CLI command as a real Scrip user: email (`--actor`),
@@ -40,6 +42,51 @@ export async function signInOperator(
   } finally {
     await p.identity.account.logout(caller, meta);
   }
+}
+
+/** `--tenant`: a tenant id, or a refusal naming the option. */
+export function requireTenant(v: unknown): TenantId {
+  if (typeof v !== 'string' || !isUuid(v)) {
+    throw new AppError('validation_failed', '--tenant <tenant uuid> is required');
+  }
+  return asTenantId(v);
+}
+
+/** `--effective`: an ISO 8601 date-time, or undefined (a change takes effect on approval). */
+export function effectiveDate(v: unknown): Date | undefined {
+  if (v === undefined) return undefined;
+  const d = typeof v === 'string' ? new Date(v) : new Date(Number.NaN);
+  if (Number.isNaN(d.getTime())) {
+    throw new AppError('validation_failed', '--effective must be an ISO 8601 date-time');
+  }
+  return d;
+}
+
+/**
+ * Signs the operator of a change-control command in ({@link signInOperator}) and checks that
+ * they hold `permission` in `tenant` itself, not only in their own tenant.
+ */
+export async function signInTenantOperator(
+  p: Pick<Platform, 'identity' | 'access' | 'db'>,
+  tenant: TenantId,
+  actor: unknown,
+  permission: CatalogPermission,
+): Promise<ChangeActor> {
+  const userId = await signInOperator(p, typeof actor === 'string' ? actor : undefined, permission);
+  const roles = await p.db.withTenant(tenant, async (tx) => {
+    const { rows } = await tx.query<{ roles: string[] }>(
+      'SELECT roles FROM memberships WHERE tenant_id = $1 AND user_id = $2',
+      [tenant, userId],
+    );
+    return rows[0]?.roles;
+  });
+  if (roles === undefined || !permissionsFor(roles).has(permission)) {
+    throw new AppError(
+      'forbidden',
+      `the operator may not do this in this tenant (needs ${permission})`,
+    );
+  }
+  return { userId };
 }
 
 /** Reads one line per prompt: hidden on a terminal, plain from a pipe. */

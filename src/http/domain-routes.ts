@@ -66,7 +66,7 @@ export function domainRoutes(platform: RoutePlatform): RouteDef[] {
     ...accessReviewRoutes(platform.accessOps, platform.db, platform.clock),
     ...accessSettingsRoutes(platform.db, platform.clock),
     ...drugRoutes(platform.db, platform.changes),
-    ...pharmacyRoutes(platform.pharmacies),
+    ...pharmacyRoutes(platform.pharmacies, platform.changes),
     ...prescriptionRoutes(platform.prescriptions),
     ...fhirRxRoutes(platform.prescriptions),
     ...complianceProgramRoutes(platform.complianceProgram),

@@ -310,6 +310,15 @@ export class PharmacyDirectoryRepository {
     return rows[0] === undefined ? undefined : fromRow(rows[0]);
   }
 
+  /** The pharmacies among `ncpdpIds` (in no particular order). */
+  async byNcpdpIds(tx: Tx, ncpdpIds: readonly string[]): Promise<Pharmacy[]> {
+    const { rows } = await tx.query<Row>(
+      `SELECT ${COLUMNS} FROM pharmacies WHERE ncpdp_id = ANY($1::text[])`,
+      [[...ncpdpIds]],
+    );
+    return rows.map(fromRow);
+  }
+
   /** One page of matches ordered by name, and the total number of matches. */
   async search(tx: Tx, q: PharmacySearch): Promise<{ items: Pharmacy[]; total: number }> {
     const where: string[] = [];

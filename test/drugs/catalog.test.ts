@@ -6,14 +6,8 @@ import { ManualClock } from '../../src/core/index.js';
 import { applyDueChanges } from '../../src/prescribing/change-control.service.js';
 import { proposeRxNormImport } from '../../src/prescribing/drug-import.js';
 import type { FastifyInstance, LightMyRequestResponse } from 'fastify';
-import {
-  auditActions,
-  codeFor,
-  get,
-  post as plainPost,
-  type Browser,
-} from '../identity/harness.js';
-import { drugWorld, FIXTURE, type DrugWorld } from './helpers.js';
+import { auditActions, get, post as plainPost, type Browser } from '../identity/harness.js';
+import { drugWorld, FIXTURE, stepUpToDecide, type DrugWorld } from './helpers.js';
 
 interface DrugJson {
   id: string;
@@ -39,13 +33,7 @@ describe('drug catalog under change control', () => {
     const who = [w.pharmA, w.pharmB, w.prescriber, w.support, w.outsider].find(
       (u) => u.browser === b,
     );
-    if (/\/(approve|reject)$/.test(url) && who !== undefined) {
-      w.h.clock.advance(30_000);
-      await plainPost(w.h.app, '/api/v1/auth/step-up', b, {
-        action: 'catalog.change.decide',
-        totp: codeFor(who.secret, w.h.clock),
-      });
-    }
+    if (/\/(approve|reject)$/.test(url) && who !== undefined) await stepUpToDecide(w.h, who);
     return plainPost(app, url, b, payload);
   }
   let importId: string;
@@ -316,7 +304,8 @@ describe('drug catalog under change control', () => {
         summary: 's',
         payload: { entries: [{ rxcui: '1', status: 'maybe', notes: null }] },
       },
-      { kind: 'routing', summary: 's', payload: {} }, // no routing applier registered here
+      { kind: 'routing', summary: 's', payload: {} }, // a routing change lists pharmacies
+      { kind: 'routing', summary: 's', payload: { upsert: [{ ncpdpId: '1234567' }] } },
       {
         kind: 'catalog',
         summary: 's',

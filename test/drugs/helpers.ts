@@ -1,19 +1,18 @@
 import { randomUUID } from 'node:crypto';
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, LightMyRequestResponse } from 'fastify';
 import { expect } from 'vitest';
 import { asTenantId, type TenantId } from '../../src/core/index.js';
 import { packagePath } from '../../src/db/index.js';
 import { drugRoutes } from '../../src/http/routes/drugs.routes.js';
 import { sessionAuthenticator } from '../../src/http/session-auth.js';
-import { catalogApplier, formularyApplier } from '../../src/prescribing/catalog-change.applier.js';
-import {
+import type {
+  ChangeApplierRegistry,
   ChangeControlService,
-  createChangeApplierRegistry,
-  type ChangeApplierRegistry,
 } from '../../src/prescribing/change-control.service.js';
 import { buildTestApp } from '../app.js';
 import {
   bootstrapAdmin,
+  codeFor,
   cookiesOf,
   enrol,
   harness,
@@ -23,6 +22,31 @@ import {
   type Enrolled,
   type Harness,
 } from '../identity/harness.js';
+
+/**
+ * Decides a change proposal over HTTP as `who`: a fresh step-up (catalog.change.decide, a new
+ * TOTP step) and the approve or reject call on `app`.
+ */
+export async function decideProposal(
+  h: Harness,
+  app: FastifyInstance,
+  who: Enrolled,
+  url: string,
+  payload: Record<string, unknown> = {},
+): Promise<LightMyRequestResponse> {
+  await stepUpToDecide(h, who);
+  return post(app, url, who.browser, payload);
+}
+
+/** A fresh step-up for deciding change proposals (catalog.change.decide). */
+export async function stepUpToDecide(h: Harness, who: Enrolled): Promise<void> {
+  h.clock.advance(30_000);
+  const res = await post(h.app, '/api/v1/auth/step-up', who.browser, {
+    action: 'catalog.change.decide',
+    totp: codeFor(who.secret, h.clock),
+  });
+  expect(res.statusCode, res.body).toBeLessThan(300);
+}
 
 /** The small RxNorm release shipped for `scrip demo seed` (demo/rxnorm) is the tests' fixture. */
 export const FIXTURE = packagePath('demo', 'rxnorm');
@@ -44,8 +68,9 @@ export interface DrugWorld {
 
 export async function drugWorld(): Promise<DrugWorld> {
   const h = await harness();
-  const appliers = createChangeApplierRegistry([catalogApplier, formularyApplier]);
-  const changes = new ChangeControlService(h.p.db, appliers, h.clock);
+  // The platform's change control: every kind registered as `scrip serve` registers them.
+  const appliers = h.p.changeAppliers;
+  const changes = h.p.changes;
   const { app } = await buildTestApp(h.p.db, {
     routes: drugRoutes(h.p.db, changes),
     authenticator: sessionAuthenticator(h.p.identity.sessions),

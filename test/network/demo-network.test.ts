@@ -48,7 +48,7 @@ describe('scrip demo seed: the one-machine network', () => {
       signingKeys: h.p.signingKeys,
       network: h.p.network,
       pharmacy: h.p.pharmacy,
-      pharmacies: h.p.pharmacies,
+      changes: h.p.changes,
       compliance: h.p.compliance,
     });
   };
@@ -152,6 +152,11 @@ describe('scrip demo seed: the one-machine network', () => {
       expect(p.endpointUrl).toBe(local?.switchUrl);
       expect(p.pins.primary).toBe(local?.switchPin);
     }
+    // Through two-person change control: proposed by one clinic user, approved by another.
+    const routing = await h.p.changes.list(clinic, { kind: 'routing', limit: 10, offset: 0 });
+    expect(routing).toHaveLength(1);
+    expect(routing[0]?.status).toBe('applied');
+    expect(routing[0]?.decidedBy).not.toBe(routing[0]?.proposedBy);
   });
 
   it('passes the BAA gate of both tenants for the switch, and the inventory lists the same ref', async () => {

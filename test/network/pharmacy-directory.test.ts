@@ -1,7 +1,8 @@
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Readable } from 'node:stream';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { asTenantId, ManualClock, type TenantId } from '../../src/core/index.js';
 import type { Database } from '../../src/db/index.js';
 import { pharmaciesCommand } from '../../src/cli/pharmacies.command.js';
@@ -11,6 +12,15 @@ import {
   PharmacyDirectoryService,
 } from '../../src/network/pharmacy-directory.service.js';
 import { freshTenant, openTestDatabase } from '../db.js';
+import {
+  bootstrapAdmin,
+  codeFor,
+  harness,
+  inviteAndEnrol,
+  PASSWORD,
+  type Enrolled,
+  type Harness,
+} from '../identity/harness.js';
 import { jsonl, pharmacyRow, pin } from './pharmacy-fixtures.js';
 
 async function auditOf(
@@ -184,41 +194,120 @@ describe('pharmacy directory import and search (database)', () => {
     });
   });
 
-  it('scrip pharmacies import loads a file for a tenant and refuses bad usage', async () => {
-    const tenant = await freshTenant(db);
-    const dir = mkdtempSync(join(tmpdir(), 'scrip-pharm-'));
-    const file = join(dir, 'directory.jsonl');
-    writeFileSync(file, jsonl([pharmacyRow('5000001'), pharmacyRow('5000002')]));
-    const out: string[] = [];
-    const write = process.stdout.write.bind(process.stdout);
-    process.stdout.write = (chunk: string) => out.push(chunk) > 0;
-    try {
-      expect(await pharmaciesCommand({ pharmacies: service }, 'import', [file], { tenant })).toBe(
-        0,
-      );
-    } finally {
-      process.stdout.write = write;
-    }
-    expect(JSON.parse(out.join(''))).toMatchObject({ rows: 2, created: 2, updated: 0 });
-    expect(await count(db, tenant)).toBe(2);
-    const err = process.stderr.write.bind(process.stderr);
-    process.stderr.write = () => true;
-    try {
-      expect(await pharmaciesCommand({ pharmacies: service }, 'import', [file], {})).toBe(2);
-    } finally {
-      process.stderr.write = err;
-    }
-    await expect(
-      pharmaciesCommand({ pharmacies: service }, 'import', [file], { tenant: 'nope' }),
-    ).rejects.toMatchObject({ code: 'validation_failed' });
+  it('importFile (internal seeding) refuses an unknown tenant', async () => {
     await expect(
       service.importFile(
         asTenantId('00000000-0000-4000-8000-000000000000'),
         jsonl([pharmacyRow('5000003')]),
-        {
-          kind: 'cli',
-        },
+        { kind: 'cli' },
       ),
     ).rejects.toMatchObject({ code: 'not_found' });
+  });
+});
+
+/**
+ * `scrip pharmacies import` proposes, it does not write: the operator signs in (email, then
+ * password and TOTP on standard input, src/cli/operator.ts) and the file becomes a routing
+ * proposal that a second person approves.
+ */
+describe('scrip pharmacies import (change control)', () => {
+  let h: Harness;
+  let tenant: TenantId;
+  let officer: Enrolled;
+  let pharmacist: Enrolled;
+  const dir = mkdtempSync(join(tmpdir(), 'scrip-pharm-'));
+
+  /** Runs the command with `secrets` as standard input; returns exit code and output. */
+  async function run(
+    rest: string[],
+    values: Record<string, unknown>,
+    secrets: string[] = [],
+  ): Promise<{ code: number; out: string }> {
+    const stdin = Object.getOwnPropertyDescriptor(process, 'stdin');
+    Object.defineProperty(process, 'stdin', {
+      value: Readable.from(secrets.map((l) => `${l}\n`)),
+      configurable: true,
+    });
+    const out: string[] = [];
+    const write = vi.spyOn(process.stdout, 'write').mockImplementation((chunk) => {
+      out.push(String(chunk));
+      return true;
+    });
+    vi.spyOn(process.stderr, 'write').mockImplementation(() => true);
+    try {
+      const code = await pharmaciesCommand(h.p, 'import', rest, values);
+      return { code, out: out.join('') };
+    } finally {
+      write.mockRestore();
+      vi.restoreAllMocks();
+      if (stdin !== undefined) Object.defineProperty(process, 'stdin', stdin);
+    }
+  }
+  const secretsOf = (u: Enrolled): string[] => {
+    h.clock.advance(30_000);
+    return [PASSWORD, codeFor(u.secret, h.clock)];
+  };
+
+  beforeAll(async () => {
+    h = await harness();
+    const admin = await bootstrapAdmin(h);
+    tenant = asTenantId(admin.tenantId);
+    officer = await inviteAndEnrol(h, admin.browser, 'cora@example.test', ['compliance_officer']);
+    pharmacist = await inviteAndEnrol(h, admin.browser, 'phil@example.test', ['pharmacist']);
+  }, 120_000);
+  afterAll(async () => {
+    await h.close();
+  });
+
+  it('proposes a file as one routing change; the directory changes only on approval', async () => {
+    const file = join(dir, 'directory.jsonl');
+    writeFileSync(file, jsonl([pharmacyRow('5000001'), pharmacyRow('5000002')]));
+    const { code, out } = await run(
+      [file],
+      { tenant, actor: 'cora@example.test' },
+      secretsOf(officer),
+    );
+    expect(code).toBe(0);
+    const id = /Proposal ([0-9a-f-]{36})/.exec(out)?.[1] ?? '';
+    expect(out).toContain(`scrip drugs approve ${id} --tenant ${tenant}`);
+    const proposal = await h.p.changes.get(tenant, id);
+    expect(proposal).toMatchObject({
+      kind: 'routing',
+      status: 'proposed',
+      proposedBy: officer.userId,
+    });
+    expect(proposal.summary).toMatch(/directory\.jsonl \(sha256 [0-9a-f]{64}\): 2 pharmacies/);
+    expect(await count(h.p.db, tenant)).toBe(0);
+    const applied = await h.p.changes.approve(tenant, { userId: pharmacist.userId }, id);
+    expect(applied.status).toBe('applied');
+    expect(await count(h.p.db, tenant)).toBe(2);
+  });
+
+  it('refuses a bad row naming row and field before anyone signs in, proposing nothing', async () => {
+    const file = join(dir, 'bad.jsonl');
+    writeFileSync(
+      file,
+      jsonl([pharmacyRow('5000003'), pharmacyRow('5000004', { endpointUrl: 'http://x.test/' })]),
+    );
+    const before = await h.p.changes.list(tenant, { limit: 100, offset: 0 });
+    await expect(run([file], { tenant, actor: 'cora@example.test' })).rejects.toMatchObject({
+      code: 'validation_failed',
+      detail: 'row 2: endpointUrl',
+    });
+    expect(await h.p.changes.list(tenant, { limit: 100, offset: 0 })).toHaveLength(before.length);
+  });
+
+  it('refuses bad usage, a bad tenant, and an operator without pharmacies.manage', async () => {
+    const file = join(dir, 'ok.jsonl');
+    writeFileSync(file, jsonl([pharmacyRow('5000005')]));
+    expect((await run([file], {})).code).toBe(2);
+    await expect(run([file], { tenant: 'nope' })).rejects.toMatchObject({
+      code: 'validation_failed',
+    });
+    const before = await h.p.changes.list(tenant, { limit: 100, offset: 0 });
+    await expect(
+      run([file], { tenant, actor: 'phil@example.test' }, secretsOf(pharmacist)),
+    ).rejects.toMatchObject({ code: 'forbidden' });
+    expect(await h.p.changes.list(tenant, { limit: 100, offset: 0 })).toHaveLength(before.length);
   });
 });

@@ -154,17 +154,30 @@ export async function startWebRun(
       }
     }
     // Without the local network the demo clinic has no pharmacy directory: load one the
-    // ordinary way (the directory file), with the demo patients' preferred pharmacies. With it,
-    // the seed's directory points them at the local switch.
+    // ordinary way (the directory file, proposed by the compliance officer and approved by a
+    // pharmacist), with the demo patients' preferred pharmacies. With it, the seed's directory
+    // points them at the local switch.
     if (seed.network === undefined) {
       const clinic = seed.tenants.find((t) => t.kind === 'clinic')?.id ?? '';
       const directory = join(root, 'pharmacies.jsonl');
       writeFileSync(directory, DEMO_PHARMACIES.map((r) => JSON.stringify(r)).join('\n') + '\n');
-      const loaded = await runScrip(
-        ['pharmacies', 'import', '--tenant', clinic, directory],
-        isolated.env,
-      );
-      if (loaded.code !== 0) throw new Error(`pharmacies import failed:\n${loaded.stderr}`);
+      const operator = async (role: string, args: string[]): Promise<string> => {
+        const u = seed.users.find((x) => x.role === role && x.tenantId === clinic);
+        if (u === undefined) throw new Error(`no demo ${role} in the clinic`);
+        const secrets = `${u.password}\n${await totpFor(u)}\n`;
+        const r = await runScrip([...args, '--actor', u.email], isolated.env, secrets);
+        if (r.code !== 0) throw new Error(`scrip ${args.join(' ')} failed:\n${r.stderr}`);
+        return r.stdout;
+      };
+      const proposed = await operator('compliance_officer', [
+        'pharmacies',
+        'import',
+        '--tenant',
+        clinic,
+        directory,
+      ]);
+      const id = /Proposal ([0-9a-f-]{36})/.exec(proposed)?.[1] ?? '';
+      await operator('pharmacist', ['drugs', 'approve', id, '--tenant', clinic]);
     }
   }
   const serve = await startServe(isolated.env);

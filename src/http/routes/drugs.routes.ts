@@ -44,7 +44,7 @@ const DrugSchema = Type.Object({
   updatedAt: Type.String({ format: 'date-time' }),
 });
 const DateOrNull = Type.Union([Type.String({ format: 'date-time' }), Type.Null()]);
-const ProposalSchema = Type.Object({
+export const ProposalSchema = Type.Object({
   id: Type.String(),
   kind: Type.String(),
   summary: Type.String(),
@@ -100,7 +100,7 @@ function presentDrug(d: Drug): Record<string, unknown> {
   return { ...d, updatedAt: d.updatedAt.toISOString() };
 }
 
-function presentProposal(p: ChangeProposal): Record<string, unknown> {
+export function presentProposal(p: ChangeProposal): Record<string, unknown> {
   return {
     ...p,
     effectiveAt: p.effectiveAt.toISOString(),

@@ -1,6 +1,5 @@
 import { Type, type Static } from '@sinclair/typebox';
-import type { FastifyRequest } from 'fastify';
-import type { AuditActor } from '../../audit/index.js';
+import type { FastifyReply, FastifyRequest } from 'fastify';
 import { AppError } from '../../core/index.js';
 import {
   assertPharmacy,
@@ -8,12 +7,17 @@ import {
   type Pharmacy,
 } from '../../network/pharmacy-directory.repository.js';
 import type { PharmacyDirectoryService } from '../../network/pharmacy-directory.service.js';
+import type { ChangeControlService } from '../../prescribing/change-control.service.js';
 import { defineRoute, type RouteDef } from '../route.js';
+import { presentProposal, ProposalSchema } from './drugs.routes.js';
 
 /**
- * The pharmacy directory over HTTP (issue 8). Reading needs `pharmacies.read` (prescribers pick
- * a pharmacy), changes need `pharmacies.manage`; each change is audited by the service. A
- * tenant sees only its own directory: another tenant's pharmacy id answers 404.
+ * The pharmacy directory over HTTP (issues 7 and 8). Reading needs `pharmacies.read`
+ * (prescribers pick a pharmacy). The directory decides where prescriptions are routed, so a
+ * write (`pharmacies.manage`) changes nothing by itself: it answers 202 with a `routing` change
+ * proposal, which a second person approves through /api/v1/change-proposals (`catalog.manage`,
+ * never the proposer) and which takes effect on its effective date (docs/pharmacy-directory.md).
+ * A tenant sees only its own directory: another tenant's pharmacy id answers 404.
  */
 const Address = Type.Object(
   { line: Type.String(), city: Type.String(), state: Type.String(), zip: Type.String() },
@@ -25,7 +29,8 @@ const Pins = Type.Object(
 );
 const Level = Type.Union(SERVICE_LEVELS.map((l) => Type.Literal(l)));
 
-const PharmacyBody = Type.Object(
+/** A directory row, and when the change takes effect (default: on approval) and why. */
+const ProposeBody = Type.Object(
   {
     ncpdpId: Type.String({ pattern: '^[0-9]{7}$' }),
     npi: Type.String({ pattern: '^[0-9]{10}$' }),
@@ -36,6 +41,8 @@ const PharmacyBody = Type.Object(
     endpointUrl: Type.String({ maxLength: 2048 }),
     pins: Pins,
     active: Type.Optional(Type.Boolean()),
+    effectiveAt: Type.Optional(Type.String({ format: 'date-time' })),
+    summary: Type.Optional(Type.String({ minLength: 1, maxLength: 500 })),
   },
   { additionalProperties: false },
 );
@@ -85,12 +92,47 @@ function principal(request: FastifyRequest): NonNullable<FastifyRequest['princip
   return p;
 }
 
-function actor(request: FastifyRequest): AuditActor {
-  const p = principal(request);
-  return { kind: 'user', userId: p.userId, sessionId: p.sessionId };
-}
-
-export function pharmacyRoutes(directory: PharmacyDirectoryService): RouteDef[] {
+export function pharmacyRoutes(
+  directory: PharmacyDirectoryService,
+  changes: ChangeControlService,
+): RouteDef[] {
+  /**
+   * Proposes one row: a new NCPDP ID (`replaces` undefined; an existing one is 409) or a change to
+   * the pharmacy `replaces` (404 when not in this tenant; its NCPDP ID cannot change).
+   */
+  const propose = async (
+    request: FastifyRequest,
+    reply: FastifyReply,
+    replaces: string | undefined,
+  ): Promise<Record<string, unknown>> => {
+    const { effectiveAt, summary, ...row } = request.body as Static<typeof ProposeBody>;
+    const input = assertPharmacy(row);
+    const { tenantId, userId, sessionId } = principal(request);
+    if (replaces === undefined) {
+      if ((await directory.byNcpdpId(tenantId, input.ncpdpId)) !== undefined) {
+        throw new AppError('conflict', 'a pharmacy with this NCPDP ID exists', {
+          detail: 'ncpdpId',
+        });
+      }
+    } else if ((await directory.get(tenantId, replaces)).ncpdpId !== input.ncpdpId) {
+      throw new AppError('validation_failed', 'the NCPDP ID of a pharmacy cannot change', {
+        detail: 'ncpdpId',
+      });
+    }
+    const verb = replaces === undefined ? 'Add' : 'Change';
+    const proposal = await changes.propose(
+      tenantId,
+      { userId, sessionId, requestId: request.id },
+      {
+        kind: 'routing',
+        payload: { upsert: [input] },
+        summary: summary ?? `${verb} pharmacy ${input.ncpdpId} (${input.name})`,
+        effectiveAt: effectiveAt === undefined ? undefined : new Date(effectiveAt),
+      },
+    );
+    void reply.code(202);
+    return presentProposal(proposal);
+  };
   return [
     defineRoute({
       method: 'GET',
@@ -139,34 +181,20 @@ export function pharmacyRoutes(directory: PharmacyDirectoryService): RouteDef[] 
       method: 'POST',
       url: '/api/v1/pharmacies',
       permission: 'pharmacies.manage',
-      summary: 'Add a pharmacy to the directory',
+      summary: 'Propose adding a pharmacy to the directory (a second person approves it)',
       tags: ['pharmacies'],
-      schema: { body: PharmacyBody, response: { 201: PharmacyAnswer } },
-      handler: async (request, reply) => {
-        const input = assertPharmacy(request.body);
-        const p = await directory.create(principal(request).tenantId, input, actor(request));
-        void reply.code(201);
-        return present(p);
-      },
+      schema: { body: ProposeBody, response: { 202: ProposalSchema } },
+      handler: (request, reply) => propose(request, reply, undefined),
     }),
     defineRoute({
       method: 'PUT',
       url: '/api/v1/pharmacies/:id',
       permission: 'pharmacies.manage',
-      summary: 'Replace a pharmacy of the directory (e.g. rotate its pins, deactivate it)',
+      summary:
+        'Propose replacing a pharmacy of the directory (e.g. rotate its pins, deactivate it); a second person approves it',
       tags: ['pharmacies'],
-      schema: { params: IdParams, body: PharmacyBody, response: { 200: PharmacyAnswer } },
-      handler: async (request) => {
-        const input = assertPharmacy(request.body);
-        return present(
-          await directory.update(
-            principal(request).tenantId,
-            (request.params as { id: string }).id,
-            input,
-            actor(request),
-          ),
-        );
-      },
+      schema: { params: IdParams, body: ProposeBody, response: { 202: ProposalSchema } },
+      handler: (request, reply) => propose(request, reply, (request.params as { id: string }).id),
     }),
   ];
 }
