@@ -5,7 +5,11 @@ import { composeComplianceProgram, type ComplianceProgram } from './compliance/p
 import { openReassessment } from './compliance/reassessment.js';
 import { programEvidence } from './compliance/program-evidence.js';
 import { accessReviewEvidence, lastCompletedReview } from './access/access-review-evidence.js';
-import { identityContainment, keyRotationContainment } from './compliance/containment-adapters.js';
+import {
+  identityContainment,
+  integrationContainment,
+  keyRotationContainment,
+} from './compliance/containment-adapters.js';
 import {
   attachEmbedded,
   migrateTarget,
@@ -226,9 +230,10 @@ export function compose(
       encryptedTables: ENCRYPTED_TABLES,
       changes: {
         // Every asset a changed record concerns gets its linked risks reassessed.
-        onInventoryChange: async (tx, tenantId, ref, cause) => {
+        onInventoryChange: async (tx, tenantId, ref, cause, by) => {
+          const actor = by.kind === 'user' ? { tenantId, userId: by.userId } : undefined;
           for (const asset of ref.assetIds) {
-            await openReassessment(tx, tenantId, asset, `${ref.type} ${cause}`, { clock });
+            await openReassessment(tx, tenantId, asset, `${ref.type} ${cause}`, { clock, actor });
           }
         },
       },
@@ -311,9 +316,7 @@ export function compose(
     complianceProgram: composeComplianceProgram(db, clock, {
       ...identityContainment(identity.users),
       ...keyRotationContainment(keyAdmin),
-      suspendIntegration: async (tx, tenantId, integrationRef, reason) => {
-        await compliance.gate.suspend(tx, tenantId, integrationRef, reason);
-      },
+      ...integrationContainment(compliance.gate),
     }),
     reencryptor: new Reencryptor(db, keyring, ENCRYPTED_TABLES, clock, events),
     signingKeys,

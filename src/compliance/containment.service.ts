@@ -21,7 +21,7 @@ import {
   lockIncident,
   type TimelineEntry,
 } from './incident-timeline.js';
-import { auditProgram, checkId, checkRef, checkText, type ProgramActor } from './program-common.js';
+import { auditProgram, checkId, checkText, type ProgramActor } from './program-common.js';
 
 /** What the incident service needs from the rest of the platform. */
 export interface ContainmentPorts {
@@ -37,14 +37,16 @@ export interface ContainmentPorts {
    */
   disableAccount(tx: Tx, tenantId: TenantId, userId: string): Promise<{ endedSessions: number }>;
   /**
-   * Suspends the integration `integrationRef` of `tenantId` inside `tx` (no PHI leaves through it
-   * until it is re-enabled). `not_found` for an unknown integration.
+   * Suspends the integration `integrationId` (its record id) of `tenantId` inside `tx` (no PHI
+   * leaves through it until it is re-enabled), recorded as done by `actor`. `not_found` for an
+   * unknown or retired integration.
    */
   suspendIntegration(
     tx: Tx,
     tenantId: TenantId,
-    integrationRef: string,
+    integrationId: string,
     reason: string,
+    actor: ProgramActor,
   ): Promise<void>;
   /** Files a dual-control key rotation request (its own transaction); returns its id. */
   requestKeyRotation(request: {
@@ -65,12 +67,12 @@ export type ContainmentAction = (typeof CONTAINMENT_ACTIONS)[number];
 export type ContainmentRequest =
   | { readonly action: 'end_sessions'; readonly userId: string }
   | { readonly action: 'disable_account'; readonly userId: string }
-  | { readonly action: 'suspend_integration'; readonly integrationRef: string }
+  | { readonly action: 'suspend_integration'; readonly integrationId: string }
   | { readonly action: 'rotate_keys' };
 
 export interface ContainmentResult {
   readonly action: ContainmentAction;
-  /** The user id, integration reference or key request id acted on. */
+  /** The user id, integration id or key request id acted on. */
   readonly target: string;
   readonly endedSessions: number | null;
   readonly keyRequestId: string | null;
@@ -121,13 +123,19 @@ export class ContainmentService {
         });
       }
       case 'suspend_integration': {
-        const ref = checkRef('integrationRef', request.integrationRef);
+        const id = checkId('integration', request.integrationId).toLowerCase();
         return this.#inIncident(actor, incidentId, async (tx) => {
-          await this.ports.suspendIntegration(tx, actor.tenantId, ref, `incident ${incidentId}`);
+          await this.ports.suspendIntegration(
+            tx,
+            actor.tenantId,
+            id,
+            `incident ${incidentId}`,
+            actor,
+          );
           return {
             action: 'suspend_integration',
-            target: ref,
-            subject: { type: 'integration', id: ref },
+            target: id,
+            subject: { type: 'integration', id },
             endedSessions: null,
             keyRequestId: null,
             text,

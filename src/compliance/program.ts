@@ -58,6 +58,7 @@ export {
 export {
   INCIDENT_REVOKE_REASON,
   identityContainment,
+  integrationContainment,
   keyRotationContainment,
 } from './containment-adapters.js';
 export {
