@@ -1,7 +1,11 @@
 import type { Config, Logger } from './config/index.js';
 import { acquireInstanceLock, createLogger, ensurePrivateDir } from './config/index.js';
 import { cryptoRandom, systemClock, type Clock } from './core/index.js';
-import { composeComplianceProgram, type ComplianceProgram } from './compliance/program.js';
+import {
+  NARRATIVE_TABLES,
+  composeComplianceProgram,
+  type ComplianceProgram,
+} from './compliance/program.js';
 import { openReassessment } from './compliance/reassessment.js';
 import { programEvidence } from './compliance/program-evidence.js';
 import { accessReviewEvidence, lastCompletedReview } from './access/access-review-evidence.js';
@@ -151,6 +155,7 @@ export const ENCRYPTED_TABLES: readonly EncryptedTable[] = [
   PHARMACY_INBOUND,
   PHARMACY_ACTIONS,
   SWITCH_MESSAGES,
+  ...NARRATIVE_TABLES,
 ];
 
 export interface OpenOptions {
@@ -313,7 +318,7 @@ export function compose(
     keyring,
     keyAdmin,
     compliance,
-    complianceProgram: composeComplianceProgram(db, clock, {
+    complianceProgram: composeComplianceProgram(db, keyring, clock, {
       ...identityContainment(identity.users),
       ...keyRotationContainment(keyAdmin),
       ...integrationContainment(compliance.gate),

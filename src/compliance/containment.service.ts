@@ -13,6 +13,7 @@
  * the request id once the request exists, and a second security administrator approves it.
  */
 import { AppError, type Clock, type TenantId } from '../core/index.js';
+import type { Keyring } from '../crypto/keyring.js';
 import type { Database, Tx } from '../db/index.js';
 import { MonitoringActions } from '../monitoring/index.js';
 import {
@@ -21,6 +22,7 @@ import {
   lockIncident,
   type TimelineEntry,
 } from './incident-timeline.js';
+import { narrativeCipher, type Narrative } from './incident-narrative.js';
 import { auditProgram, checkId, checkText, type ProgramActor } from './program-common.js';
 
 /** What the incident service needs from the rest of the platform. */
@@ -80,11 +82,16 @@ export interface ContainmentResult {
 }
 
 export class ContainmentService {
+  readonly #narrative: Narrative;
+
   constructor(
     private readonly db: Database,
+    keyring: Keyring,
     private readonly clock: Clock,
     private readonly ports: ContainmentPorts,
-  ) {}
+  ) {
+    this.#narrative = narrativeCipher(keyring);
+  }
 
   /** Runs one containment action from incident `incidentId` (which must not be closed). */
   async run(
@@ -188,6 +195,7 @@ export class ContainmentService {
       };
       const entry = await appendTimeline(
         tx,
+        this.#narrative,
         actor.tenantId,
         incidentId,
         { kind: 'containment', actorUserId: actor.userId, text: done.text, details },

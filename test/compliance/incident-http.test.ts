@@ -459,7 +459,18 @@ describe('compliance program over HTTP: incidents, containment, evidence, breach
       auditor.browser,
     );
     expect(again.statusCode).toBe(200);
+    expect(again.json<{ proofs: unknown[]; note: string }>()).toMatchObject({
+      proofs: expect.any(Array) as unknown,
+      note: 'containment actions',
+    });
     expect(again.json<{ proofs: unknown[] }>().proofs).toHaveLength(evidence.records);
+    // The note is sealed at rest (incident-narrative.ts): the column holds no plaintext.
+    const stored = await h.p.db.withTenant(asTenantId(tenant), (tx) =>
+      tx.query<{ note: Buffer }>('SELECT note FROM compliance_incident_evidence WHERE id = $1', [
+        evidence.id,
+      ]),
+    );
+    expect(stored.rows[0]?.note.toString('latin1')).not.toContain('containment actions');
     expect(
       (await get(app, `${API}/incidents/${incidentId}/evidence/${evidence.id}`, olga.browser))
         .statusCode,
