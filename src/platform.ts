@@ -1,11 +1,19 @@
 import type { Config, Logger } from './config/index.js';
 import { acquireInstanceLock, createLogger, ensurePrivateDir } from './config/index.js';
 import { cryptoRandom, systemClock, type Clock } from './core/index.js';
-import { composeComplianceProgram, type ComplianceProgram } from './compliance/program.js';
+import {
+  NARRATIVE_TABLES,
+  composeComplianceProgram,
+  type ComplianceProgram,
+} from './compliance/program.js';
 import { openReassessment } from './compliance/reassessment.js';
 import { programEvidence } from './compliance/program-evidence.js';
 import { accessReviewEvidence, lastCompletedReview } from './access/access-review-evidence.js';
-import { identityContainment, keyRotationContainment } from './compliance/containment-adapters.js';
+import {
+  identityContainment,
+  integrationContainment,
+  keyRotationContainment,
+} from './compliance/containment-adapters.js';
 import {
   attachEmbedded,
   migrateTarget,
@@ -150,6 +158,7 @@ export const ENCRYPTED_TABLES: readonly EncryptedTable[] = [
   PHARMACY_INBOUND,
   PHARMACY_ACTIONS,
   SWITCH_MESSAGES,
+  ...NARRATIVE_TABLES,
 ];
 
 export interface OpenOptions {
@@ -233,9 +242,10 @@ export function compose(
       encryptedTables: ENCRYPTED_TABLES,
       changes: {
         // Every asset a changed record concerns gets its linked risks reassessed.
-        onInventoryChange: async (tx, tenantId, ref, cause) => {
+        onInventoryChange: async (tx, tenantId, ref, cause, by) => {
+          const actor = by.kind === 'user' ? { tenantId, userId: by.userId } : undefined;
           for (const asset of ref.assetIds) {
-            await openReassessment(tx, tenantId, asset, `${ref.type} ${cause}`, { clock });
+            await openReassessment(tx, tenantId, asset, `${ref.type} ${cause}`, { clock, actor });
           }
         },
       },
@@ -313,12 +323,10 @@ export function compose(
     keyring,
     keyAdmin,
     compliance,
-    complianceProgram: composeComplianceProgram(db, clock, {
+    complianceProgram: composeComplianceProgram(db, keyring, clock, {
       ...identityContainment(identity.users),
       ...keyRotationContainment(keyAdmin),
-      suspendIntegration: async (tx, tenantId, integrationRef, reason) => {
-        await compliance.gate.suspend(tx, tenantId, integrationRef, reason);
-      },
+      ...integrationContainment(compliance.gate),
     }),
     reencryptor: new Reencryptor(db, keyring, ENCRYPTED_TABLES, clock, events),
     signingKeys,

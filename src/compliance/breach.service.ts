@@ -8,36 +8,34 @@
  * the 164.404(c) elements (breach-letter.ts). Assessments are versioned; notices are append-only.
  */
 import { AppError, cryptoRandom, type Clock, type Random, type TenantId } from '../core/index.js';
-import type { Database, Tx } from '../db/index.js';
+import type { Keyring } from '../crypto/keyring.js';
+import type { Database } from '../db/index.js';
 import { MonitoringActions } from '../monitoring/index.js';
 import {
   BREACH_FACTOR_KEYS,
   checkAssessment,
   type BreachAssessment,
   type BreachAssessmentInput,
-  type BreachDecision,
-  type BreachException,
-  type BreachFactor,
   type BreachNotice,
-  type FactorAssessment,
 } from './breach-assessment.js';
+import { affectedTotal, type DeadlineStatus, type NoticeRecipient } from './breach-clock.js';
+import { draftBreachLetter, missingElements, type DraftLetter } from './breach-letter.js';
 import {
-  affectedTotal,
-  deadlineStatus,
-  noticeDeadlines,
-  type BreachRole,
-  type DeadlineStatus,
-  type NoticeRecipient,
-  type SentNotice,
-} from './breach-clock.js';
-import {
-  draftBreachLetter,
-  missingElements,
-  type DraftLetter,
-  type NoticeContent,
-  type PhiType,
-} from './breach-letter.js';
+  ASSESSMENT_COLUMNS,
+  clockOf,
+  currentAssessment,
+  readNotices,
+  toAssessment,
+  toNotice,
+  type AssessmentRow,
+  type NoticeRow,
+} from './breach-store.js';
 import { checkDate, utcDay } from './dates.js';
+import {
+  BREACH_ASSESSMENTS_SEALED,
+  narrativeCipher,
+  type Narrative,
+} from './incident-narrative.js';
 import { appendTimeline, lockIncident } from './incident-timeline.js';
 import {
   auditProgram,
@@ -66,113 +64,7 @@ export {
   type FactorRating,
 } from './breach-assessment.js';
 
-interface AssessmentRow {
-  incident_id: string;
-  version: number;
-  factors: Record<BreachFactor, FactorAssessment>;
-  decision: BreachDecision;
-  exception: BreachException | null;
-  rationale: string;
-  role: BreachRole;
-  discovered_on: string;
-  occurred_from: string | null;
-  occurred_to: string | null;
-  affected_by_jurisdiction: Record<string, number>;
-  affected_total: number;
-  phi_types: PhiType[];
-  notice: NoticeContent | null;
-  assessed_by: string;
-  assessed_at: Date;
-}
-
-const ASSESSMENT_COLUMNS = `incident_id, version, factors, decision, exception, rationale, role,
-  discovered_on::text AS discovered_on, occurred_from::text AS occurred_from,
-  occurred_to::text AS occurred_to, affected_by_jurisdiction, affected_total, phi_types, notice,
-  assessed_by, assessed_at`;
-
-function toAssessment(r: AssessmentRow): BreachAssessment {
-  return {
-    incidentId: r.incident_id,
-    version: r.version,
-    factors: r.factors,
-    decision: r.decision,
-    exception: r.exception,
-    rationale: r.rationale,
-    role: r.role,
-    discoveredOn: r.discovered_on,
-    occurredFrom: r.occurred_from,
-    occurredTo: r.occurred_to,
-    affectedByJurisdiction: r.affected_by_jurisdiction,
-    affectedTotal: r.affected_total,
-    phiTypes: r.phi_types,
-    notice: r.notice,
-    assessedBy: r.assessed_by,
-    assessedAt: r.assessed_at.toISOString(),
-  };
-}
-
-interface NoticeRow {
-  id: string;
-  recipient: NoticeRecipient;
-  jurisdiction: string | null;
-  sent_on: string;
-  method: string;
-  recipients_count: number | null;
-  recorded_by: string;
-  recorded_at: Date;
-}
-
-function toNotice(r: NoticeRow): BreachNotice {
-  return {
-    id: r.id,
-    recipient: r.recipient,
-    jurisdiction: r.jurisdiction,
-    sentOn: r.sent_on,
-    method: r.method,
-    recipientsCount: r.recipients_count,
-    recordedBy: r.recorded_by,
-    recordedAt: r.recorded_at.toISOString(),
-  };
-}
-
-/** The current assessment of an incident, or null. */
-export async function currentAssessment(
-  tx: Tx,
-  tenantId: TenantId,
-  incidentId: string,
-): Promise<BreachAssessment | null> {
-  const { rows } = await tx.query<AssessmentRow>(
-    `SELECT ${ASSESSMENT_COLUMNS} FROM compliance_breach_assessments
-      WHERE tenant_id = $1 AND incident_id = $2 ORDER BY version DESC LIMIT 1`,
-    [tenantId, incidentId],
-  );
-  return rows[0] === undefined ? null : toAssessment(rows[0]);
-}
-
-export async function readNotices(
-  tx: Tx,
-  tenantId: TenantId,
-  incidentId: string,
-): Promise<BreachNotice[]> {
-  const { rows } = await tx.query<NoticeRow>(
-    `SELECT id, recipient, jurisdiction, sent_on::text AS sent_on, method, recipients_count,
-            recorded_by, recorded_at
-       FROM compliance_breach_notices WHERE tenant_id = $1 AND incident_id = $2
-      ORDER BY sent_on, recorded_at, id`,
-    [tenantId, incidentId],
-  );
-  return rows.map(toNotice);
-}
-
-/** The clock of one assessment: every required notice and its state as of `today`. */
-export function clockOf(
-  a: BreachAssessment | null,
-  notices: readonly SentNotice[],
-  today: string,
-): DeadlineStatus[] {
-  if (a?.decision !== 'breach') return [];
-  return deadlineStatus(noticeDeadlines(a), notices, today);
-}
+export { breachClocks, clockOf, currentAssessment, readNotices } from './breach-store.js';
 
 export interface BreachClockView {
   readonly assessment: BreachAssessment | null;
@@ -182,36 +74,17 @@ export interface BreachClockView {
   readonly missingNoticeElements: readonly string[];
 }
 
-/** Every incident with a current `breach` decision, with its clock (for the periodic checks). */
-export async function breachClocks(
-  tx: Tx,
-  tenantId: TenantId,
-  today: string,
-): Promise<{ incidentId: string; deadlines: DeadlineStatus[] }[]> {
-  const { rows } = await tx.query<AssessmentRow>(
-    `SELECT * FROM (SELECT DISTINCT ON (incident_id) ${ASSESSMENT_COLUMNS}
-                      FROM compliance_breach_assessments WHERE tenant_id = $1
-                     ORDER BY incident_id, version DESC) cur
-      WHERE decision = 'breach' ORDER BY incident_id`,
-    [tenantId],
-  );
-  const out: { incidentId: string; deadlines: DeadlineStatus[] }[] = [];
-  for (const r of rows) {
-    const a = toAssessment(r);
-    out.push({
-      incidentId: a.incidentId,
-      deadlines: clockOf(a, await readNotices(tx, tenantId, a.incidentId), today),
-    });
-  }
-  return out;
-}
-
 export class BreachService {
+  readonly #narrative: Narrative;
+
   constructor(
     private readonly db: Database,
+    keyring: Keyring,
     private readonly clock: Clock,
     private readonly random: Random = cryptoRandom,
-  ) {}
+  ) {
+    this.#narrative = narrativeCipher(keyring);
+  }
 
   /** Records a (new version of the) four-factor assessment; `baseVersion` 0 for the first. */
   async assess(
@@ -224,23 +97,34 @@ export class BreachService {
     const a = checkAssessment(input, utcDay(now));
     await this.db.withTenant(actor.tenantId, async (tx) => {
       await lockIncident(tx, actor.tenantId, incidentId);
-      const cur = await currentAssessment(tx, actor.tenantId, incidentId);
+      const cur = await currentAssessment(tx, this.#narrative, actor.tenantId, incidentId);
       const version = cur?.version ?? 0;
       if (version !== baseVersion) throw staleVersion('breach assessment', version);
       const total = affectedTotal(a);
+      const rowId = this.random.uuid();
+      const { version: dek, sealed } = await this.#narrative.seal(
+        tx,
+        actor.tenantId,
+        BREACH_ASSESSMENTS_SEALED,
+        rowId,
+        { rationale: a.rationale, notice: a.notice === null ? null : JSON.stringify(a.notice) },
+      );
       await tx.query(
-        `INSERT INTO compliance_breach_assessments (tenant_id, incident_id, version, factors,
+        `INSERT INTO compliance_breach_assessments (id, tenant_id, incident_id, version, factors,
            decision, exception, rationale, role, discovered_on, occurred_from, occurred_to,
-           affected_by_jurisdiction, affected_total, phi_types, notice, assessed_by, assessed_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)`,
+           affected_by_jurisdiction, affected_total, phi_types, notice, assessed_by, assessed_at,
+           dek_version)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18,
+                 $19)`,
         [
+          rowId,
           actor.tenantId,
           incidentId,
           version + 1,
           JSON.stringify(a.factors),
           a.decision,
           a.exception,
-          a.rationale,
+          sealed.rationale,
           a.role,
           a.discoveredOn,
           a.occurredFrom,
@@ -248,9 +132,10 @@ export class BreachService {
           JSON.stringify(a.affectedByJurisdiction),
           total,
           a.phiTypes,
-          a.notice === null ? null : JSON.stringify(a.notice),
+          sealed.notice,
           actor.userId,
           now,
+          dek,
         ],
       );
       const details = {
@@ -264,6 +149,7 @@ export class BreachService {
       };
       const entry = await appendTimeline(
         tx,
+        this.#narrative,
         actor.tenantId,
         incidentId,
         { kind: 'assessment', actorUserId: actor.userId, details },
@@ -291,7 +177,7 @@ export class BreachService {
         [tenantId, incidentId],
       );
       if (exists.rows.length === 0) throw notFound('incident');
-      const a = await currentAssessment(tx, tenantId, incidentId);
+      const a = await currentAssessment(tx, this.#narrative, tenantId, incidentId);
       const notices = await readNotices(tx, tenantId, incidentId);
       return {
         assessment: a,
@@ -320,7 +206,9 @@ export class BreachService {
           WHERE tenant_id = $1 AND incident_id = $2 ORDER BY version`,
         [tenantId, incidentId],
       );
-      return rows.map(toAssessment);
+      const out: BreachAssessment[] = [];
+      for (const r of rows) out.push(await toAssessment(tx, this.#narrative, tenantId, r));
+      return out;
     });
   }
 
@@ -351,7 +239,7 @@ export class BreachService {
         : checkInt('recipientsCount', input.recipientsCount, 0, 1_000_000_000);
     return this.db.withTenant(actor.tenantId, async (tx) => {
       await lockIncident(tx, actor.tenantId, incidentId);
-      const a = await currentAssessment(tx, actor.tenantId, incidentId);
+      const a = await currentAssessment(tx, this.#narrative, actor.tenantId, incidentId);
       const due = clockOf(a, [], today).find(
         (d) => d.recipient === input.recipient && d.jurisdiction === input.jurisdiction,
       );
@@ -396,6 +284,7 @@ export class BreachService {
       };
       const entry = await appendTimeline(
         tx,
+        this.#narrative,
         actor.tenantId,
         incidentId,
         { kind: 'notice', actorUserId: actor.userId, details },
@@ -427,7 +316,7 @@ export class BreachService {
       );
       const organisation = exists.rows[0]?.name;
       if (organisation === undefined) throw notFound('incident');
-      const a = await currentAssessment(tx, tenantId, incidentId);
+      const a = await currentAssessment(tx, this.#narrative, tenantId, incidentId);
       if (a?.decision !== 'breach') {
         throw new AppError('conflict', 'only a breach decision calls for a notice', {
           detail: 'decision',

@@ -1,7 +1,8 @@
 /**
  * The periodic compliance checks (45 CFR 164.308(a)(1)(ii)(B), (a)(5), (a)(6), 164.316(b)(2)(iii),
- * 164.404-410): overdue risk treatments and reassessments, policy reviews due, acknowledgements
- * missing, training expired, and the breach-notice countdown. Each condition is reported once:
+ * 164.404-410, 164.308(b)): overdue risk treatments and reassessments, policy reviews due,
+ * acknowledgements missing, training expired, vendor remediation items past their due date, and
+ * the breach-notice countdown. Each condition is reported once:
  * a mark row per condition and an audit record (`compliance.overdue`,
  * `compliance.breach.deadline`) in the same transaction. The monitoring detector turns those
  * records into deduplicated alerts (rules `compliance_overdue`, `breach_deadline`) and delivers
@@ -19,6 +20,7 @@ import { auditProgram } from './program-common.js';
 import { currentRisks, listTasks } from './risk-register.service.js';
 import { isRiskOverdue } from './risk-report.js';
 import { currentTraining } from './training.service.js';
+import { currentRemediation } from './vendor.service.js';
 
 export const OVERDUE_KINDS = [
   'risk_due',
@@ -26,6 +28,7 @@ export const OVERDUE_KINDS = [
   'policy_review_due',
   'acknowledgement_missing',
   'training_expired',
+  'remediation_due',
 ] as const;
 export type OverdueKind = (typeof OVERDUE_KINDS)[number];
 
@@ -101,6 +104,23 @@ async function findConditions(
       key: `training_expired:${t.id}`,
       subject: { type: 'training_record', id: t.id },
       details: { userId: t.userId, course: t.course, expiresOn: t.expiresOn },
+    });
+  }
+  for (const item of await currentRemediation(tx)) {
+    if (item.status === 'done' || item.status === 'risk_accepted' || item.dueDate >= today) {
+      continue;
+    }
+    out.push({
+      kind: 'remediation_due',
+      // A new due date is a new commitment: it alerts again when that one passes.
+      key: `remediation_due:${item.id}:${item.dueDate}`,
+      subject: { type: 'remediation_item', id: item.id },
+      details: {
+        vendorId: item.vendorId,
+        dueDate: item.dueDate,
+        daysOverdue: daysBetween(item.dueDate, today),
+        status: item.status,
+      },
     });
   }
   for (const clock of await breachClocks(tx, tenantId, today)) {

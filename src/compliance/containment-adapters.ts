@@ -1,11 +1,11 @@
 /**
  * The platform side of {@link ContainmentPorts}, over the identity and key-administration
- * services. `suspendIntegration` belongs to the integrations (the vendor/BAA module) and is
- * supplied by whoever composes the ports (src/main.ts).
+ * services and the integration gate (the vendor/BAA module).
  */
 import type { KeyAdmin } from '../crypto/key-admin.js';
 import type { UserAdminService } from '../identity/index.js';
 import type { ContainmentPorts } from './containment.service.js';
+import type { IntegrationGate } from './integration-gate.js';
 
 /** Session revocation reason recorded on the sessions ended by an incident. */
 export const INCIDENT_REVOKE_REASON = 'incident';
@@ -37,6 +37,25 @@ export function keyRotationContainment(
         requestedBy,
       );
       return { requestId: r.id };
+    },
+  };
+}
+
+/**
+ * Suspending an integration through the gate, so the network refuses to send through it from the
+ * same commit; its audit record names the officer who ran the containment action.
+ */
+export function integrationContainment(
+  gate: Pick<IntegrationGate, 'suspend'>,
+): Pick<ContainmentPorts, 'suspendIntegration'> {
+  return {
+    suspendIntegration: async (tx, tenantId, integrationId, reason, actor) => {
+      await gate.suspend(tx, tenantId, integrationId, reason, {
+        kind: 'user',
+        userId: actor.userId,
+        sessionId: actor.sessionId,
+        requestId: actor.requestId,
+      });
     },
   };
 }

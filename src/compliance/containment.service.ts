@@ -13,6 +13,7 @@
  * the request id once the request exists, and a second security administrator approves it.
  */
 import { AppError, type Clock, type TenantId } from '../core/index.js';
+import type { Keyring } from '../crypto/keyring.js';
 import type { Database, Tx } from '../db/index.js';
 import { MonitoringActions } from '../monitoring/index.js';
 import {
@@ -21,7 +22,8 @@ import {
   lockIncident,
   type TimelineEntry,
 } from './incident-timeline.js';
-import { auditProgram, checkId, checkRef, checkText, type ProgramActor } from './program-common.js';
+import { narrativeCipher, type Narrative } from './incident-narrative.js';
+import { auditProgram, checkId, checkText, type ProgramActor } from './program-common.js';
 
 /** What the incident service needs from the rest of the platform. */
 export interface ContainmentPorts {
@@ -37,14 +39,16 @@ export interface ContainmentPorts {
    */
   disableAccount(tx: Tx, tenantId: TenantId, userId: string): Promise<{ endedSessions: number }>;
   /**
-   * Suspends the integration `integrationRef` of `tenantId` inside `tx` (no PHI leaves through it
-   * until it is re-enabled). `not_found` for an unknown integration.
+   * Suspends the integration `integrationId` (its record id) of `tenantId` inside `tx` (no PHI
+   * leaves through it until it is re-enabled), recorded as done by `actor`. `not_found` for an
+   * unknown or retired integration.
    */
   suspendIntegration(
     tx: Tx,
     tenantId: TenantId,
-    integrationRef: string,
+    integrationId: string,
     reason: string,
+    actor: ProgramActor,
   ): Promise<void>;
   /** Files a dual-control key rotation request (its own transaction); returns its id. */
   requestKeyRotation(request: {
@@ -65,12 +69,12 @@ export type ContainmentAction = (typeof CONTAINMENT_ACTIONS)[number];
 export type ContainmentRequest =
   | { readonly action: 'end_sessions'; readonly userId: string }
   | { readonly action: 'disable_account'; readonly userId: string }
-  | { readonly action: 'suspend_integration'; readonly integrationRef: string }
+  | { readonly action: 'suspend_integration'; readonly integrationId: string }
   | { readonly action: 'rotate_keys' };
 
 export interface ContainmentResult {
   readonly action: ContainmentAction;
-  /** The user id, integration reference or key request id acted on. */
+  /** The user id, integration id or key request id acted on. */
   readonly target: string;
   readonly endedSessions: number | null;
   readonly keyRequestId: string | null;
@@ -78,11 +82,16 @@ export interface ContainmentResult {
 }
 
 export class ContainmentService {
+  readonly #narrative: Narrative;
+
   constructor(
     private readonly db: Database,
+    keyring: Keyring,
     private readonly clock: Clock,
     private readonly ports: ContainmentPorts,
-  ) {}
+  ) {
+    this.#narrative = narrativeCipher(keyring);
+  }
 
   /** Runs one containment action from incident `incidentId` (which must not be closed). */
   async run(
@@ -121,13 +130,19 @@ export class ContainmentService {
         });
       }
       case 'suspend_integration': {
-        const ref = checkRef('integrationRef', request.integrationRef);
+        const id = checkId('integration', request.integrationId).toLowerCase();
         return this.#inIncident(actor, incidentId, async (tx) => {
-          await this.ports.suspendIntegration(tx, actor.tenantId, ref, `incident ${incidentId}`);
+          await this.ports.suspendIntegration(
+            tx,
+            actor.tenantId,
+            id,
+            `incident ${incidentId}`,
+            actor,
+          );
           return {
             action: 'suspend_integration',
-            target: ref,
-            subject: { type: 'integration', id: ref },
+            target: id,
+            subject: { type: 'integration', id },
             endedSessions: null,
             keyRequestId: null,
             text,
@@ -180,6 +195,7 @@ export class ContainmentService {
       };
       const entry = await appendTimeline(
         tx,
+        this.#narrative,
         actor.tenantId,
         incidentId,
         { kind: 'containment', actorUserId: actor.userId, text: done.text, details },

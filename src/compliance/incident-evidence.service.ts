@@ -7,13 +7,15 @@
  * signed, whatever happens to the database afterwards.
  */
 import { AppError, cryptoRandom, type Clock, type Random, type TenantId } from '../core/index.js';
-import type { Database } from '../db/index.js';
+import type { Keyring } from '../crypto/keyring.js';
+import type { Database, Tx } from '../db/index.js';
 import {
   databaseAuditReader,
   inclusionProofFor,
   type InclusionProofBundle,
 } from '../audit/index.js';
 import { MonitoringActions } from '../monitoring/index.js';
+import { INCIDENT_EVIDENCE_SEALED, narrativeCipher, type Narrative } from './incident-narrative.js';
 import { appendTimeline, lockIncident } from './incident-timeline.js';
 import { auditProgram, checkId, checkText, notFound, type ProgramActor } from './program-common.js';
 
@@ -47,12 +49,21 @@ interface EvidenceRow {
   checkpoint_size: string;
   checkpoint_note: string;
   proofs: InclusionProofBundle[];
-  note: string | null;
+  /** Sealed (incident-narrative.ts). */
+  note: Buffer | null;
   created_by: string;
   created_at: Date;
 }
 
-function toEvidence(r: EvidenceRow): PreservedEvidence {
+async function toEvidence(
+  tx: Tx,
+  narrative: Narrative,
+  tenantId: TenantId,
+  r: EvidenceRow,
+): Promise<PreservedEvidence> {
+  const { note } = await narrative.open(tx, tenantId, INCIDENT_EVIDENCE_SEALED, r.id, {
+    note: r.note,
+  });
   return {
     id: r.id,
     incidentId: r.incident_id,
@@ -62,18 +73,23 @@ function toEvidence(r: EvidenceRow): PreservedEvidence {
     checkpointSize: Number(r.checkpoint_size),
     checkpoint: r.checkpoint_note,
     proofs: r.proofs,
-    note: r.note,
+    note: note ?? null,
     createdBy: r.created_by,
     createdAt: r.created_at.toISOString(),
   };
 }
 
 export class IncidentEvidenceService {
+  readonly #narrative: Narrative;
+
   constructor(
     private readonly db: Database,
+    keyring: Keyring,
     private readonly clock: Clock,
     private readonly random: Random = cryptoRandom,
-  ) {}
+  ) {
+    this.#narrative = narrativeCipher(keyring);
+  }
 
   /**
    * Links the tenant's audit records with `fromSeq` ≤ seq < `toSeq` to the incident, with the
@@ -147,10 +163,18 @@ export class IncidentEvidenceService {
     const now = this.clock.now();
     return this.db.withTenant(actor.tenantId, async (tx) => {
       await lockIncident(tx, actor.tenantId, incidentId);
+      const { version, sealed } = await this.#narrative.seal(
+        tx,
+        actor.tenantId,
+        INCIDENT_EVIDENCE_SEALED,
+        id,
+        { note: text },
+      );
       const { rows } = await tx.query<EvidenceRow>(
         `INSERT INTO compliance_incident_evidence (id, tenant_id, incident_id, from_seq, to_seq,
-           records, checkpoint_size, checkpoint_note, proofs, note, created_by, created_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
+           records, checkpoint_size, checkpoint_note, proofs, note, created_by, created_at,
+           dek_version)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
          RETURNING id, incident_id, from_seq, to_seq, records, checkpoint_size, checkpoint_note,
                    proofs, note, created_by, created_at`,
         [
@@ -163,9 +187,10 @@ export class IncidentEvidenceService {
           size,
           checkpoint,
           JSON.stringify(proofs),
-          text,
+          sealed.note,
           actor.userId,
           now,
+          version,
         ],
       );
       const row = rows[0];
@@ -179,6 +204,7 @@ export class IncidentEvidenceService {
       };
       const entry = await appendTimeline(
         tx,
+        this.#narrative,
         actor.tenantId,
         incidentId,
         { kind: 'evidence', actorUserId: actor.userId, text, details },
@@ -195,7 +221,7 @@ export class IncidentEvidenceService {
         ],
         { ...details, entry: entry.entry },
       );
-      return toEvidence(row);
+      return toEvidence(tx, this.#narrative, actor.tenantId, row);
     });
   }
 
@@ -215,7 +241,7 @@ export class IncidentEvidenceService {
         [tenantId, incidentId, evidenceId],
       );
       if (rows[0] === undefined) throw notFound('evidence');
-      return toEvidence(rows[0]);
+      return toEvidence(tx, this.#narrative, tenantId, rows[0]);
     });
   }
 }

@@ -4,6 +4,7 @@
  */
 import type { TenantId } from '../core/index.js';
 import type { Tx } from '../db/index.js';
+import { INCIDENT_VERSIONS_SEALED, type Narrative } from './incident-narrative.js';
 import type { TimelineEntry } from './incident-timeline.js';
 import type { IncidentCategory, PlaybookItem } from './playbooks.js';
 
@@ -90,15 +91,18 @@ export interface IncidentDetail extends IncidentSummary {
 }
 
 export interface VersionRow {
+  /** The version row's own id (the sealed columns' AAD). */
+  version_row_id: string;
   incident_id: string;
   version: number;
   title: string;
-  summary: string;
+  /** Sealed, like `lessons_learned` (incident-narrative.ts). */
+  summary: Buffer;
   severity: IncidentSeverity;
   status: IncidentStatus;
   discovered_at: Date;
   roles: Record<string, string>;
-  lessons_learned: string | null;
+  lessons_learned: Buffer | null;
   reason: string;
   changed_by: string;
   changed_at: Date;
@@ -113,23 +117,33 @@ export interface IncidentRow extends VersionRow {
   created_at: Date;
 }
 
-export const VERSION_COLUMNS = `v.incident_id, v.version, v.title, v.summary, v.severity, v.status,
+export const VERSION_COLUMNS = `v.id AS version_row_id, v.incident_id, v.version, v.title, v.summary, v.severity, v.status,
   v.discovered_at, v.roles, v.lessons_learned, v.reason, v.changed_by, v.changed_at`;
 export const INCIDENT_SELECT = `SELECT DISTINCT ON (i.id) i.id, i.category, i.playbook_version, i.checklist,
   i.created_by, i.created_at, ${VERSION_COLUMNS}
   FROM compliance_incidents i
   JOIN compliance_incident_versions v ON v.tenant_id = i.tenant_id AND v.incident_id = i.id`;
 
-export function toVersion(r: VersionRow): IncidentVersion {
+/** A version as read, its narrative opened by `narrative`. */
+export async function toVersion(
+  tx: Tx,
+  narrative: Narrative,
+  tenantId: TenantId,
+  r: VersionRow,
+): Promise<IncidentVersion> {
+  const text = await narrative.open(tx, tenantId, INCIDENT_VERSIONS_SEALED, r.version_row_id, {
+    summary: r.summary,
+    lessons_learned: r.lessons_learned,
+  });
   return {
     version: r.version,
     title: r.title,
-    summary: r.summary,
+    summary: text.summary ?? '',
     severity: r.severity,
     status: r.status,
     discoveredAt: r.discovered_at.toISOString(),
     roles: r.roles,
-    lessonsLearned: r.lessons_learned,
+    lessonsLearned: text.lessons_learned ?? null,
     reason: r.reason,
     changedBy: r.changed_by,
     changedAt: r.changed_at.toISOString(),
@@ -154,6 +168,7 @@ export function checklistState(
 
 export function summaryOf(
   r: IncidentRow,
+  current: IncidentVersion,
   checklist: readonly ChecklistItemState[],
 ): IncidentSummary {
   return {
@@ -162,13 +177,17 @@ export function summaryOf(
     playbookVersion: r.playbook_version,
     createdBy: r.created_by,
     createdAt: r.created_at.toISOString(),
-    current: toVersion(r),
+    current,
     checklist: { total: checklist.length, done: checklist.filter((c) => c.done).length },
   };
 }
 
 /** Current state of every incident of the tenant (newest first). */
-export async function listIncidents(tx: Tx, tenantId: TenantId): Promise<IncidentSummary[]> {
+export async function listIncidents(
+  tx: Tx,
+  narrative: Narrative,
+  tenantId: TenantId,
+): Promise<IncidentSummary[]> {
   const { rows } = await tx.query<IncidentRow>(
     `SELECT * FROM (${INCIDENT_SELECT} WHERE i.tenant_id = $1 ORDER BY i.id, v.version DESC) cur
       ORDER BY created_at DESC, id LIMIT 1000`,
@@ -188,15 +207,20 @@ export async function listIncidents(tx: Tx, tenantId: TenantId): Promise<Inciden
     set.add(c.item);
     done.set(c.incident_id, set);
   }
-  return rows.map((r) =>
-    summaryOf(
-      r,
-      r.checklist.map((item) => ({
-        ...item,
-        done: done.get(r.id)?.has(item.key) === true,
-        by: null,
-        at: null,
-      })),
-    ),
-  );
+  const out: IncidentSummary[] = [];
+  for (const r of rows) {
+    out.push(
+      summaryOf(
+        r,
+        await toVersion(tx, narrative, tenantId, r),
+        r.checklist.map((item) => ({
+          ...item,
+          done: done.get(r.id)?.has(item.key) === true,
+          by: null,
+          at: null,
+        })),
+      ),
+    );
+  }
+  return out;
 }

@@ -6,6 +6,7 @@
 import { AppError, type TenantId } from '../core/index.js';
 import type { Tx } from '../db/index.js';
 import { cryptoRandom } from '../core/index.js';
+import { INCIDENT_TIMELINE_SEALED, type Narrative } from './incident-narrative.js';
 import { checkId, lockRecord, notFound } from './program-common.js';
 
 export const TIMELINE_KINDS = [
@@ -38,20 +39,29 @@ interface TimelineRow {
   at: Date;
   kind: TimelineKind;
   actor_user_id: string | null;
-  text: string | null;
+  /** Sealed (incident-narrative.ts). */
+  text: Buffer | null;
   details: Record<string, string | number | boolean | null>;
 }
 
 const COLUMNS = 'id, entry, at, kind, actor_user_id, text, details';
 
-function toEntry(r: TimelineRow): TimelineEntry {
+async function toEntry(
+  tx: Tx,
+  narrative: Narrative,
+  tenantId: TenantId,
+  r: TimelineRow,
+): Promise<TimelineEntry> {
+  const plain = await narrative.open(tx, tenantId, INCIDENT_TIMELINE_SEALED, r.id, {
+    text: r.text,
+  });
   return {
     id: r.id,
     entry: r.entry,
     at: r.at.toISOString(),
     kind: r.kind,
     actorUserId: r.actor_user_id,
-    text: r.text,
+    text: plain.text ?? null,
     details: r.details,
   };
 }
@@ -90,6 +100,7 @@ export function assertOpen(status: string): void {
 /** Appends the next entry (caller holds the incident lock from {@link lockIncident}). */
 export async function appendTimeline(
   tx: Tx,
+  narrative: Narrative,
   tenantId: TenantId,
   incidentId: string,
   e: {
@@ -100,31 +111,37 @@ export async function appendTimeline(
   },
   at: Date,
 ): Promise<TimelineEntry> {
+  const id = cryptoRandom.uuid();
+  const { version, sealed } = await narrative.seal(tx, tenantId, INCIDENT_TIMELINE_SEALED, id, {
+    text: e.text ?? null,
+  });
   const { rows } = await tx.query<TimelineRow>(
     `INSERT INTO compliance_incident_timeline (id, tenant_id, incident_id, entry, at, kind,
-       actor_user_id, text, details)
-     SELECT $1, $2, $3, coalesce(max(entry), 0) + 1, $4, $5, $6, $7, $8
+       actor_user_id, text, details, dek_version)
+     SELECT $1, $2, $3, coalesce(max(entry), 0) + 1, $4, $5, $6, $7, $8, $9
        FROM compliance_incident_timeline WHERE tenant_id = $2 AND incident_id = $3
      RETURNING ${COLUMNS}`,
     [
-      cryptoRandom.uuid(),
+      id,
       tenantId,
       incidentId,
       at,
       e.kind,
       e.actorUserId,
-      e.text ?? null,
+      sealed.text,
       JSON.stringify(e.details ?? {}),
+      version,
     ],
   );
   const row = rows[0];
   if (row === undefined) throw new AppError('internal', 'timeline insert returned no row');
-  return toEntry(row);
+  return toEntry(tx, narrative, tenantId, row);
 }
 
 /** The whole timeline of an incident, in order. */
 export async function readTimeline(
   tx: Tx,
+  narrative: Narrative,
   tenantId: TenantId,
   incidentId: string,
 ): Promise<TimelineEntry[]> {
@@ -133,5 +150,7 @@ export async function readTimeline(
       WHERE tenant_id = $1 AND incident_id = $2 ORDER BY entry`,
     [tenantId, incidentId],
   );
-  return rows.map(toEntry);
+  const out: TimelineEntry[] = [];
+  for (const r of rows) out.push(await toEntry(tx, narrative, tenantId, r));
+  return out;
 }

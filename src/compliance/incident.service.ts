@@ -6,8 +6,10 @@
  * a numbered timeline entry; every change is audited in its transaction.
  */
 import { AppError, cryptoRandom, type Clock, type Random, type TenantId } from '../core/index.js';
-import type { Database, Tx } from '../db/index.js';
+import type { Keyring } from '../crypto/keyring.js';
+import type { Database } from '../db/index.js';
 import { MonitoringActions } from '../monitoring/index.js';
+import { narrativeCipher, type Narrative } from './incident-narrative.js';
 import {
   appendTimeline,
   assertOpen,
@@ -15,9 +17,9 @@ import {
   readTimeline,
   type TimelineEntry,
 } from './incident-timeline.js';
+import { checkInstant, checkRoles, currentVersion, insertVersion } from './incident-store.js';
 import { INCIDENT_CATEGORIES, currentPlaybook, type PlaybookItem } from './playbooks.js';
 import {
-  assertMember,
   auditProgram,
   checkId,
   checkOneOf,
@@ -27,7 +29,6 @@ import {
   type ProgramActor,
 } from './program-common.js';
 import {
-  INCIDENT_ROLES,
   INCIDENT_STATUSES,
   SEVERITIES,
   VERSION_COLUMNS,
@@ -38,13 +39,10 @@ import {
   type ChecklistItemState,
   type IncidentChange,
   type IncidentDetail,
-  type IncidentRole,
-  type IncidentRoles,
   type IncidentRow,
   type IncidentSummary,
   type IncidentVersion,
   type NewIncident,
-  type VersionRow,
 } from './incident-model.js';
 
 export {
@@ -66,77 +64,17 @@ export {
   type NewIncident,
 } from './incident-model.js';
 
-function checkInstant(field: string, value: string, now: Date): Date {
-  const ms = Date.parse(value);
-  if (!/^\d{4}-\d{2}-\d{2}T/.test(value) || Number.isNaN(ms)) {
-    throw new AppError('validation_failed', `${field} must be an ISO 8601 date-time`, {
-      detail: field,
-    });
-  }
-  if (ms > now.getTime() + 5 * 60_000) {
-    throw new AppError('validation_failed', `${field} cannot be in the future`, { detail: field });
-  }
-  return new Date(ms);
-}
-
-async function checkRoles(
-  tx: Tx,
-  tenantId: TenantId,
-  roles: IncidentRoles,
-): Promise<IncidentRoles> {
-  const out: Partial<Record<IncidentRole, string>> = {};
-  for (const [role, userId] of Object.entries(roles)) {
-    const r = checkOneOf('roles', role, INCIDENT_ROLES);
-    if (typeof userId !== 'string') continue;
-    await assertMember(tx, tenantId, `roles.${r}`, userId);
-    out[r] = userId;
-  }
-  return out;
-}
-
-async function insertVersion(
-  tx: Tx,
-  tenantId: TenantId,
-  incidentId: string,
-  version: number,
-  v: Omit<IncidentVersion, 'version' | 'changedAt' | 'changedBy' | 'discoveredAt'> & {
-    discoveredAt: Date;
-  },
-  actor: ProgramActor,
-  now: Date,
-): Promise<IncidentVersion> {
-  const { rows } = await tx.query<VersionRow>(
-    `INSERT INTO compliance_incident_versions AS v (tenant_id, incident_id, version, title, summary,
-       severity, status, discovered_at, roles, lessons_learned, reason, changed_by, changed_at)
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
-     RETURNING ${VERSION_COLUMNS}`,
-    [
-      tenantId,
-      incidentId,
-      version,
-      v.title,
-      v.summary,
-      v.severity,
-      v.status,
-      v.discoveredAt,
-      JSON.stringify(v.roles),
-      v.lessonsLearned,
-      v.reason,
-      actor.userId,
-      now,
-    ],
-  );
-  const row = rows[0];
-  if (row === undefined) throw new AppError('internal', 'incident insert returned no row');
-  return toVersion(row);
-}
-
 export class IncidentService {
+  readonly #narrative: Narrative;
+
   constructor(
     private readonly db: Database,
+    keyring: Keyring,
     private readonly clock: Clock,
     private readonly random: Random = cryptoRandom,
-  ) {}
+  ) {
+    this.#narrative = narrativeCipher(keyring);
+  }
 
   /** Opens an incident with the category's playbook in force and its first timeline entry. */
   async create(actor: ProgramActor, input: NewIncident): Promise<IncidentDetail> {
@@ -166,6 +104,7 @@ export class IncidentService {
       );
       const v = await insertVersion(
         tx,
+        this.#narrative,
         actor.tenantId,
         id,
         1,
@@ -184,6 +123,7 @@ export class IncidentService {
       );
       await appendTimeline(
         tx,
+        this.#narrative,
         actor.tenantId,
         id,
         {
@@ -220,7 +160,7 @@ export class IncidentService {
     const now = this.clock.now();
     await this.db.withTenant(actor.tenantId, async (tx) => {
       await lockIncident(tx, actor.tenantId, incidentId);
-      const cur = await currentVersion(tx, actor.tenantId, incidentId);
+      const cur = await currentVersion(tx, this.#narrative, actor.tenantId, incidentId);
       if (cur.version !== baseVersion) throw staleVersion('incident', cur.version);
       const status =
         change.status === undefined
@@ -260,6 +200,7 @@ export class IncidentService {
       };
       const v = await insertVersion(
         tx,
+        this.#narrative,
         actor.tenantId,
         incidentId,
         cur.version + 1,
@@ -270,6 +211,7 @@ export class IncidentService {
       const changed = (Object.keys(change) as (keyof IncidentChange)[]).sort().join(',');
       await appendTimeline(
         tx,
+        this.#narrative,
         actor.tenantId,
         incidentId,
         {
@@ -305,6 +247,7 @@ export class IncidentService {
       await lockIncident(tx, actor.tenantId, incidentId);
       const entry = await appendTimeline(
         tx,
+        this.#narrative,
         actor.tenantId,
         incidentId,
         { kind: 'note', actorUserId: actor.userId, text: note },
@@ -340,6 +283,7 @@ export class IncidentService {
       if (!items.some((i) => i.key === item)) throw notFound('checklist item');
       const entry = await appendTimeline(
         tx,
+        this.#narrative,
         actor.tenantId,
         incidentId,
         { kind: 'checklist', actorUserId: actor.userId, details: { item, done } },
@@ -353,12 +297,15 @@ export class IncidentService {
         [{ type: 'incident', id: incidentId }],
         { item, done, entry: entry.entry },
       );
-      return checklistState(items, await readTimeline(tx, actor.tenantId, incidentId));
+      return checklistState(
+        items,
+        await readTimeline(tx, this.#narrative, actor.tenantId, incidentId),
+      );
     });
   }
 
   async list(tenantId: TenantId): Promise<IncidentSummary[]> {
-    return this.db.withTenant(tenantId, (tx) => listIncidents(tx, tenantId));
+    return this.db.withTenant(tenantId, (tx) => listIncidents(tx, this.#narrative, tenantId));
   }
 
   /** Everything about one incident: history, checklist, timeline and preserved evidence. */
@@ -375,7 +322,7 @@ export class IncidentService {
       );
       const latest = rows.at(-1);
       if (latest === undefined) throw notFound('incident');
-      const timeline = await readTimeline(tx, tenantId, incidentId);
+      const timeline = await readTimeline(tx, this.#narrative, tenantId, incidentId);
       const items = checklistState(latest.checklist, timeline);
       const evidence = await tx.query<{
         id: string;
@@ -391,9 +338,13 @@ export class IncidentService {
           ORDER BY created_at, id`,
         [tenantId, incidentId],
       );
+      const history: IncidentVersion[] = [];
+      for (const r of rows) history.push(await toVersion(tx, this.#narrative, tenantId, r));
+      const current = history.at(-1);
+      if (current === undefined) throw notFound('incident');
       return {
-        ...summaryOf(latest, items),
-        history: rows.map(toVersion),
+        ...summaryOf(latest, current, items),
+        history,
         checklistItems: items,
         timeline,
         evidence: evidence.rows.map((e) => ({
@@ -408,18 +359,4 @@ export class IncidentService {
       };
     });
   }
-}
-
-async function currentVersion(
-  tx: Tx,
-  tenantId: TenantId,
-  incidentId: string,
-): Promise<IncidentVersion> {
-  const { rows } = await tx.query<VersionRow>(
-    `SELECT ${VERSION_COLUMNS} FROM compliance_incident_versions v
-      WHERE v.tenant_id = $1 AND v.incident_id = $2 ORDER BY v.version DESC LIMIT 1`,
-    [tenantId, incidentId],
-  );
-  if (rows[0] === undefined) throw notFound('incident');
-  return toVersion(rows[0]);
 }

@@ -126,7 +126,13 @@ export class IntegrationService {
       },
     );
     const integration = await this.#get(tx, written.id);
-    await this.changes.onInventoryChange(tx, tenantId, integrationRef(integration), 'created');
+    await this.changes.onInventoryChange(
+      tx,
+      tenantId,
+      integrationRef(integration),
+      'created',
+      actor,
+    );
     return integration;
   }
 
@@ -181,7 +187,13 @@ export class IntegrationService {
         },
       );
       const integration = await this.#get(tx, id);
-      await this.changes.onInventoryChange(tx, tenantId, integrationRef(integration), 'changed');
+      await this.changes.onInventoryChange(
+        tx,
+        tenantId,
+        integrationRef(integration),
+        'changed',
+        actor,
+      );
       return integration;
     });
   }
@@ -280,7 +292,13 @@ export class IntegrationService {
       actor,
       'retire',
     );
-    await this.changes.onInventoryChange(tx, tenantId, integrationRef(integration), 'retired');
+    await this.changes.onInventoryChange(
+      tx,
+      tenantId,
+      integrationRef(integration),
+      'retired',
+      actor,
+    );
     return integration;
   }
 

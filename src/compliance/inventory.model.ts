@@ -6,6 +6,7 @@ import type { TenantId } from '../core/index.js';
 import type { Tx } from '../db/index.js';
 import {
   metaOf,
+  type ComplianceActor,
   type VersionMeta,
   type VersionRow,
   type VersionedTable,
@@ -104,6 +105,8 @@ export interface InventoryChangePort {
     tenantId: TenantId,
     assetRef: InventoryRef,
     cause: InventoryChangeCause,
+    /** Who changed it: the reassessment is recorded under the same actor. */
+    actor: ComplianceActor,
   ): Promise<void>;
 }
 

@@ -141,7 +141,7 @@ export class InventoryService {
       },
     );
     const asset = await this.#assetById(tx, written.id);
-    await this.changes.onInventoryChange(tx, tenantId, assetRef(asset), 'created');
+    await this.changes.onInventoryChange(tx, tenantId, assetRef(asset), 'created', actor);
     return asset;
   }
 
@@ -179,7 +179,7 @@ export class InventoryService {
       { actor, verb: 'update', reason, details: { kind: values.kind } },
     );
     const asset = await this.#assetById(tx, id);
-    await this.changes.onInventoryChange(tx, tenantId, assetRef(asset), 'changed');
+    await this.changes.onInventoryChange(tx, tenantId, assetRef(asset), 'changed', actor);
     return asset;
   }
 
@@ -214,7 +214,7 @@ export class InventoryService {
       { actor, verb: 'retire', reason },
     );
     const asset = await this.#assetById(tx, id);
-    await this.changes.onInventoryChange(tx, tenantId, assetRef(asset), 'retired');
+    await this.changes.onInventoryChange(tx, tenantId, assetRef(asset), 'retired', actor);
     return asset;
   }
 
@@ -279,7 +279,7 @@ export class InventoryService {
       },
     );
     const flow = await this.#flowById(tx, written.id);
-    await this.changes.onInventoryChange(tx, tenantId, flowRef(flow), 'created');
+    await this.changes.onInventoryChange(tx, tenantId, flowRef(flow), 'created', actor);
     return flow;
   }
 
@@ -317,7 +317,7 @@ export class InventoryService {
       { actor, verb: 'update', reason },
     );
     const flow = await this.#flowById(tx, id);
-    await this.changes.onInventoryChange(tx, tenantId, flowRef(flow), 'changed');
+    await this.changes.onInventoryChange(tx, tenantId, flowRef(flow), 'changed', actor);
     return flow;
   }
 
@@ -354,7 +354,7 @@ export class InventoryService {
       },
     );
     const flow = await this.#flowById(tx, id);
-    await this.changes.onInventoryChange(tx, tenantId, flowRef(flow), 'retired');
+    await this.changes.onInventoryChange(tx, tenantId, flowRef(flow), 'retired', actor);
     return flow;
   }
 

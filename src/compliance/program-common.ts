@@ -160,6 +160,39 @@ export async function assertMember(tx: Tx, tenantId: TenantId, field: string, us
   }
 }
 
+/**
+ * Every entry of `refs` is the record id of an asset in this tenant's inventory, so that an
+ * inventory change finds the risks on it (45 CFR 164.308(a)(1)(ii)(A): risks are analysed per
+ * asset); a free-text reference would silently never be reassessed. A retired asset may stay where
+ * it is already linked (`alreadyLinked`), never be newly linked. Else `validation_failed` naming
+ * `field`, before anything is written.
+ */
+export async function assertInventoryAssets(
+  tx: Tx,
+  tenantId: TenantId,
+  field: string,
+  refs: readonly string[],
+  alreadyLinked: readonly string[] = [],
+): Promise<void> {
+  const unknown = new AppError(
+    'validation_failed',
+    `${field}: every entry must be the id of an active asset in the inventory`,
+    { detail: field },
+  );
+  if (!refs.every(isUuid)) throw unknown;
+  if (refs.length === 0) return;
+  const { rows } = await tx.query<{ record_id: string; status: string }>(
+    `SELECT record_id, status FROM compliance_assets
+      WHERE tenant_id = $1 AND record_id = ANY($2::uuid[]) AND superseded_at IS NULL`,
+    [tenantId, refs],
+  );
+  const status = new Map(rows.map((r) => [r.record_id, r.status]));
+  for (const ref of refs) {
+    const s = status.get(ref);
+    if (s === undefined || (s !== 'active' && !alreadyLinked.includes(ref))) throw unknown;
+  }
+}
+
 /** Serialises changes to one record across transactions (version and entry numbering). */
 export async function lockRecord(tx: Tx, kind: string, id: string): Promise<void> {
   await tx.query('SELECT pg_advisory_xact_lock(hashtextextended($1, 0))', [

@@ -14,6 +14,7 @@ import type { Tx } from '../db/index.js';
 import { BREACH_FACTOR_KEYS, clockOf, currentAssessment, readNotices } from './breach.service.js';
 import type { DeadlineStatus } from './breach-clock.js';
 import { utcDay } from './dates.js';
+import { NARRATIVE_WITHHELD } from './incident-narrative.js';
 import { listIncidents } from './incident.service.js';
 import { readTimeline } from './incident-timeline.js';
 import { policySummaries } from './policy.service.js';
@@ -80,9 +81,10 @@ export async function programEvidence(
   const counts = new Map(versionCounts.rows.map((r) => [r.risk_id, r]));
 
   const incidents: Record<string, unknown>[] = [];
-  for (const i of await listIncidents(tx, tenantId)) {
-    const timeline = await readTimeline(tx, tenantId, i.id);
-    const assessment = await currentAssessment(tx, tenantId, i.id);
+  // Structure, counts and ratings only: the sealed narrative is never opened here.
+  for (const i of await listIncidents(tx, NARRATIVE_WITHHELD, tenantId)) {
+    const timeline = await readTimeline(tx, NARRATIVE_WITHHELD, tenantId, i.id);
+    const assessment = await currentAssessment(tx, NARRATIVE_WITHHELD, tenantId, i.id);
     const notices = await readNotices(tx, tenantId, i.id);
     incidents.push({
       id: i.id,

@@ -7,6 +7,7 @@
  * audited in its transaction.
  */
 import { cryptoRandom, type Clock, type Random } from '../core/index.js';
+import type { Keyring } from '../crypto/keyring.js';
 import type { Database } from '../db/index.js';
 import { BreachService } from './breach.service.js';
 import { ContainmentService, type ContainmentPorts } from './containment.service.js';
@@ -19,6 +20,13 @@ import { TabletopService } from './tabletop.service.js';
 import { TrainingService } from './training.service.js';
 
 export * from './breach-clock.js';
+export {
+  DESTROYED_TEXT,
+  NARRATIVE_TABLES,
+  NARRATIVE_WITHHELD,
+  narrativeCipher,
+  type Narrative,
+} from './incident-narrative.js';
 export {
   LETTER_PLACEHOLDERS,
   PHI_TYPES,
@@ -58,6 +66,7 @@ export {
 export {
   INCIDENT_REVOKE_REASON,
   identityContainment,
+  integrationContainment,
   keyRotationContainment,
 } from './containment-adapters.js';
 export {
@@ -165,20 +174,22 @@ export interface ComplianceProgram {
   readonly training: TrainingService;
 }
 
+/** The program's services; `keyring` seals the incident narrative (incident-narrative.ts). */
 export function composeComplianceProgram(
   db: Database,
+  keyring: Keyring,
   clock: Clock,
   ports: ContainmentPorts,
   random: Random = cryptoRandom,
 ): ComplianceProgram {
   return {
     risks: new RiskRegisterService(db, clock, random),
-    incidents: new IncidentService(db, clock, random),
+    incidents: new IncidentService(db, keyring, clock, random),
     playbooks: new PlaybookService(db, clock),
-    containment: new ContainmentService(db, clock, ports),
-    evidence: new IncidentEvidenceService(db, clock, random),
+    containment: new ContainmentService(db, keyring, clock, ports),
+    evidence: new IncidentEvidenceService(db, keyring, clock, random),
     tabletops: new TabletopService(db, clock, random),
-    breach: new BreachService(db, clock, random),
+    breach: new BreachService(db, keyring, clock, random),
     policies: new PolicyService(db, clock, random),
     training: new TrainingService(db, clock, random),
   };

@@ -28,6 +28,7 @@ import {
   type RiskVersion,
 } from './risk-model.js';
 import {
+  assertInventoryAssets,
   assertMember,
   auditProgram,
   checkId,
@@ -62,7 +63,11 @@ export function checkRiskInput(input: RiskInput): RiskInput {
   const score = (f: string, v: number) => checkInt(f, v, 1, 5);
   const out: RiskInput = {
     title: checkText('title', input.title, 1, 200),
-    assetRefs: checkRefs('assetRefs', input.assetRefs),
+    // Inventory record ids (UUIDs, stored lower-case), checked against the inventory in the write.
+    assetRefs: checkRefs(
+      'assetRefs',
+      input.assetRefs.map((a) => a.toLowerCase()),
+    ),
     threat: checkText('threat', input.threat, 1, 2000),
     vulnerability: checkText('vulnerability', input.vulnerability, 1, 2000),
     likelihood: score('likelihood', input.likelihood),
@@ -167,6 +172,7 @@ export class RiskRegisterService {
     const why = checkText('reason', reason, 1, 1000);
     return this.db.withTenant(actor.tenantId, async (tx) => {
       await assertMember(tx, actor.tenantId, 'ownerId', r.ownerId);
+      await assertInventoryAssets(tx, actor.tenantId, 'assetRefs', r.assetRefs);
       const risk = await insertVersion(
         tx,
         actor.tenantId,
@@ -220,6 +226,7 @@ export class RiskRegisterService {
     if (current === undefined) throw notFound('risk');
     if (current.version !== baseVersion) throw staleVersion('risk', current.version);
     await assertMember(tx, actor.tenantId, 'ownerId', r.ownerId);
+    await assertInventoryAssets(tx, actor.tenantId, 'assetRefs', r.assetRefs, current.assetRefs);
     const risk = await insertVersion(
       tx,
       actor.tenantId,

@@ -163,6 +163,17 @@ const toRemediation = (r: RemediationRow): RemediationItem => ({
   notes: r.notes,
 });
 
+/** The current remediation items (of `vendorId`, or all), in the caller's tenant transaction. */
+export async function currentRemediation(tx: Tx, vendorId?: string): Promise<RemediationItem[]> {
+  const rows = await currentRows<RemediationRow>(
+    tx,
+    REMEDIATION_ITEMS,
+    '$1::uuid IS NULL OR vendor_id = $1',
+    [vendorId ?? null],
+  );
+  return rows.map(toRemediation);
+}
+
 /** The current vendor `id`; `validation_failed` naming `field` when it does not exist here. */
 export async function requireVendor(tx: Tx, id: string, field: string): Promise<Vendor> {
   const row = await currentRow<VendorRow>(tx, VENDORS, id);
@@ -411,13 +422,7 @@ export class VendorService {
   }
 
   async remediationTx(tx: Tx, vendorId?: string): Promise<RemediationItem[]> {
-    const rows = await currentRows<RemediationRow>(
-      tx,
-      REMEDIATION_ITEMS,
-      '$1::uuid IS NULL OR vendor_id = $1',
-      [vendorId ?? null],
-    );
-    return rows.map(toRemediation);
+    return currentRemediation(tx, vendorId);
   }
 
   async addRemediation(

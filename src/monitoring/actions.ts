@@ -160,7 +160,7 @@ export const COMPLIANCE_TRAINING_RECORD = 'compliance.training.record';
 /**
  * Emitted once per condition by the periodic compliance checks: an item is overdue
  * (details.kind: risk_due, reassessment_due, policy_review_due, acknowledgement_missing,
- * training_expired). The `compliance_overdue` rule turns it into an alert.
+ * training_expired, remediation_due). The `compliance_overdue` rule turns it into an alert.
  */
 export const COMPLIANCE_OVERDUE = 'compliance.overdue';
 /**

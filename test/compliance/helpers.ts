@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { type Clock, type TenantId } from '../../src/core/index.js';
-import type { Database, Tx } from '../../src/db/index.js';
-import type { ContainmentPorts, ProgramActor, RiskInput } from '../../src/compliance/program.js';
+import type { Database } from '../../src/db/index.js';
+import type { ProgramActor, RiskInput } from '../../src/compliance/program.js';
 
 /**
  * A member of `tenantId` created directly in the tables (service-level tests need real user rows
@@ -27,10 +27,33 @@ export async function member(
   return { tenantId, userId: id };
 }
 
+/**
+ * An active asset of `tenantId`'s inventory created directly in the table (risks link to
+ * inventory record ids); returns its record id.
+ */
+export async function asset(
+  db: Database,
+  tenantId: TenantId,
+  name = 'Pharmacy gateway',
+): Promise<string> {
+  const id = randomUUID();
+  await db.withTenant(tenantId, async (tx) => {
+    await tx.query(
+      `INSERT INTO compliance_assets (id, tenant_id, record_id, version, record_created_at,
+         changed_at, changed_by, kind, name, description, owner, phi_classification, attributes,
+         source, status)
+       VALUES ($1, $2, $1, 1, now(), now(), 'test', 'service', $3, '', 'IT', 'ephi', '{}',
+         'manual', 'active')`,
+      [id, tenantId, name],
+    );
+  });
+  return id;
+}
+
 export function risk(ownerId: string, overrides: Partial<RiskInput> = {}): RiskInput {
   return {
     title: 'Pharmacy gateway credentials leak',
-    assetRefs: ['gateway-1'],
+    assetRefs: [],
     threat: 'Credential theft from the gateway host',
     vulnerability: 'Long-lived client certificate on disk',
     likelihood: 4,
@@ -56,6 +79,8 @@ export async function auditOf(
     seq: number;
     action: string;
     outcome: string;
+    actor_kind: string;
+    actor_user_id: string | null;
     subjects: { type: string; id: string }[];
     details: Record<string, unknown>;
   }[]
@@ -66,39 +91,16 @@ export async function auditOf(
         seq: string;
         action: string;
         outcome: string;
+        actor_kind: string;
+        actor_user_id: string | null;
         subjects: { type: string; id: string }[];
         details: Record<string, unknown>;
-      }>('SELECT seq, action, outcome, subjects, details FROM audit_log ORDER BY seq')
+      }>(
+        `SELECT seq, action, outcome, actor_kind, actor_user_id, subjects, details
+           FROM audit_log ORDER BY seq`,
+      )
     ).rows.map((r) => ({ ...r, seq: Number(r.seq) })),
   );
-}
-
-/**
- * The integration port as part B's integrations module will provide it. This in-test version
- * records the suspension so the test can check it ran inside the incident's transaction.
- */
-export function fakeIntegrations(): {
-  port: Pick<ContainmentPorts, 'suspendIntegration'>;
-  suspended: { tenantId: string; integrationRef: string; reason: string }[];
-} {
-  const suspended: { tenantId: string; integrationRef: string; reason: string }[] = [];
-  return {
-    suspended,
-    port: {
-      suspendIntegration: async (tx: Tx, tenantId, integrationRef, reason) => {
-        if (integrationRef === 'unknown-integration') {
-          const { AppError } = await import('../../src/core/index.js');
-          throw new AppError('not_found', 'integration not found');
-        }
-        // Proves the port runs in the tenant's transaction.
-        const { rows } = await tx.query<{ t: string }>(
-          "SELECT current_setting('scrip.tenant_id') AS t",
-        );
-        if (rows[0]?.t !== tenantId) throw new Error('not in the tenant transaction');
-        suspended.push({ tenantId, integrationRef, reason });
-      },
-    },
-  };
 }
 
 /** A clock-free day string N days after `day`. */

@@ -4,11 +4,6 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { FastifyInstance } from 'fastify';
 import { asTenantId } from '../../src/core/index.js';
 import { createCheckpoint, verifyInclusionBundle } from '../../src/audit/index.js';
-import {
-  composeComplianceProgram,
-  identityContainment,
-  keyRotationContainment,
-} from '../../src/compliance/program.js';
 import { complianceProgramRoutes } from '../../src/http/routes/compliance-program.routes.js';
 import { sessionAuthenticator } from '../../src/http/session-auth.js';
 import { buildTestApp, type LogCapture } from '../app.js';
@@ -30,7 +25,8 @@ import {
   type Enrolled,
   type Harness,
 } from '../identity/harness.js';
-import { auditOf, fakeIntegrations } from './helpers.js';
+import { auditOf } from './helpers.js';
+import { vendorWithIntegration } from '../compliance-evidence/helpers.js';
 
 const API = '/api/v1/compliance';
 
@@ -48,7 +44,6 @@ describe('compliance program over HTTP: incidents, containment, evidence, breach
   let olga: Enrolled; // compliance officer of another tenant
   let tenant: string;
   let incidentId: string;
-  const integrations = fakeIntegrations();
 
   async function stepUp(e: Enrolled): Promise<void> {
     const res = await post(h.app, '/api/v1/auth/step-up', e.browser, {
@@ -66,14 +61,9 @@ describe('compliance program over HTTP: incidents, containment, evidence, breach
 
   beforeAll(async () => {
     h = await harness();
-    const program = composeComplianceProgram(h.p.db, h.clock, {
-      ...identityContainment(h.p.identity.users),
-      ...keyRotationContainment(h.p.keyAdmin),
-      // Integrations belong to the vendor/BAA module (part B); an in-test port stands in for it.
-      ...integrations.port,
-    });
+    // The program as the platform composes it: real sessions, accounts, keys and integrations.
     ({ app, logs } = await buildTestApp(h.p.db, {
-      routes: complianceProgramRoutes(program),
+      routes: complianceProgramRoutes(h.p.complianceProgram),
       authenticator: sessionAuthenticator(h.p.identity.sessions),
     }));
     admin = await bootstrapAdmin(h);
@@ -251,14 +241,54 @@ describe('compliance program over HTTP: incidents, containment, evidence, breach
     const missingTarget = await contain(cora.browser, { action: 'end_sessions' });
     expect(missingTarget.statusCode).toBe(400);
 
+    // A real, enabled PHI integration under a BAA: the send gate lets it through until contained.
+    const t = asTenantId(tenant);
+    const { vendorId, integrationId } = await vendorWithIntegration(h.p.compliance, t, {
+      effective: '2026-01-01',
+      expiry: null,
+    });
+    await h.p.compliance.integrations.enable(t, integrationId, {
+      kind: 'user',
+      userId: carl.userId,
+    });
+    const gate = () =>
+      h.p.db.withTenant(t, (tx) =>
+        h.p.compliance.gate.requireEnabled(tx, t, 'pharmacy_network', `acme-${vendorId}`),
+      );
+    await expect(gate()).resolves.toMatchObject({ id: integrationId, status: 'enabled' });
+    // Unknown (or another tenant's) integration: 404 and nothing recorded.
+    for (const unknown of [randomUUID(), 'surescripts-east']) {
+      await stepUp(cora);
+      const missing = await contain(cora.browser, {
+        action: 'suspend_integration',
+        integrationId: unknown,
+      });
+      expect(missing.statusCode, missing.body).toBe(404);
+    }
+    await stepUp(cora);
+    const noTarget = await contain(cora.browser, { action: 'suspend_integration' });
+    expect(noTarget.statusCode).toBe(400);
+    expect(noTarget.json<{ detail: string }>().detail).toBe('integrationId');
+
     await stepUp(cora);
     const suspended = await contain(cora.browser, {
       action: 'suspend_integration',
-      integrationRef: 'surescripts-east',
+      integrationId: integrationId.toUpperCase(),
     });
     expect(suspended.statusCode, suspended.body).toBe(200);
-    expect(integrations.suspended).toEqual([
-      { tenantId: tenant, integrationRef: 'surescripts-east', reason: `incident ${incidentId}` },
+    expect(suspended.json<{ target: string }>().target).toBe(integrationId);
+    expect(await h.p.compliance.integrations.get(t, integrationId)).toMatchObject({
+      status: 'suspended',
+      statusReason: `incident ${incidentId}`,
+    });
+    await expect(gate()).rejects.toMatchObject({
+      detail: expect.stringMatching(/^integration_suspended/) as unknown,
+    });
+    const suspension = (await auditOf(h.p.db, t)).filter(
+      (a) => a.action === 'compliance.integration.suspend',
+    );
+    expect(suspension).toEqual([
+      expect.objectContaining({ actor_kind: 'user', actor_user_id: cora.userId }),
     ]);
 
     await stepUp(cora);
@@ -429,7 +459,18 @@ describe('compliance program over HTTP: incidents, containment, evidence, breach
       auditor.browser,
     );
     expect(again.statusCode).toBe(200);
+    expect(again.json<{ proofs: unknown[]; note: string }>()).toMatchObject({
+      proofs: expect.any(Array) as unknown,
+      note: 'containment actions',
+    });
     expect(again.json<{ proofs: unknown[] }>().proofs).toHaveLength(evidence.records);
+    // The note is sealed at rest (incident-narrative.ts): the column holds no plaintext.
+    const stored = await h.p.db.withTenant(asTenantId(tenant), (tx) =>
+      tx.query<{ note: Buffer }>('SELECT note FROM compliance_incident_evidence WHERE id = $1', [
+        evidence.id,
+      ]),
+    );
+    expect(stored.rows[0]?.note.toString('latin1')).not.toContain('containment actions');
     expect(
       (await get(app, `${API}/incidents/${incidentId}/evidence/${evidence.id}`, olga.browser))
         .statusCode,
@@ -657,9 +698,19 @@ describe('compliance program over HTTP: incidents, containment, evidence, breach
   });
 
   it('serves the HTML risk report with every typed value escaped', async () => {
-    const created = await post(app, `${API}/risks`, cora.browser, {
+    const gateway = await h.p.compliance.inventory.createAsset(
+      asTenantId(tenant),
+      {
+        kind: 'endpoint',
+        name: 'Pharmacy gateway',
+        description: '',
+        owner: 'IT',
+        phiClassification: 'ephi',
+      },
+      { kind: 'user', userId: cora.userId },
+    );
+    const statement = {
       title: '<script>alert(document.cookie)</script>',
-      assetRefs: ['gw-1'],
       threat: '"><img src=x onerror=alert(1)>',
       vulnerability: 'x',
       likelihood: 3,
@@ -672,6 +723,19 @@ describe('compliance program over HTTP: incidents, containment, evidence, breach
       acceptanceCriteria: '',
       dueDate: null,
       status: 'open',
+    };
+    // A reference that is not an inventory asset of this tenant: 400 naming the field, no risk.
+    for (const ref of ['gw-1', randomUUID()]) {
+      const bad = await post(app, `${API}/risks`, cora.browser, { ...statement, assetRefs: [ref] });
+      expect(bad.statusCode, bad.body).toBe(400);
+      expect(bad.headers['content-type']).toMatch(/^application\/problem\+json/);
+      expect(bad.json<{ detail: string }>().detail).toBe('assetRefs');
+    }
+    const none = (await get(app, `${API}/risks`, cora.browser)).json<{ risks: unknown[] }>();
+    expect(none.risks).toEqual([]);
+    const created = await post(app, `${API}/risks`, cora.browser, {
+      ...statement,
+      assetRefs: [gateway.id],
     });
     expect(created.statusCode, created.body).toBe(201);
     const res = await get(app, `${API}/reports/risk.html`, auditor.browser);

@@ -15,7 +15,8 @@ import {
   type ProgramActor,
 } from '../../src/compliance/program.js';
 import { listAlerts, runDetector } from '../../src/monitoring/index.js';
-import { freshTenant, openTestDatabase } from '../db.js';
+import { freshTenant } from '../db.js';
+import { testPlatform, type TestPlatform } from '../platform.js';
 import { DAY_MS, auditOf, member, risk } from './helpers.js';
 
 const SENTINEL = 'Jane Q. Patient, DOB 1960-01-01';
@@ -44,13 +45,16 @@ function assessment(overrides: Partial<BreachAssessmentInput> = {}): BreachAsses
 }
 
 describe('periodic compliance checks, incident lifecycle and program evidence', () => {
+  let p: TestPlatform;
   let db: Database;
 
   beforeAll(async () => {
-    db = await openTestDatabase();
+    // The platform's keyring seals the incident narrative.
+    p = await testPlatform();
+    db = p.db;
   });
   afterAll(async () => {
-    await db.close();
+    await p.close();
   });
 
   async function setup(start: number): Promise<{
@@ -67,8 +71,8 @@ describe('periodic compliance checks, incident lifecycle and program evidence', 
       tenant,
       officer,
       clock,
-      incidents: new IncidentService(db, clock),
-      breach: new BreachService(db, clock),
+      incidents: new IncidentService(db, p.keyring, clock),
+      breach: new BreachService(db, p.keyring, clock),
     };
   }
 

@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ManualClock, type TenantId } from '../../src/core/index.js';
 import type { Database } from '../../src/db/index.js';
@@ -10,7 +11,7 @@ import {
 } from '../../src/compliance/program.js';
 import { listAlerts, runDetector } from '../../src/monitoring/index.js';
 import { freshTenant, openTestDatabase, ownerClient } from '../db.js';
-import { DAY_MS, auditOf, member, risk } from './helpers.js';
+import { DAY_MS, asset, auditOf, member, risk } from './helpers.js';
 
 describe('risk register: versioned history, reassessment tasks, overdue alerts, report', () => {
   let db: Database;
@@ -99,6 +100,50 @@ describe('risk register: versioned history, reassessment tasks, overdue alerts, 
     ).rejects.toMatchObject({ detail: 'likelihood' });
   });
 
+  it('links risks only to assets of the tenant inventory; an unknown reference writes nothing', async () => {
+    const t = await freshTenant(db, 'Asset-check clinic');
+    const cso = await member(db, t);
+    const mine = await asset(db, t, 'Front desk PC');
+    const theirs = await asset(db, await freshTenant(db, 'Asset-check other'), 'Their PC');
+    for (const refs of [['front desk PC'], [theirs], [mine, randomUUID()]]) {
+      await expect(risks.create(cso, risk(cso.userId, { assetRefs: refs }))).rejects.toMatchObject({
+        code: 'validation_failed',
+        detail: 'assetRefs',
+      });
+    }
+    expect(await risks.list(t)).toEqual([]);
+    expect(await auditOf(db, t)).toEqual([]);
+    // An upper-case id names the same asset (stored as the inventory spells it).
+    const r = await risks.create(cso, risk(cso.userId, { assetRefs: [mine.toUpperCase()] }));
+    expect(r.assetRefs).toEqual([mine]);
+    // A retired asset may stay linked on a revision but is not newly linked.
+    const gone = await asset(db, t, 'Old server');
+    const linked = await risks.create(cso, risk(cso.userId, { assetRefs: [gone] }));
+    await db.withTenant(t, async (tx) => {
+      await tx.query('UPDATE compliance_assets SET superseded_at = now() WHERE id = $1', [gone]);
+      await tx.query(
+        `INSERT INTO compliance_assets (id, tenant_id, record_id, version, record_created_at,
+           changed_at, changed_by, kind, name, description, owner, phi_classification,
+           attributes, source, status)
+         SELECT $2, tenant_id, record_id, 2, record_created_at, now(), 'test', kind, name,
+           description, owner, phi_classification, attributes, source, 'retired'
+           FROM compliance_assets WHERE id = $1`,
+        [gone, randomUUID()],
+      );
+    });
+    await expect(
+      risks.revise(cso, r.riskId, 1, risk(cso.userId, { assetRefs: [mine, gone] }), 'add'),
+    ).rejects.toMatchObject({ detail: 'assetRefs' });
+    const kept = await risks.revise(
+      cso,
+      linked.riskId,
+      1,
+      risk(cso.userId, { assetRefs: [gone] }),
+      'asset retired, risk kept for the record',
+    );
+    expect(kept.assetRefs).toEqual([gone]);
+  });
+
   it('nothing is updated or deleted: the application role may not, and the table refuses even its owner', async () => {
     const r = await risks.create(officer, risk(owner.userId, { title: 'Immutable' }));
     await expect(
@@ -133,39 +178,42 @@ describe('risk register: versioned history, reassessment tasks, overdue alerts, 
   it('an inventory change opens one reassessment task per linked risk, atomically with the change', async () => {
     const t = await freshTenant(db, 'Inventory clinic');
     const cso = await member(db, t);
-    const a = await risks.create(cso, risk(cso.userId, { assetRefs: ['gw-east'] }));
-    const b = await risks.create(cso, risk(cso.userId, { assetRefs: ['gw-east', 'db-main'] }));
-    const c = await risks.create(cso, risk(cso.userId, { assetRefs: ['db-main'] }));
+    const gwEast = await asset(db, t, 'Gateway east');
+    const dbMain = await asset(db, t, 'Main database');
+    const a = await risks.create(cso, risk(cso.userId, { assetRefs: [gwEast] }));
+    const b = await risks.create(cso, risk(cso.userId, { assetRefs: [gwEast, dbMain] }));
+    const c = await risks.create(cso, risk(cso.userId, { assetRefs: [dbMain] }));
     // Linked to gw-east only in an older version: the current statement decides.
-    const d = await risks.create(cso, risk(cso.userId, { assetRefs: ['gw-east'] }));
-    await risks.revise(cso, d.riskId, 1, risk(cso.userId, { assetRefs: ['db-main'] }), 'moved');
-    // Another tenant's risk on an asset with the same reference is not touched.
+    const d = await risks.create(cso, risk(cso.userId, { assetRefs: [gwEast] }));
+    await risks.revise(cso, d.riskId, 1, risk(cso.userId, { assetRefs: [dbMain] }), 'moved');
+    // Another tenant's risk on its own asset is not touched.
     const other = await freshTenant(db, 'Other inventory');
     const oso = await member(db, other);
-    const foreign = await risks.create(oso, risk(oso.userId, { assetRefs: ['gw-east'] }));
+    const otherGw = await asset(db, other, 'Gateway east');
+    const foreign = await risks.create(oso, risk(oso.userId, { assetRefs: [otherGw] }));
 
     // The inventory's transaction rolls back: no task remains.
     await expect(
       db.withTenant(t, async (tx) => {
-        await openReassessment(tx, t, 'gw-east', 'new pharmacy gateway', { clock });
+        await openReassessment(tx, t, gwEast, 'new pharmacy gateway', { clock });
         throw new Error('inventory change failed');
       }),
     ).rejects.toThrow('inventory change failed');
     expect(await risks.tasks(t)).toEqual([]);
 
     const first = await db.withTenant(t, (tx) =>
-      openReassessment(tx, t, 'gw-east', 'new pharmacy gateway: Surescripts East', { clock }),
+      openReassessment(tx, t, gwEast, 'new pharmacy gateway: Surescripts East', { clock }),
     );
     expect(first.opened.map((x) => x.riskId).sort()).toEqual([a.riskId, b.riskId].sort());
     expect(first.opened[0]).toMatchObject({
-      assetRef: 'gw-east',
+      assetRef: gwEast,
       cause: 'new pharmacy gateway: Surescripts East',
       status: 'open',
       dueDate: '2026-05-01',
     });
     // A second change while the tasks are open joins them.
     const again = await db.withTenant(t, (tx) =>
-      openReassessment(tx, t, 'gw-east', 'gateway moved to a new host', { clock }),
+      openReassessment(tx, t, gwEast, 'gateway moved to a new host', { clock }),
     );
     expect(again.opened).toEqual([]);
     expect(again.alreadyOpen.map((x) => x.id).sort()).toEqual(first.opened.map((x) => x.id).sort());
@@ -189,7 +237,7 @@ describe('risk register: versioned history, reassessment tasks, overdue alerts, 
         alreadyOpen: 0,
       },
     });
-    expect(audit[0]?.subjects[0]).toEqual({ type: 'asset', id: 'gw-east' });
+    expect(audit[0]?.subjects[0]).toEqual({ type: 'asset', id: gwEast });
 
     // Completing a task records the reassessed risk as a new version tied to the task.
     const task = first.opened.find((x) => x.riskId === a.riskId)!;
@@ -197,7 +245,7 @@ describe('risk register: versioned history, reassessment tasks, overdue alerts, 
       cso,
       task.id,
       1,
-      risk(cso.userId, { assetRefs: ['gw-east'], likelihood: 5 }),
+      risk(cso.userId, { assetRefs: [gwEast], likelihood: 5 }),
       'reassessed after the new gateway',
     );
     expect(done.task).toMatchObject({ status: 'done', riskVersion: 2, completedBy: cso.userId });
@@ -219,7 +267,7 @@ describe('risk register: versioned history, reassessment tasks, overdue alerts, 
     }
     // The next inventory change opens a fresh task for the reassessed risk.
     const third = await db.withTenant(t, (tx) =>
-      openReassessment(tx, t, 'gw-east', 'certificate renewed', { clock }),
+      openReassessment(tx, t, gwEast, 'certificate renewed', { clock }),
     );
     expect(third.opened.map((x) => x.riskId)).toEqual([a.riskId]);
   });
@@ -229,16 +277,18 @@ describe('risk register: versioned history, reassessment tasks, overdue alerts, 
     const cso = await member(db, t);
     const c = new ManualClock(Date.UTC(2026, 3, 1, 10));
     const reg = new RiskRegisterService(db, c);
+    const ehrLink = await asset(db, t, 'EHR link');
+    const otherAsset = await asset(db, t, 'Other');
     const late = await reg.create(
       cso,
-      risk(cso.userId, { assetRefs: ['ehr-link'], dueDate: '2026-04-10' }),
+      risk(cso.userId, { assetRefs: [ehrLink], dueDate: '2026-04-10' }),
     );
-    await reg.create(cso, risk(cso.userId, { assetRefs: ['other'], dueDate: '2026-12-31' }));
+    await reg.create(cso, risk(cso.userId, { assetRefs: [otherAsset], dueDate: '2026-12-31' }));
     // Accepted risks are not "overdue" (their treatment is done).
     await reg.create(
       cso,
       risk(cso.userId, {
-        assetRefs: ['other'],
+        assetRefs: [otherAsset],
         dueDate: '2026-04-02',
         treatment: 'accept',
         status: 'accepted',
@@ -246,7 +296,7 @@ describe('risk register: versioned history, reassessment tasks, overdue alerts, 
       }),
     );
     await db.withTenant(t, (tx) =>
-      openReassessment(tx, t, 'ehr-link', 'new EHR integration', { clock: c, dueInDays: 14 }),
+      openReassessment(tx, t, ehrLink, 'new EHR integration', { clock: c, dueInDays: 14 }),
     );
     const scope = (id: string | null) => id === t;
     const name = `compliance-risk-${t.slice(0, 8)}`;

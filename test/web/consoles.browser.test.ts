@@ -241,6 +241,10 @@ describe('the compliance and administration consoles in Chromium', () => {
     await page.getByLabel('Risk title').fill('Stolen workstation');
     await page.getByLabel('Threat').fill('Theft of an unattended workstation');
     await page.getByLabel('Vulnerability').fill('No screen lock on shared stations');
+    // Assets come from the inventory (the demo seed synced Scrip's own components).
+    await page
+      .getByLabel(/^Assets/)
+      .selectOption({ label: 'Clinician browsers and API clients (endpoint)' });
     await page.getByRole('combobox', { name: /^Likelihood/ }).selectOption('4');
     await page.getByRole('combobox', { name: /^Impact/ }).selectOption('5');
     await page.getByRole('button', { name: 'Record risk' }).click();

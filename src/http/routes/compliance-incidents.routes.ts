@@ -56,7 +56,7 @@ const tags = ['compliance'];
 function containmentRequest(b: {
   action: ContainmentRequest['action'];
   userId?: string;
-  integrationRef?: string;
+  integrationId?: string;
 }): ContainmentRequest {
   const need = (field: string, v: string | undefined): string => {
     if (v === undefined) {
@@ -71,7 +71,7 @@ function containmentRequest(b: {
     case 'disable_account':
       return { action: b.action, userId: need('userId', b.userId) };
     case 'suspend_integration':
-      return { action: b.action, integrationRef: need('integrationRef', b.integrationRef) };
+      return { action: b.action, integrationId: need('integrationId', b.integrationId) };
     case 'rotate_keys':
       return { action: b.action };
   }

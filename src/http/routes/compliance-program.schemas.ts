@@ -32,7 +32,12 @@ export const Ok = (props: Record<string, TSchema>) => Type.Object(props);
 
 const RiskFields = {
   title: Type.String({ minLength: 1, maxLength: 200 }),
-  assetRefs: Type.Array(Type.String({ minLength: 1, maxLength: 200 }), { maxItems: 50 }),
+  assetRefs: Type.Array(Type.String({ minLength: 1, maxLength: 200 }), {
+    maxItems: 50,
+    description:
+      'Ids of active assets of the inventory (GET /api/v1/compliance/inventory); a change to ' +
+      'one of them opens a reassessment of the risk. Anything else: 400 naming assetRefs.',
+  }),
   threat: Type.String({ minLength: 1, maxLength: 2000 }),
   vulnerability: Type.String({ minLength: 1, maxLength: 2000 }),
   likelihood: Type.Integer({ minimum: 1, maximum: 5 }),
@@ -219,7 +224,15 @@ export const ContainmentBody = Type.Object(
   {
     action: literals(CONTAINMENT_ACTIONS),
     userId: Type.Optional(Id),
-    integrationRef: Type.Optional(Type.String({ minLength: 1, maxLength: 200 })),
+    integrationId: Type.Optional(
+      Type.String({
+        minLength: 1,
+        maxLength: 200,
+        description:
+          'For suspend_integration: the id of the integration to suspend, as listed by GET ' +
+          '/api/v1/compliance/integrations (404 when this tenant has no such integration).',
+      }),
+    ),
     note: Type.Optional(Type.String({ minLength: 1, maxLength: 2000 })),
   },
   { additionalProperties: false },

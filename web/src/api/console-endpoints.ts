@@ -18,6 +18,7 @@ export const CONSOLE_ENDPOINTS = {
   accessReviewOpen: ['POST', '/api/v1/access-reviews/:id/open'],
   accessReviewClose: ['POST', '/api/v1/access-reviews/:id/close'],
   accessReviewDecide: ['POST', '/api/v1/access-reviews/:id/items/:itemId/decision'],
+  inventory: ['GET', '/api/v1/compliance/inventory'],
   risks: ['GET', '/api/v1/compliance/risks'],
   riskCreate: ['POST', '/api/v1/compliance/risks'],
   riskReport: ['GET', '/api/v1/compliance/reports/risk'],

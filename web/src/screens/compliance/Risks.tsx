@@ -4,6 +4,7 @@ import { CONSOLE_ENDPOINTS as E } from '../../api/console-endpoints.js';
 import { LoadState, can, useAction, useLoad } from '../../components/console.js';
 import { Empty, ErrorNote } from '../../components/status.js';
 import { useMe } from '../../session.js';
+import { AssetPicker } from './AssetPicker.js';
 
 interface Risk {
   readonly riskId: string;
@@ -169,7 +170,7 @@ function Level(props: {
 
 function NewRisk(props: { readonly ownerId: string; readonly onDone: () => void }): ReactNode {
   const [title, setTitle] = useState('');
-  const [assets, setAssets] = useState('');
+  const [assets, setAssets] = useState<readonly string[]>([]);
   const [threat, setThreat] = useState('');
   const [vulnerability, setVulnerability] = useState('');
   const [likelihood, setLikelihood] = useState(3);
@@ -184,10 +185,7 @@ function NewRisk(props: { readonly ownerId: string; readonly onDone: () => void 
     void action.run(async () => {
       await api.post(E.riskCreate[1], {
         title: title.trim(),
-        assetRefs: assets
-          .split(',')
-          .map((a) => a.trim())
-          .filter((a) => a !== ''),
+        assetRefs: assets,
         threat: threat.trim(),
         vulnerability: vulnerability.trim(),
         likelihood,
@@ -204,6 +202,7 @@ function NewRisk(props: { readonly ownerId: string; readonly onDone: () => void 
       setTitle('');
       setThreat('');
       setVulnerability('');
+      setAssets([]);
       props.onDone();
     });
   };
@@ -222,15 +221,7 @@ function NewRisk(props: { readonly ownerId: string; readonly onDone: () => void 
             }}
           />
         </label>
-        <label>
-          Assets (comma separated)
-          <input
-            value={assets}
-            onChange={(e) => {
-              setAssets(e.target.value);
-            }}
-          />
-        </label>
+        <AssetPicker value={assets} onChange={setAssets} />
         <label>
           Threat
           <textarea
