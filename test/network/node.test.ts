@@ -406,6 +406,103 @@ describe('network node: identities, inbound listener, clinic handling, outbox, B
     expect((await timeline(bad.id)).at(-1)).toBe('error:script_900.002');
   });
 
+  it('a pharmacy the prescription was not routed to, or a foreign RelatesToMessageID, gets the unknown-prescription Error 900, changes nothing, audited', async () => {
+    const rx = await transmitted();
+    const other = await transmitted();
+    const before = await timeline(rx.id);
+    const OTHER_PHARMACY = '7777777';
+    const errorOf = async (xml: string) => {
+      const res = await send(xml);
+      expect(res.status).toBe(400);
+      const a = answerOf(res.body);
+      if (a.type !== 'Error') throw new Error(`expected Error, got ${a.type}`);
+      return { code: a.body.code, dc: a.body.descriptionCode, text: a.body.description };
+    };
+    const unknown = await errorOf(
+      buildMessage({
+        type: 'Status',
+        header: fromPharmacy({ prescriberOrderNumber: scriptId(randomUUID()) }),
+        body: { code: '000' },
+      }),
+    );
+    expect(unknown).toEqual({ code: '900', dc: '002', text: 'unknown prescription' });
+    const stranger = (over: Partial<Header>) =>
+      fromPharmacy({ from: { qualifier: 'P', id: OTHER_PHARMACY }, ...over });
+    const attempts = [
+      buildMessage({
+        type: 'Status',
+        header: stranger({ relatesToMessageId: rx.messageId }),
+        body: { code: '000' },
+      }),
+      buildMessage({
+        type: 'RxFill',
+        header: stranger({ prescriberOrderNumber: scriptId(rx.id) }),
+        body: { ...samples.RxFill.body, fillStatus: { kind: 'Dispensed' } },
+      }),
+      buildMessage({
+        type: 'Error',
+        header: stranger({ relatesToMessageId: rx.messageId }),
+        body: { code: '900', descriptionCode: '002' },
+      }),
+      buildMessage({
+        ...samples.RxRenewalRequest,
+        header: stranger({ prescriberOrderNumber: scriptId(rx.id) }),
+      }),
+      // A prescriber-system address (qualifier D) with the pharmacy's number is not the pharmacy.
+      buildMessage({
+        type: 'Status',
+        header: fromPharmacy({
+          from: { qualifier: 'D', id: PHARMACY },
+          relatesToMessageId: rx.messageId,
+        }),
+        body: { code: '000' },
+      }),
+    ];
+    for (const xml of attempts) expect(await errorOf(xml)).toEqual(unknown);
+    // The routed pharmacy, but relating to another prescription's message.
+    expect(
+      await errorOf(
+        buildMessage({
+          type: 'RxFill',
+          header: fromPharmacy({
+            prescriberOrderNumber: scriptId(rx.id),
+            relatesToMessageId: other.messageId,
+          }),
+          body: { ...samples.RxFill.body, fillStatus: { kind: 'Dispensed' } },
+        }),
+      ),
+    ).toEqual(unknown);
+    expect(await rxStatus(rx.id)).toBe('transmitted');
+    expect(await timeline(rx.id)).toEqual(before);
+    const queued = await h.p.db.withTenant(c.tenant, async (tx) =>
+      Number(
+        (
+          await tx.query<{ n: string }>(
+            'SELECT count(*) AS n FROM prescriber_requests WHERE prescription_id = $1',
+            [rx.id],
+          )
+        ).rows[0]!.n,
+      ),
+    );
+    expect(queued).toBe(0);
+    const reasons = (await auditActions(h, c.tenant))
+      .filter((a) => a.action === 'network.inbound.refused')
+      .map((a) => a.details.reason);
+    expect(reasons.filter((r) => r === 'sender_not_routed')).toHaveLength(5);
+    expect(reasons).toContain('foreign_relates_to');
+    expect(reasons).toContain('unknown_prescription');
+    // The routed pharmacy with its own prescription's message still acknowledges.
+    const ok = await send(
+      buildMessage({
+        type: 'Status',
+        header: fromPharmacy({ relatesToMessageId: rx.messageId }),
+        body: { code: '000' },
+      }),
+    );
+    expect(ok.status).toBe(200);
+    expect(await rxStatus(rx.id)).toBe('acknowledged');
+  });
+
   it('a cancellation shows cancel_requested, then the pharmacy’s CancelRxResponse confirms or denies it', async () => {
     const rx = await transmitted();
     const cancelled = await post(h.app, `/api/v1/prescriptions/${rx.id}/cancel`, doc.browser);
