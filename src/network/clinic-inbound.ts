@@ -22,10 +22,8 @@
 import { AppError, type Clock, type TenantId } from '../core/index.js';
 import type { Tx } from '../db/index.js';
 import type { Keyring } from '../crypto/keyring.js';
-import { openRow, SHREDDED } from '../crypto/row-cipher.js';
 import { appendAudit } from '../audit/index.js';
 import { NETWORK_INBOUND_REFUSED } from '../monitoring/actions.js';
-import { OUTBOX, type OutboxPayload } from '../prescribing/prescription.outbox.js';
 import type { PrescriptionService } from '../prescribing/prescription.service.js';
 import { transition } from '../prescribing/prescription.state.js';
 import type { PrescriptionStatus } from '../prescribing/prescription.types.js';
@@ -38,6 +36,7 @@ import type {
 } from './inbound-dispatcher.js';
 import type { Header, ScriptMessage } from './ncpdp-script.types.js';
 import { storeRequest } from './prescriber-requests.js';
+import { sentPrescription } from './sent-prescription.js';
 
 export interface ClinicInboundDeps {
   readonly clock: Clock;
@@ -83,25 +82,6 @@ async function findRx(tx: Tx, header: Header): Promise<RxRef | undefined> {
   return undefined;
 }
 
-/** The NCPDP ID of the pharmacy the prescription's NewRx was routed to (sealed outbox payload). */
-export async function routedPharmacy(
-  tx: Tx,
-  keyring: Keyring,
-  tenantId: TenantId,
-  rxId: string,
-): Promise<string | undefined> {
-  const { rows } = await tx.query<{ id: string; payload: Buffer }>(
-    `SELECT id, payload FROM outbox WHERE prescription_id = $1 AND kind = 'NewRx'
-      ORDER BY created_at LIMIT 1`,
-    [rxId],
-  );
-  const row = rows[0];
-  if (row === undefined) return undefined;
-  const plain = await openRow(tx, keyring, tenantId, OUTBOX, row.id, { payload: row.payload });
-  if (plain === SHREDDED || plain.payload == null) return undefined;
-  return (JSON.parse(plain.payload) as OutboxPayload).prescription.pharmacy.ncpdpId;
-}
-
 /** Whether `relatesTo` (wire form) is a message Scrip sent about prescription `rxId`. */
 async function sentAbout(tx: Tx, rxId: string, relatesTo: string): Promise<boolean> {
   const { rows } = await tx.query<{ n: number }>(
@@ -127,7 +107,8 @@ export async function prescriptionOf(
 ): Promise<{ readonly rx: RxRef } | { readonly refused: RxRefusal }> {
   const rx = await findRx(tx, header);
   if (rx === undefined) return { refused: 'unknown_prescription' };
-  const routed = await routedPharmacy(tx, keyring, tenantId, rx.id);
+  const routed = (await sentPrescription(tx, keyring, tenantId, rx.id))?.prescription.pharmacy
+    .ncpdpId;
   if (header.from.qualifier !== 'P' || routed === undefined || header.from.id !== routed) {
     return { refused: 'sender_not_routed' };
   }

@@ -18,7 +18,8 @@ import { composeNetworkNode, type NetworkNode } from '../../src/network/network-
 import { startNetworkListener } from '../../src/network/network-listener.js';
 import { NETWORK_OUTBOX } from '../../src/network/network-outbox.table.js';
 import { NetworkOutboxWorker } from '../../src/network/network-outbox.worker.js';
-import { OutboxWorker } from '../../src/network/outbox-worker.js';
+import { OutboxWorker, PRINT_REQUIRED } from '../../src/network/outbox-worker.js';
+import { PRINT_BANNER } from '../../src/network/print-copy.js';
 import { mtlsTransport, type OutboxTransport } from '../../src/network/outbox-transport.js';
 import {
   assertPharmacy,
@@ -163,8 +164,8 @@ describe('network node: identities, inbound listener, clinic handling, outbox, B
   });
 
   /** Signs a non-controlled prescription (queued, NewRx in the outbox); returns its id. */
-  async function signed(): Promise<string> {
-    const patientId = await patientWithTeam(h, c.tenant, [doc.userId]);
+  async function signed(team: readonly string[] = []): Promise<string> {
+    const patientId = await patientWithTeam(h, c.tenant, [doc.userId, ...team]);
     const d = await post(
       h.app,
       '/api/v1/prescriptions',
@@ -544,6 +545,67 @@ describe('network node: identities, inbound listener, clinic handling, outbox, B
     const stranger = await plainUser(h, c, 'coordinator@example.test', ['care_coordinator']);
     const other = await get(app, `/api/v1/prescriptions/${rx.id}/delivery`, stranger.browser);
     expect(other.statusCode).toBe(404);
+  });
+
+  it('a failed transmission: the prescriber sees it, prints a marked copy (recorded, audited without PHI), and only they can', async () => {
+    const other = await plainUser(h, c, 'print-other@example.test', ['prescriber']);
+    const coordinator = await plainUser(h, c, 'print-coord@example.test', ['care_coordinator']);
+    const id = await signed([other.userId]);
+    const refusing: OutboxTransport = {
+      deliver: () => Promise.resolve({ kind: 'error', code: 'script_900', permanent: true }),
+    };
+    expect((await newRxWorker(refusing).runOnce()).failed).toBeGreaterThanOrEqual(1);
+    const rx = await h.p.db.withTenant(c.tenant, (tx) => h.rx.repo.get(tx, c.tenant, id));
+    expect(rx).toMatchObject({ status: 'error', errorCode: PRINT_REQUIRED });
+    const failures = async (who: Person) => {
+      const r = await get(app, '/api/v1/transmission-failures', who.browser);
+      expect(r.statusCode, r.body).toBe(200);
+      return r.json<{ items: { prescriptionId: string }[] }>().items.map((i) => i.prescriptionId);
+    };
+    expect(await failures(doc)).toContain(id);
+    expect(await failures(other)).not.toContain(id);
+
+    // Not the prescriber who signed it (on the care team, with rx.sign): the same 404 as missing.
+    const notTheirs = await get(app, `/api/v1/prescriptions/${id}/print`, other.browser);
+    expect(notTheirs.statusCode).toBe(404);
+    const missing = await get(app, `/api/v1/prescriptions/${randomUUID()}/print`, doc.browser);
+    expect(missing.statusCode).toBe(404);
+    expect(notTheirs.json<{ title: string }>().title).toBe(missing.json<{ title: string }>().title);
+    expect(
+      (await get(app, `/api/v1/prescriptions/${id}/print`, coordinator.browser)).statusCode,
+    ).toBe(403);
+    // A prescription whose transmission did not fail has no printed copy.
+    const ok = await transmitted();
+    expect((await get(app, `/api/v1/prescriptions/${ok.id}/print`, doc.browser)).statusCode).toBe(
+      409,
+    );
+    expect(await timeline(id)).not.toContain('printed:copy_1');
+
+    const printed = await get(app, `/api/v1/prescriptions/${id}/print`, doc.browser);
+    expect(printed.statusCode, printed.body).toBe(200);
+    expect(printed.headers['content-type']).toMatch(/^text\/html/);
+    expect(printed.headers['cache-control']).toBe('no-store');
+    expect(printed.body).toContain(PRINT_BANNER);
+    expect(printed.body).toContain('manually signed');
+    expect(printed.body).toContain('Jordan Rivera');
+    expect(printed.body).toContain('1980-04-02');
+    expect(printed.body).toContain(id);
+    expect(await timeline(id)).toContain('printed:copy_1');
+    const audits = (await auditActions(h, c.tenant)).filter(
+      (a) => a.action === 'rx.transmit.printed',
+    );
+    expect(audits).toHaveLength(1);
+    expect(audits[0]!.details).toEqual({ copy: 1, reason: PRINT_REQUIRED });
+    expect(JSON.stringify(audits[0])).not.toContain('Rivera');
+    // Printed: no longer waiting for attention; a second copy is numbered.
+    expect(await failures(doc)).not.toContain(id);
+    expect((await get(app, `/api/v1/prescriptions/${id}/print`, doc.browser)).body).toContain(
+      'Copy 2',
+    );
+    expect((await timeline(id)).filter((e) => e.startsWith('printed'))).toEqual([
+      'printed:copy_1',
+      'printed:copy_2',
+    ]);
   });
 
   async function requestFor(
