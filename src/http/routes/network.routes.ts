@@ -40,7 +40,7 @@ const Timeline = Type.Object({
   events: Type.Array(DeliveryEvent),
 });
 
-const FailedTransmissions = Type.Object({
+export const FailedTransmissions = Type.Object({
   items: Type.Array(
     Type.Object({ prescriptionId: Type.String(), failedAt: Type.String({ format: 'date-time' }) }),
   ),
