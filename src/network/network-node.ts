@@ -39,10 +39,12 @@ export interface NetworkNodeDeps {
   readonly keyring: Keyring;
   readonly access: PatientAccess;
   readonly rx: Pick<PrescriptionService, 'advanceIn' | 'deriveIn'>;
+  /** How long the network outbox keeps trying a message (SCRIP_NETWORK_DEADLINE_HOURS). */
+  readonly deadlineMs?: number;
 }
 
 export function composeNetworkNode(d: NetworkNodeDeps): NetworkNode {
-  const outbox = new TableNetworkOutbox(d.keyring, d.clock);
+  const outbox = new TableNetworkOutbox(d.keyring, d.clock, d.deadlineMs);
   const handlers: { D: InboundHandlers['D']; P: InboundHandlers['P'] } = {
     D: { ...clinicInboundHandlers({ clock: d.clock, keyring: d.keyring, rx: d.rx }) },
     P: {},
