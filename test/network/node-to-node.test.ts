@@ -16,7 +16,12 @@ import {
   assertPharmacy,
   PharmacyDirectoryRepository,
 } from '../../src/network/pharmacy-directory.repository.js';
-import { baaSendGate, endpointRef, networkPharmacyEndpoints } from '../../src/network/send-gate.js';
+import {
+  allowAllGate,
+  baaSendGate,
+  endpointRef,
+  networkPharmacyEndpoints,
+} from '../../src/network/send-gate.js';
 import { freshTenant } from '../db.js';
 import { post } from '../identity/harness.js';
 import { practitioner } from '../identity/registry-fixture.js';
@@ -238,6 +243,8 @@ describe('node to node: clinic and pharmacy tenants over the listener', () => {
       random: RANDOM,
       keyring: h.p.keyring,
       transport,
+      // The pharmacy tenant has no BAA set up here; the gate is exercised by the clinic worker.
+      gate: allowAllGate,
     });
     expect(await pharmacyWorker.runOnce()).toMatchObject({ claimed: 1, sent: 1 });
     expect(await status()).toBe('dispensed');

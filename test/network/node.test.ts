@@ -25,7 +25,12 @@ import {
   assertPharmacy,
   PharmacyDirectoryRepository,
 } from '../../src/network/pharmacy-directory.repository.js';
-import { baaSendGate, GATE_RECHECK_MS } from '../../src/network/send-gate.js';
+import {
+  allowAllGate,
+  baaSendGate,
+  GATE_RECHECK_MS,
+  type SendGate,
+} from '../../src/network/send-gate.js';
 import { buildTestApp } from '../app.js';
 import { freshTenant } from '../db.js';
 import { auditActions, get, post } from '../identity/harness.js';
@@ -182,7 +187,7 @@ describe('network node: identities, inbound listener, clinic handling, outbox, B
     return id;
   }
 
-  const newRxWorker = (transport: OutboxTransport, gate?: ReturnType<typeof baaSendGate>) =>
+  const newRxWorker = (transport: OutboxTransport, gate: SendGate = allowAllGate) =>
     new OutboxWorker(
       {
         db: h.p.db,
@@ -191,7 +196,7 @@ describe('network node: identities, inbound listener, clinic handling, outbox, B
         keyring: h.p.keyring,
         rx: h.rx.service,
         transport,
-        ...(gate === undefined ? {} : { gate }),
+        gate,
       },
       {
         batch: 10,
@@ -792,14 +797,14 @@ describe('network node: identities, inbound listener, clinic handling, outbox, B
       });
     });
 
-    const networkWorker = (gate?: ReturnType<typeof baaSendGate>) =>
+    const networkWorker = (gate: SendGate = allowAllGate) =>
       new NetworkOutboxWorker({
         db: h.p.db,
         clock: h.clock,
         random: HIGH,
         keyring: h.p.keyring,
         transport: mtlsTransport({ ca: pki.ca.certPem }),
-        ...(gate === undefined ? {} : { gate }),
+        gate,
       });
 
     async function enqueueFill(messageId: string): Promise<void> {
@@ -922,6 +927,7 @@ describe('network node: identities, inbound listener, clinic handling, outbox, B
         clock: h.clock,
         random: HIGH,
         keyring: h.p.keyring,
+        gate: allowAllGate,
         transport: {
           deliver: () => Promise.resolve({ kind: 'error', code: 'script_900', permanent: true }),
         },
@@ -953,6 +959,7 @@ describe('network node: identities, inbound listener, clinic handling, outbox, B
         clock: h.clock,
         random: HIGH,
         keyring: h.p.keyring,
+        gate: allowAllGate,
         transport: {
           deliver: () => Promise.resolve({ kind: 'error', code: 'network', permanent: false }),
         },

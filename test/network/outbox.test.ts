@@ -18,6 +18,7 @@ import {
   PRINT_REQUIRED,
   type OutboxWorkerOptions,
 } from '../../src/network/outbox-worker.js';
+import { allowAllGate } from '../../src/network/send-gate.js';
 import {
   assertPharmacy,
   PharmacyDirectoryRepository,
@@ -95,6 +96,7 @@ describe('outbox delivery worker', () => {
         keyring: h.p.keyring,
         rx: h.rx.service,
         transport,
+        gate: allowAllGate,
       },
       OPTIONS,
     );
