@@ -222,7 +222,7 @@ export class NetworkOutboxWorker {
       result = await this.d.transport.deliver(
         job.send.endpoint,
         job.send.pins,
-        { xml: job.send.xml, jws: job.send.jws },
+        { xml: job.send.xml, jws: job.send.jws, messageId: job.messageId },
         job.send.client,
       );
     } catch {

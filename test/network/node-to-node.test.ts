@@ -89,12 +89,14 @@ describe('node to node: clinic and pharmacy tenants over the listener', () => {
     // The stand-in pharmacy side: record the NewRx, accept it, and dispense (RxFill via the port).
     node.register('P', 'NewRx', async (tx, tenantId, m, jws) => {
       received.push({ tenantId, type: m.type, jws });
+      // One MessageID in the XML and on the outbox row: the answer must relate to it.
+      const fillId = scriptId(randomUUID());
       const fill = buildMessage({
         type: 'RxFill',
         header: {
           to: m.header.from,
           from: m.header.to,
-          messageId: scriptId(randomUUID()),
+          messageId: fillId,
           relatesToMessageId: m.header.messageId,
           sentTime: h.clock.now().toISOString(),
           senderSoftware: SCRIP_SOFTWARE,
@@ -108,7 +110,7 @@ describe('node to node: clinic and pharmacy tenants over the listener', () => {
         type: 'RxFill',
         to: { qualifier: 'D', value: m.header.from.id },
         from: { qualifier: 'P', value: m.header.to.id },
-        messageId: scriptId(randomUUID()),
+        messageId: fillId,
         xml: fill,
       });
       return { kind: 'status' };
