@@ -18,6 +18,7 @@ import { composeNetworkNode } from '../src/network/network-node.js';
 import { startNetworkListener } from '../src/network/network-listener.js';
 import { mtlsTransport } from '../src/network/outbox-transport.js';
 import { OutboxWorker } from '../src/network/outbox-worker.js';
+import { allowAllGate } from '../src/network/send-gate.js';
 import {
   assertPharmacy,
   PharmacyDirectoryRepository,
@@ -275,6 +276,8 @@ export async function rxDeliveredBench(
           random: cryptoRandom,
           keyring,
           rx: rx.service,
+          // The benchmark measures delivery; the BAA gate is tested in test/network.
+          gate: allowAllGate,
           transport: mtlsTransport({
             clientKey: clinicCert.keyPem,
             clientCert: clinicCert.certPem,

@@ -84,6 +84,7 @@ import { NETWORK_IDENTITIES } from './network/network-identity.js';
 import { NETWORK_OUTBOX } from './network/network-outbox.table.js';
 import { PRESCRIBER_REQUESTS } from './network/prescriber-requests.js';
 import { networkPharmacyEndpoints } from './network/send-gate.js';
+import { networkTiming } from './network/network-timing.js';
 import {
   composePharmacy,
   PHARMACY_ACTIONS,
@@ -299,6 +300,7 @@ export function compose(
     drugs: catalogDrugLookup,
     safety: catalogSafetyChecker(patientServices.clinical, interactions),
     limits: limitsWith(config.SCRIP_RX_LIMITS),
+    outbox: { deadlineMs: networkTiming(config).deadlineMs },
   });
   const keyAdmin = new KeyAdmin(db, keyring, provider, ENCRYPTED_TABLES, clock, events, {
     requestTtlMs: config.SCRIP_KEY_REQUEST_TTL_HOURS * 3_600_000,
@@ -310,6 +312,7 @@ export function compose(
     keyring,
     access: patientAccess,
     rx: prescriptions.service,
+    deadlineMs: networkTiming(config).deadlineMs,
   });
   // The pharmacy side answers NewRx/CancelRx To P and sends through the node's outbox.
   const pharmacy = composePharmacy({ db, keyring, clock, outbox: network.outbox });

@@ -267,6 +267,25 @@ export const ConfigSchema = Type.Object(
       description:
         'How long an outbox worker holds a claimed message; a crashed worker’s messages go again after it (at least twice the 15 s send timeout).',
     }),
+    SCRIP_NETWORK_DEADLINE_HOURS: Type.Integer({
+      minimum: 1,
+      maximum: 720,
+      default: 24,
+      description:
+        'How long the outboxes keep trying to send a message; past it a NewRx fails to the DEA 1311.170 print path.',
+    }),
+    SCRIP_NETWORK_BACKOFF_BASE_MS: Type.Integer({
+      minimum: 100,
+      maximum: 3_600_000,
+      default: 5_000,
+      description: 'First retry delay of the network outboxes (doubling, full jitter).',
+    }),
+    SCRIP_NETWORK_BACKOFF_MAX_MS: Type.Integer({
+      minimum: 100,
+      maximum: 86_400_000,
+      default: 900_000,
+      description: 'Longest retry delay of the network outboxes (at least the base).',
+    }),
     SCRIP_NETWORK_WORKER_INTERVAL_MS: Type.Integer({
       minimum: 100,
       maximum: 600_000,

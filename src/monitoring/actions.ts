@@ -33,6 +33,8 @@ export const AUTH_RECOVERY_CODE_USED = 'auth.recovery_code.used';
 
 /** The outbound NCPDP SCRIPT transmission of a prescription failed. */
 export const RX_TRANSMIT_FAILED = 'rx.transmit.failed';
+/** The prescriber printed the copy of a prescription whose transmission failed (1311.170). */
+export const RX_TRANSMIT_PRINTED = 'rx.transmit.printed';
 /** The network layer gave up delivering a message to the switch or pharmacy. */
 export const NETWORK_DELIVERY_FAILED = 'network.delivery.failed';
 /** An inbound SCRIPT message was processed (answer code in details; idempotent per MessageID). */

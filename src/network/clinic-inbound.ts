@@ -9,21 +9,34 @@
  *   NotDispensed / Transferred → a timeline event only.
  * - CancelRxResponse → cancel confirmed or denied (with the reason code).
  * - Error → the prescription goes to error with the pharmacy's code (when the lifecycle allows).
- * - RxRenewalRequest / RxChangeRequest → the prescriber queue (prescriber-requests.ts).
+ * - RxRenewalRequest / RxChangeRequest → the prescriber queue (prescriber-requests.ts); a request
+ *   that names no prescription of its sender is refused like any other message.
  *
  * The prescription is found by Header PrescriberOrderNumber (the prescription id as 32 hex
- * digits) or else by RelatesToMessageID (the MessageID of the NewRx/CancelRx Scrip sent).
+ * digits) or else by RelatesToMessageID (the MessageID of the NewRx/CancelRx Scrip sent). It is
+ * only this sender's when Header From is the pharmacy (qualifier P, NCPDP ID) its NewRx was routed
+ * to (the sealed outbox payload), and a RelatesToMessageID, when given, must be a message Scrip
+ * sent about this prescription. Anything else is answered like an unknown prescription (Error 900,
+ * no existence oracle), changes nothing and is audited with the reason.
  */
 import { AppError, type Clock, type TenantId } from '../core/index.js';
 import type { Tx } from '../db/index.js';
 import type { Keyring } from '../crypto/keyring.js';
+import { appendAudit } from '../audit/index.js';
+import { NETWORK_INBOUND_REFUSED } from '../monitoring/actions.js';
 import type { PrescriptionService } from '../prescribing/prescription.service.js';
 import { transition } from '../prescribing/prescription.state.js';
 import type { PrescriptionStatus } from '../prescribing/prescription.types.js';
 import { recordDeliveryEvent, type DeliveryEventKind } from './delivery-timeline.js';
-import type { InboundAnswer, InboundHandler, InboundHandlers } from './inbound-dispatcher.js';
+import type {
+  HandlerMeta,
+  InboundAnswer,
+  InboundHandler,
+  InboundHandlers,
+} from './inbound-dispatcher.js';
 import type { Header, ScriptMessage } from './ncpdp-script.types.js';
 import { storeRequest } from './prescriber-requests.js';
+import { sentPrescription } from './sent-prescription.js';
 
 export interface ClinicInboundDeps {
   readonly clock: Clock;
@@ -45,8 +58,10 @@ export function uuidOfScriptId(value: string | undefined): string | undefined {
   return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20)}`;
 }
 
-/** The prescription a message is about (in the tenant's context), or undefined. */
-export async function prescriptionOf(tx: Tx, header: Header): Promise<RxRef | undefined> {
+/** Why a message was not matched to a prescription of its sender (audited, never answered). */
+export type RxRefusal = 'unknown_prescription' | 'sender_not_routed' | 'foreign_relates_to';
+
+async function findRx(tx: Tx, header: Header): Promise<RxRef | undefined> {
   const byOrder = uuidOfScriptId(header.prescriberOrderNumber);
   if (byOrder !== undefined) {
     const { rows } = await tx.query<RxRef>(
@@ -65,6 +80,44 @@ export async function prescriptionOf(tx: Tx, header: Header): Promise<RxRef | un
     if (rows[0] !== undefined) return rows[0];
   }
   return undefined;
+}
+
+/** Whether `relatesTo` (wire form) is a message Scrip sent about prescription `rxId`. */
+async function sentAbout(tx: Tx, rxId: string, relatesTo: string): Promise<boolean> {
+  const { rows } = await tx.query<{ n: number }>(
+    `SELECT 1 AS n FROM outbox WHERE prescription_id = $1 AND message_id::text = $2
+     UNION ALL
+     SELECT 1 FROM network_outbox WHERE prescription_id = $1 AND message_id = $3
+     LIMIT 1`,
+    [rxId, uuidOfScriptId(relatesTo) ?? '', relatesTo],
+  );
+  return rows.length > 0;
+}
+
+/**
+ * The prescription a message is about (in the tenant's context), when its sender is the pharmacy
+ * the prescription was routed to and its RelatesToMessageID (if any) is one of this prescription's
+ * messages; otherwise the reason it is refused.
+ */
+export async function prescriptionOf(
+  tx: Tx,
+  keyring: Keyring,
+  tenantId: TenantId,
+  header: Header,
+): Promise<{ readonly rx: RxRef } | { readonly refused: RxRefusal }> {
+  const rx = await findRx(tx, header);
+  if (rx === undefined) return { refused: 'unknown_prescription' };
+  const routed = (await sentPrescription(tx, keyring, tenantId, rx.id))?.prescription.pharmacy
+    .ncpdpId;
+  if (header.from.qualifier !== 'P' || routed === undefined || header.from.id !== routed) {
+    return { refused: 'sender_not_routed' };
+  }
+  if (header.relatesToMessageId !== undefined) {
+    if (!(await sentAbout(tx, rx.id, header.relatesToMessageId))) {
+      return { refused: 'foreign_relates_to' };
+    }
+  }
+  return { rx };
 }
 
 function allowed(from: PrescriptionStatus, to: PrescriptionStatus, by: 'network' | 'pharmacy') {
@@ -126,12 +179,48 @@ export function clinicInboundHandlers(d: ClinicInboundDeps): InboundHandlers['D'
       code,
     });
 
+  /** Error 900 as for an unknown prescription; the reason goes to the audit log only. */
+  async function refuse(
+    tx: Tx,
+    tenantId: TenantId,
+    m: ScriptMessage,
+    reason: RxRefusal,
+    meta: HandlerMeta,
+  ): Promise<InboundAnswer> {
+    await appendAudit(
+      tx,
+      {
+        tenantId,
+        actor: { kind: 'system' },
+        action: NETWORK_INBOUND_REFUSED,
+        outcome: 'denied',
+        subjects: [{ type: 'network_message', id: m.header.messageId }],
+        requestId: meta.requestId,
+        source: meta.remoteAddress === undefined ? {} : { ip: meta.remoteAddress },
+        details: {
+          reason,
+          type: m.type,
+          from: `${m.header.from.qualifier}:${m.header.from.id}`,
+          peerPin: meta.peerPin,
+        },
+      },
+      d.clock,
+    );
+    return UNKNOWN_RX;
+  }
+
   const withRx =
     (fn: (tx: Tx, tenantId: TenantId, m: ScriptMessage, rx: RxRef) => Promise<InboundAnswer>) =>
-    async (tx: Tx, tenantId: TenantId, m: ScriptMessage): Promise<InboundAnswer> => {
-      const rx = await prescriptionOf(tx, m.header);
-      if (rx === undefined) return UNKNOWN_RX;
-      return fn(tx, tenantId, m, rx);
+    async (
+      tx: Tx,
+      tenantId: TenantId,
+      m: ScriptMessage,
+      _jws: string | undefined,
+      meta: HandlerMeta,
+    ): Promise<InboundAnswer> => {
+      const found = await prescriptionOf(tx, d.keyring, tenantId, m.header);
+      if ('refused' in found) return refuse(tx, tenantId, m, found.refused, meta);
+      return fn(tx, tenantId, m, found.rx);
     };
 
   const status: InboundHandler = withRx(async (tx, tenantId, m, rx) => {
@@ -193,23 +282,22 @@ export function clinicInboundHandlers(d: ClinicInboundDeps): InboundHandlers['D'
     return OK;
   });
 
-  const request: InboundHandler = async (tx, tenantId, m) => {
+  // A request must name a prescription routed to its sender: an unlinked one could never be
+  // answered (the queue shows requests by their prescription's prescriber), so it is refused too.
+  const request: InboundHandler = withRx(async (tx, tenantId, m, rx) => {
     if (m.type !== 'RxRenewalRequest' && m.type !== 'RxChangeRequest') {
       throw new TypeError('request handler');
     }
-    const rx = await prescriptionOf(tx, m.header);
-    await storeRequest(tx, d.keyring, d.clock, tenantId, m, rx?.id);
-    if (rx !== undefined) {
-      await event(
-        tx,
-        tenantId,
-        rx.id,
-        m.type === 'RxRenewalRequest' ? 'renewal_requested' : 'change_requested',
-        m,
-      );
-    }
+    await storeRequest(tx, d.keyring, d.clock, tenantId, m, rx.id);
+    await event(
+      tx,
+      tenantId,
+      rx.id,
+      m.type === 'RxRenewalRequest' ? 'renewal_requested' : 'change_requested',
+      m,
+    );
     return OK;
-  };
+  });
 
   return {
     Status: status,

@@ -27,6 +27,7 @@ export const DELIVERY_EVENTS = [
   'renewal_denied',
   'change_approved',
   'change_denied',
+  'printed',
 ] as const;
 export type DeliveryEventKind = (typeof DELIVERY_EVENTS)[number];
 

@@ -12,7 +12,7 @@
  * a tenant without a switch goes to the pharmacy's directory endpoint. The BAA gate is checked
  * before every delivery; a refusal keeps the row queued and is audited once.
  */
-import { cryptoRandom, type Clock, type Random, type TenantId } from '../core/index.js';
+import type { Clock, Random, TenantId } from '../core/index.js';
 import type { Database, Tx } from '../db/index.js';
 import type { Keyring } from '../crypto/keyring.js';
 import { openRow, SHREDDED } from '../crypto/row-cipher.js';
@@ -30,7 +30,7 @@ import { credentialsFor, networkTenants } from './network-identity.js';
 import { NETWORK_OUTBOX, type NetworkPayload } from './network-outbox.table.js';
 import type { ClientCredentials, OutboxTransport, TransportResult } from './outbox-transport.js';
 import { PharmacyDirectoryRepository } from './pharmacy-directory.repository.js';
-import { allowAllGate, endpointRef, gateRecheckAt, type SendGate } from './send-gate.js';
+import { endpointRef, gateRecheckAt, type SendGate } from './send-gate.js';
 
 export interface NetworkWorkerOptions {
   readonly batch: number;
@@ -52,7 +52,8 @@ export interface NetworkWorkerDeps {
   readonly random: Random;
   readonly keyring: Keyring;
   readonly transport: OutboxTransport;
-  readonly gate?: SendGate;
+  /** The BAA gate before each delivery (required: no worker sends without one). */
+  readonly gate: SendGate;
 }
 
 interface Job {
@@ -197,7 +198,7 @@ export class NetworkOutboxWorker {
     } else {
       return { permanent: 'no_route' };
     }
-    const refusal = await (this.d.gate ?? allowAllGate).check(tx, tenantId, ref);
+    const refusal = await this.d.gate.check(tx, tenantId, ref);
     if (refusal !== undefined) return { held: refusal, alreadyHeld: r.gate_refused };
     const plain = await openRow(tx, this.d.keyring, tenantId, NETWORK_OUTBOX, r.id, {
       payload: r.payload,
@@ -222,7 +223,7 @@ export class NetworkOutboxWorker {
       result = await this.d.transport.deliver(
         job.send.endpoint,
         job.send.pins,
-        { xml: job.send.xml, jws: job.send.jws },
+        { xml: job.send.xml, jws: job.send.jws, messageId: job.messageId },
         job.send.client,
       );
     } catch {
@@ -375,15 +376,4 @@ export class NetworkOutboxWorker {
     );
     return 'failed';
   }
-}
-
-/** Starts the generic network worker every `intervalMs`; stop it on shutdown. */
-export function startNetworkWorker(
-  deps: Omit<NetworkWorkerDeps, 'random'>,
-  intervalMs = 1_000,
-  onError?: (err: unknown) => void,
-): NetworkOutboxWorker {
-  const worker = new NetworkOutboxWorker({ ...deps, random: cryptoRandom });
-  worker.start(intervalMs, onError);
-  return worker;
 }

@@ -17,6 +17,7 @@ import { foldRefusals } from './refusal-folding.js';
 import { NetworkOutboxWorker, NETWORK_WORKER_DEFAULTS } from './network-outbox.worker.js';
 import { OUTBOX_DEFAULTS, OutboxWorker } from './outbox-worker.js';
 import { mtlsTransport } from './outbox-transport.js';
+import { networkTiming } from './network-timing.js';
 import { baaSendGate } from './send-gate.js';
 
 export type NetworkServePlatform = Pick<
@@ -87,7 +88,7 @@ export async function startNetworkNode(
     logger.warn('SCRIP_NETWORK_CA_FILE is not set: the network outbox workers do not run');
   } else {
     const transport = mtlsTransport({ ca });
-    const leaseMs = config.SCRIP_NETWORK_LEASE_SECONDS * 1000;
+    const { leaseMs, baseBackoffMs, maxBackoffMs } = networkTiming(config);
     const gate = baaSendGate(platform.compliance.gate);
     const rxWorker = new OutboxWorker(
       {
@@ -100,7 +101,13 @@ export async function startNetworkNode(
         gate,
       },
       // Tenants with a network identity send as themselves; this From is never used then.
-      { ...OUTBOX_DEFAULTS, leaseMs, from: { qualifier: 'D', id: 'SCRIP' } },
+      {
+        ...OUTBOX_DEFAULTS,
+        leaseMs,
+        baseBackoffMs,
+        maxBackoffMs,
+        from: { qualifier: 'D', id: 'SCRIP' },
+      },
     );
     const netWorker = new NetworkOutboxWorker(
       {
@@ -111,7 +118,7 @@ export async function startNetworkNode(
         transport,
         gate,
       },
-      { ...NETWORK_WORKER_DEFAULTS, leaseMs },
+      { ...NETWORK_WORKER_DEFAULTS, leaseMs, baseBackoffMs, maxBackoffMs },
     );
     let running: Promise<void> | undefined;
     const timer = setInterval(() => {

@@ -36,6 +36,8 @@ export const SCRIP_SOFTWARE: SenderSoftware = {
 export interface NewRxWire {
   readonly xml: string;
   readonly jws: string;
+  /** Header MessageID as sent (the answer must relate to it). */
+  readonly messageId: string;
 }
 
 const SCHEDULE_CODES: Readonly<Record<string, DeaScheduleCode>> = {
@@ -150,7 +152,11 @@ export function newRxMessage(input: NewRxInput): NewRxWire {
     },
   };
   try {
-    return { xml: buildMessage(message), jws: input.payload.jws };
+    return {
+      xml: buildMessage(message),
+      jws: input.payload.jws,
+      messageId: message.header.messageId,
+    };
   } catch {
     throw new NewRxBuildError('message_invalid');
   }

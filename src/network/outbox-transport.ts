@@ -46,14 +46,33 @@ export interface MtlsTransportOptions {
   readonly timeoutMs?: number;
 }
 
-/** Reads a SCRIPT answer body into a {@link TransportResult}. */
-export function answerOf(httpStatus: number, body: Buffer): TransportResult {
+const is2xx = (status: number) => status >= 200 && status < 300;
+
+/**
+ * Reads a SCRIPT answer body into a {@link TransportResult}. The answer counts only when it
+ * answers the message sent (RelatesToMessageID is `sentMessageId`) and its HTTP status agrees
+ * with it (Status: 2xx; Error 900: 4xx; a retryable Error: not 2xx); anything else is refused as
+ * an answer and the message is tried again (never recorded as delivered or rejected on it).
+ */
+export function answerOf(httpStatus: number, body: Buffer, sentMessageId: string): TransportResult {
   const parsed = parseMessage(body);
   if (!parsed.ok) return { kind: 'error', code: `http_${String(httpStatus)}`, permanent: false };
   const m = parsed.message;
-  if (m.type === 'Status') return { kind: 'status', code: m.body.code };
+  if (m.header.relatesToMessageId !== sentMessageId) {
+    return { kind: 'error', code: 'answer_unrelated', permanent: false };
+  }
+  const mismatch: TransportResult = {
+    kind: 'error',
+    code: 'answer_http_mismatch',
+    permanent: false,
+  };
+  if (m.type === 'Status') {
+    return is2xx(httpStatus) ? { kind: 'status', code: m.body.code } : mismatch;
+  }
   if (m.type === 'Error') {
-    return { kind: 'error', code: `script_${m.body.code}`, permanent: m.body.code === '900' };
+    const permanent = m.body.code === '900';
+    const agrees = permanent ? httpStatus >= 400 && httpStatus < 500 : !is2xx(httpStatus);
+    return agrees ? { kind: 'error', code: `script_${m.body.code}`, permanent } : mismatch;
   }
   return { kind: 'error', code: 'unexpected_answer', permanent: false };
 }
@@ -77,7 +96,7 @@ export function mtlsTransport(o: MtlsTransportOptions): OutboxTransport {
           headers: message.jws === '' ? {} : { [JWS_HEADER]: message.jws },
           ...(o.timeoutMs === undefined ? {} : { timeoutMs: o.timeoutMs }),
         });
-        return answerOf(res.status, res.body);
+        return answerOf(res.status, res.body, message.messageId);
       } catch (err) {
         if (err instanceof DeliveryError)
           return { kind: 'error', code: err.reason, permanent: false };

@@ -19,8 +19,7 @@
  * electronic transmission failed), an `rx.transmit.failed` record is audited and a high-severity
  * `transmission_failure` alert is raised once per prescription.
  */
-import { cryptoRandom, type Clock, type Random, type TenantId } from '../core/index.js';
-import type { Platform } from '../platform.js';
+import type { Clock, Random, TenantId } from '../core/index.js';
 import type { Database, Tx } from '../db/index.js';
 import type { Keyring } from '../crypto/keyring.js';
 import { openRow, SHREDDED } from '../crypto/row-cipher.js';
@@ -37,7 +36,7 @@ import type { Party } from './ncpdp-script.types.js';
 import { credentialsFor } from './network-identity.js';
 import { recordDeliveryEvent } from './delivery-timeline.js';
 import { auditPinMismatch, PIN_MISMATCH } from './pin-mismatch.js';
-import { allowAllGate, endpointRef, gateRecheckAt, type SendGate } from './send-gate.js';
+import { endpointRef, gateRecheckAt, type SendGate } from './send-gate.js';
 import { NETWORK_SEND_HELD } from '../monitoring/actions.js';
 
 /** The prescription error code of a failed electronic transmission (print path, 1311.170). */
@@ -63,9 +62,9 @@ export interface OutboxWorkerDeps {
   readonly transport: OutboxTransport;
   /**
    * The BAA gate before each delivery (45 CFR 164.308(b)(1); issue 9): a refusal keeps the
-   * message queued. Default: allow (tests of the delivery mechanics only).
+   * message queued. Required: no worker sends without one.
    */
-  readonly gate?: SendGate;
+  readonly gate: SendGate;
 }
 
 export interface RunReport {
@@ -200,7 +199,7 @@ export class OutboxWorker {
     const me = await credentialsFor(tx, this.d.keyring, tenantId);
     const switchUrl = me?.switchUrl ?? undefined;
     const endpoint = switchUrl ?? pharmacy.endpointUrl;
-    const refusal = await (this.d.gate ?? allowAllGate).check(tx, tenantId, endpointRef(endpoint));
+    const refusal = await this.d.gate.check(tx, tenantId, endpointRef(endpoint));
     if (refusal !== undefined) return { held: refusal, alreadyHeld: r.gate_refused };
     try {
       const wire = newRxMessage({
@@ -453,29 +452,3 @@ export const OUTBOX_DEFAULTS: Omit<OutboxWorkerOptions, 'from'> = {
   baseBackoffMs: 5_000,
   maxBackoffMs: 900_000,
 };
-
-/**
- * Starts a worker over the platform's database, keyring and prescription service, running every
- * `intervalMs`; the caller stops it on shutdown (`await worker.stop()`).
- */
-export function startOutboxWorker(
-  platform: Pick<Platform, 'db' | 'clock' | 'keyring' | 'prescriptions'>,
-  transport: OutboxTransport,
-  options: Partial<OutboxWorkerOptions> & Pick<OutboxWorkerOptions, 'from'>,
-  intervalMs = 1_000,
-  onError?: (err: unknown) => void,
-): OutboxWorker {
-  const worker = new OutboxWorker(
-    {
-      db: platform.db,
-      clock: platform.clock,
-      random: cryptoRandom,
-      keyring: platform.keyring,
-      rx: platform.prescriptions.service,
-      transport,
-    },
-    { ...OUTBOX_DEFAULTS, ...options },
-  );
-  worker.start(intervalMs, onError);
-  return worker;
-}

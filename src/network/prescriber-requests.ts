@@ -59,25 +59,24 @@ interface Row {
 const COLUMNS = `id, kind, status, prescription_id, prescriber_id, patient_id, content, created_at,
   decided_at, response_message_id, result_prescription_id`;
 
-/** Stores an arriving request (the dispatcher's transaction, in the tenant's context). */
+/**
+ * Stores an arriving request for a prescription routed to its sender (the dispatcher's
+ * transaction, in the tenant's context).
+ */
 export async function storeRequest(
   tx: Tx,
   keyring: Keyring,
   clock: Clock,
   tenantId: TenantId,
   m: RequestMessage,
-  prescriptionId: string | undefined,
+  prescriptionId: string,
 ): Promise<string> {
-  let prescriberId: string | null = null;
-  let patientId: string | null = null;
-  if (prescriptionId !== undefined) {
-    const { rows } = await tx.query<{ prescriber_id: string; patient_id: string }>(
-      'SELECT prescriber_id, patient_id FROM prescriptions WHERE id = $1',
-      [prescriptionId],
-    );
-    prescriberId = rows[0]?.prescriber_id ?? null;
-    patientId = rows[0]?.patient_id ?? null;
-  }
+  const { rows } = await tx.query<{ prescriber_id: string; patient_id: string }>(
+    'SELECT prescriber_id, patient_id FROM prescriptions WHERE id = $1',
+    [prescriptionId],
+  );
+  const prescriberId = rows[0]?.prescriber_id ?? null;
+  const patientId = rows[0]?.patient_id ?? null;
   const id = randomUUID();
   const { version, sealed } = await sealRow(tx, keyring, tenantId, PRESCRIBER_REQUESTS, id, {
     content: JSON.stringify(m),
@@ -91,7 +90,7 @@ export async function storeRequest(
       id,
       tenantId,
       m.type === 'RxRenewalRequest' ? 'renewal' : 'change',
-      prescriptionId ?? null,
+      prescriptionId,
       prescriberId,
       patientId,
       m.header.from.qualifier,

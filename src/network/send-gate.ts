@@ -17,7 +17,10 @@ export interface SendGate {
   check(tx: Tx, tenantId: TenantId, ref: string): Promise<string | undefined>;
 }
 
-/** No gate (delivery-mechanics tests only; `scrip serve` always uses {@link baaSendGate}). */
+/**
+ * No gate, passed explicitly by tests of the delivery mechanics and the benchmark only; `scrip
+ * serve` always uses {@link baaSendGate} (a worker has no default gate).
+ */
 export const allowAllGate: SendGate = { check: () => Promise.resolve(undefined) };
 
 /**

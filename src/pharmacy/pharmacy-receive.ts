@@ -223,26 +223,26 @@ export function pharmacyReceiver(deps: ReceiverDeps): PharmacyReceiver {
       return reject(tx, tenantId, m, meta, 'recipient_unknown');
     }
     const controlled = isControlled(m.body);
-    if (jws === undefined || jws.trim() === '') {
-      if (controlled || m.header.digitalSignature?.indicator === true) {
-        return reject(tx, tenantId, m, meta, 'signature_required');
-      }
-    }
-    // Deny by default: only prescriber systems registered with this tenant may send, signed or not.
+    // Deny by default: only prescriber systems registered with this tenant (each with its JWKS)
+    // may send, and every NewRx from one must carry its valid JWS (Scrip always signs): an
+    // unsigned NewRx is refused whatever its XML says, so a controlled prescription cannot pass
+    // as unsigned by dropping DEASchedule and the DigitalSignature indicator (1311.205(b)(4)).
     const jwks =
       m.header.from.qualifier === 'D' ? await senderJwks(tx, m.header.from.id) : undefined;
     if (jwks === undefined) return reject(tx, tenantId, m, meta, 'sender_unknown');
-    let sig: { status: SignatureStatus; keyId: string | null; at: Date | null };
     if (jws === undefined || jws.trim() === '') {
-      sig = { status: 'unsigned', keyId: null, at: null };
-    } else {
-      const v = verifySignedDocument(jws, jwks);
-      if (!v.ok) return reject(tx, tenantId, m, meta, v.reason);
-      if (!matchesSignedDocument(m, v.document)) {
-        return reject(tx, tenantId, m, meta, 'content_mismatch');
-      }
-      sig = { status: 'verified', keyId: v.keyId, at: clock.now() };
+      return reject(tx, tenantId, m, meta, 'signature_required');
     }
+    const v = verifySignedDocument(jws, jwks);
+    if (!v.ok) return reject(tx, tenantId, m, meta, v.reason);
+    if (!matchesSignedDocument(m, v.document)) {
+      return reject(tx, tenantId, m, meta, 'content_mismatch');
+    }
+    const sig: { status: SignatureStatus; keyId: string | null; at: Date | null } = {
+      status: 'verified',
+      keyId: v.keyId,
+      at: clock.now(),
+    };
     // The same prescription under a new MessageID (a replay, or a resend by another route) is
     // refused: it is in the inbox already and must not be dispensed twice.
     const order = m.header.prescriberOrderNumber;

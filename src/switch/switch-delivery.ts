@@ -19,6 +19,7 @@ export async function postScript(
   pins: string[],
   xml: string,
   jws: string | undefined,
+  messageId: string,
   timeoutMs: number,
 ): Promise<TransportResult> {
   try {
@@ -31,7 +32,7 @@ export async function postScript(
       ...(jws === undefined ? {} : { headers: { [JWS_HEADER]: jws } }),
       timeoutMs,
     });
-    return answerOf(res.status, res.body);
+    return answerOf(res.status, res.body, messageId);
   } catch (err) {
     if (err instanceof DeliveryError) return { kind: 'error', code: err.reason, permanent: false };
     if (err instanceof TypeError)

@@ -187,14 +187,21 @@ export class SwitchForwarder {
       pinList(prepared.recipient.serverPins),
       prepared.message.xml,
       prepared.message.jws,
+      job.message_id,
     );
     if (result.kind === 'status') return this.#final(job, result.code, 'delivered');
     if (result.permanent) return this.#final(job, result.code.replace(/^script_/, ''), result.code);
     return this.#retry(job, result.code);
   }
 
-  #post(endpoint: string, pins: string[], xml: string, jws?: string): Promise<TransportResult> {
-    return postScript(this.d.tls, endpoint, pins, xml, jws, this.d.timeoutMs ?? 15_000);
+  #post(
+    endpoint: string,
+    pins: string[],
+    xml: string,
+    jws: string | undefined,
+    messageId: string,
+  ): Promise<TransportResult> {
+    return postScript(this.d.tls, endpoint, pins, xml, jws, messageId, this.d.timeoutMs ?? 15_000);
   }
 
   /** Applies `set` only while this worker still holds the lease; false when it lost it. */
@@ -320,6 +327,7 @@ export class SwitchForwarder {
         pinList(sender.serverPins),
         buildMessage(relayMessage(r, this.d.clock.now())),
         undefined,
+        r.relay_message_id,
       );
     }
     if (result.kind === 'status') {

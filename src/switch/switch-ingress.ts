@@ -212,12 +212,14 @@ export class SwitchIngress {
           );
     if (recipient === undefined || to === undefined) return refuse('unknown_recipient');
     if (!supports(recipient, m)) return refuse('not_supported');
-    // 4. The prescription JWS travels unchanged; for a controlled NewRx it must verify.
+    // 4. The prescription JWS travels unchanged; every NewRx must carry one that verifies against
+    //    the sender's JWKS (every prescriber system has one; Scrip always signs), so stripping
+    //    the DEASchedule and the signature together does not pass a controlled prescription.
     if (jwsHeader !== undefined && (jwsHeader.length > MAX_JWS_CHARS || !JWS_RE.test(jwsHeader))) {
       return refuse('jws_malformed');
     }
     const controlled = isControlled(m);
-    if (m.type === 'NewRx' && controlled) {
+    if (m.type === 'NewRx') {
       const bad = checkPrescriberSignature(sender, m, jwsHeader);
       if (bad !== undefined) return refuse(bad);
     }

@@ -2,9 +2,10 @@
  * The switch's routing checks, each a small named step over an already-parsed SCRIPT message
  * (NCPDP SCRIPT 2017071 Header To/From addressing; issue 8 item 5): the sender owns Header From,
  * the message goes in its direction (prescriber system → pharmacy or back), a participant owns
- * Header To, the recipient takes the transaction (service level), and a controlled-substance
- * NewRx carries a prescriber signature that verifies against the sender's registered JWKS and
- * covers this very prescription (21 CFR 1311.170; DEA requires the intermediary to pass the
+ * Header To, the recipient takes the transaction (service level), and every NewRx carries a
+ * prescriber signature that verifies against the sender's registered JWKS and covers this very
+ * prescription, its DEA schedule included (so a controlled one cannot pass as unsigned by
+ * dropping DEASchedule) (21 CFR 1311.170; DEA requires the intermediary to pass the
  * record unaltered, and Scrip's switch refuses one whose signature does not hold).
  */
 import { canonicalize } from '../crypto/jcs.js';
@@ -137,10 +138,11 @@ const SCHEDULE_CODES: Readonly<Record<string, string>> = {
 };
 
 /**
- * Verifies the prescription JWS of a controlled NewRx against the sender's JWKS (ES256 only,
+ * Verifies the prescription JWS of a NewRx against the sender's JWKS (ES256 only,
  * `typ: scrip-rx+jws`, the payload exactly its RFC 8785 canonical form), then checks that it
  * covers this message: the prescription id is the Header PrescriberOrderNumber, the pharmacy is
- * Header To, and the DEA schedule is the one in MedicationPrescribed.
+ * Header To, and MedicationPrescribed carries the signed DEA schedule (none, or C38046
+ * "unspecified", only when the signed prescription has none).
  */
 export function checkPrescriberSignature(
   sender: Participant,
@@ -169,16 +171,18 @@ export function checkPrescriberSignature(
     pharmacy?: { ncpdpId?: unknown };
     medication?: { deaSchedule?: unknown };
   };
-  const schedule =
-    typeof rx.medication?.deaSchedule === 'string'
-      ? SCHEDULE_CODES[rx.medication.deaSchedule]
-      : undefined;
+  const signed = rx.medication?.deaSchedule;
   const body = 'medicationPrescribed' in m.body ? m.body.medicationPrescribed : undefined;
+  const sameSchedule =
+    signed === null
+      ? !isControlled(m)
+      : typeof signed === 'string' &&
+        SCHEDULE_CODES[signed] !== undefined &&
+        SCHEDULE_CODES[signed] === body?.deaSchedule;
   const sameRx =
     typeof rx.id === 'string' &&
     rx.id.replace(/-/g, '') === m.header.prescriberOrderNumber &&
     rx.pharmacy?.ncpdpId === m.header.to.id &&
-    schedule !== undefined &&
-    schedule === body?.deaSchedule;
+    sameSchedule;
   return sameRx ? undefined : 'signature_mismatch';
 }

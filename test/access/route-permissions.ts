@@ -157,6 +157,8 @@ export const EXPECTED_PERMISSIONS: Readonly<Record<string, string>> = {
   'POST /api/v1/prescriber-requests/:id/approve': 'rx.respond',
   'POST /api/v1/prescriber-requests/:id/deny': 'rx.respond',
   'GET /api/v1/prescriptions/:id/delivery': 'rx.read',
+  'GET /api/v1/prescriptions/:id/print': 'rx.sign',
+  'GET /api/v1/transmission-failures': 'rx.sign',
   'POST /api/v1/pharmacies': 'pharmacies.manage',
   'GET /api/v1/pharmacies/:id': 'pharmacies.read',
   'PUT /api/v1/pharmacies/:id': 'pharmacies.manage',

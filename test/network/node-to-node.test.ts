@@ -16,7 +16,12 @@ import {
   assertPharmacy,
   PharmacyDirectoryRepository,
 } from '../../src/network/pharmacy-directory.repository.js';
-import { baaSendGate, endpointRef, networkPharmacyEndpoints } from '../../src/network/send-gate.js';
+import {
+  allowAllGate,
+  baaSendGate,
+  endpointRef,
+  networkPharmacyEndpoints,
+} from '../../src/network/send-gate.js';
 import { freshTenant } from '../db.js';
 import { post } from '../identity/harness.js';
 import { practitioner } from '../identity/registry-fixture.js';
@@ -84,12 +89,14 @@ describe('node to node: clinic and pharmacy tenants over the listener', () => {
     // The stand-in pharmacy side: record the NewRx, accept it, and dispense (RxFill via the port).
     node.register('P', 'NewRx', async (tx, tenantId, m, jws) => {
       received.push({ tenantId, type: m.type, jws });
+      // One MessageID in the XML and on the outbox row: the answer must relate to it.
+      const fillId = scriptId(randomUUID());
       const fill = buildMessage({
         type: 'RxFill',
         header: {
           to: m.header.from,
           from: m.header.to,
-          messageId: scriptId(randomUUID()),
+          messageId: fillId,
           relatesToMessageId: m.header.messageId,
           sentTime: h.clock.now().toISOString(),
           senderSoftware: SCRIP_SOFTWARE,
@@ -103,7 +110,7 @@ describe('node to node: clinic and pharmacy tenants over the listener', () => {
         type: 'RxFill',
         to: { qualifier: 'D', value: m.header.from.id },
         from: { qualifier: 'P', value: m.header.to.id },
-        messageId: scriptId(randomUUID()),
+        messageId: fillId,
         xml: fill,
       });
       return { kind: 'status' };
@@ -238,6 +245,8 @@ describe('node to node: clinic and pharmacy tenants over the listener', () => {
       random: RANDOM,
       keyring: h.p.keyring,
       transport,
+      // The pharmacy tenant has no BAA set up here; the gate is exercised by the clinic worker.
+      gate: allowAllGate,
     });
     expect(await pharmacyWorker.runOnce()).toMatchObject({ claimed: 1, sent: 1 });
     expect(await status()).toBe('dispensed');

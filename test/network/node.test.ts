@@ -18,13 +18,19 @@ import { composeNetworkNode, type NetworkNode } from '../../src/network/network-
 import { startNetworkListener } from '../../src/network/network-listener.js';
 import { NETWORK_OUTBOX } from '../../src/network/network-outbox.table.js';
 import { NetworkOutboxWorker } from '../../src/network/network-outbox.worker.js';
-import { OutboxWorker } from '../../src/network/outbox-worker.js';
+import { OutboxWorker, PRINT_REQUIRED } from '../../src/network/outbox-worker.js';
+import { PRINT_BANNER } from '../../src/network/print-copy.js';
 import { mtlsTransport, type OutboxTransport } from '../../src/network/outbox-transport.js';
 import {
   assertPharmacy,
   PharmacyDirectoryRepository,
 } from '../../src/network/pharmacy-directory.repository.js';
-import { baaSendGate, GATE_RECHECK_MS } from '../../src/network/send-gate.js';
+import {
+  allowAllGate,
+  baaSendGate,
+  GATE_RECHECK_MS,
+  type SendGate,
+} from '../../src/network/send-gate.js';
 import { buildTestApp } from '../app.js';
 import { freshTenant } from '../db.js';
 import { auditActions, get, post } from '../identity/harness.js';
@@ -163,8 +169,8 @@ describe('network node: identities, inbound listener, clinic handling, outbox, B
   });
 
   /** Signs a non-controlled prescription (queued, NewRx in the outbox); returns its id. */
-  async function signed(): Promise<string> {
-    const patientId = await patientWithTeam(h, c.tenant, [doc.userId]);
+  async function signed(team: readonly string[] = []): Promise<string> {
+    const patientId = await patientWithTeam(h, c.tenant, [doc.userId, ...team]);
     const d = await post(
       h.app,
       '/api/v1/prescriptions',
@@ -181,7 +187,7 @@ describe('network node: identities, inbound listener, clinic handling, outbox, B
     return id;
   }
 
-  const newRxWorker = (transport: OutboxTransport, gate?: ReturnType<typeof baaSendGate>) =>
+  const newRxWorker = (transport: OutboxTransport, gate: SendGate = allowAllGate) =>
     new OutboxWorker(
       {
         db: h.p.db,
@@ -190,7 +196,7 @@ describe('network node: identities, inbound listener, clinic handling, outbox, B
         keyring: h.p.keyring,
         rx: h.rx.service,
         transport,
-        ...(gate === undefined ? {} : { gate }),
+        gate,
       },
       {
         batch: 10,
@@ -406,6 +412,103 @@ describe('network node: identities, inbound listener, clinic handling, outbox, B
     expect((await timeline(bad.id)).at(-1)).toBe('error:script_900.002');
   });
 
+  it('a pharmacy the prescription was not routed to, or a foreign RelatesToMessageID, gets the unknown-prescription Error 900, changes nothing, audited', async () => {
+    const rx = await transmitted();
+    const other = await transmitted();
+    const before = await timeline(rx.id);
+    const OTHER_PHARMACY = '7777777';
+    const errorOf = async (xml: string) => {
+      const res = await send(xml);
+      expect(res.status).toBe(400);
+      const a = answerOf(res.body);
+      if (a.type !== 'Error') throw new Error(`expected Error, got ${a.type}`);
+      return { code: a.body.code, dc: a.body.descriptionCode, text: a.body.description };
+    };
+    const unknown = await errorOf(
+      buildMessage({
+        type: 'Status',
+        header: fromPharmacy({ prescriberOrderNumber: scriptId(randomUUID()) }),
+        body: { code: '000' },
+      }),
+    );
+    expect(unknown).toEqual({ code: '900', dc: '002', text: 'unknown prescription' });
+    const stranger = (over: Partial<Header>) =>
+      fromPharmacy({ from: { qualifier: 'P', id: OTHER_PHARMACY }, ...over });
+    const attempts = [
+      buildMessage({
+        type: 'Status',
+        header: stranger({ relatesToMessageId: rx.messageId }),
+        body: { code: '000' },
+      }),
+      buildMessage({
+        type: 'RxFill',
+        header: stranger({ prescriberOrderNumber: scriptId(rx.id) }),
+        body: { ...samples.RxFill.body, fillStatus: { kind: 'Dispensed' } },
+      }),
+      buildMessage({
+        type: 'Error',
+        header: stranger({ relatesToMessageId: rx.messageId }),
+        body: { code: '900', descriptionCode: '002' },
+      }),
+      buildMessage({
+        ...samples.RxRenewalRequest,
+        header: stranger({ prescriberOrderNumber: scriptId(rx.id) }),
+      }),
+      // A prescriber-system address (qualifier D) with the pharmacy's number is not the pharmacy.
+      buildMessage({
+        type: 'Status',
+        header: fromPharmacy({
+          from: { qualifier: 'D', id: PHARMACY },
+          relatesToMessageId: rx.messageId,
+        }),
+        body: { code: '000' },
+      }),
+    ];
+    for (const xml of attempts) expect(await errorOf(xml)).toEqual(unknown);
+    // The routed pharmacy, but relating to another prescription's message.
+    expect(
+      await errorOf(
+        buildMessage({
+          type: 'RxFill',
+          header: fromPharmacy({
+            prescriberOrderNumber: scriptId(rx.id),
+            relatesToMessageId: other.messageId,
+          }),
+          body: { ...samples.RxFill.body, fillStatus: { kind: 'Dispensed' } },
+        }),
+      ),
+    ).toEqual(unknown);
+    expect(await rxStatus(rx.id)).toBe('transmitted');
+    expect(await timeline(rx.id)).toEqual(before);
+    const queued = await h.p.db.withTenant(c.tenant, async (tx) =>
+      Number(
+        (
+          await tx.query<{ n: string }>(
+            'SELECT count(*) AS n FROM prescriber_requests WHERE prescription_id = $1',
+            [rx.id],
+          )
+        ).rows[0]!.n,
+      ),
+    );
+    expect(queued).toBe(0);
+    const reasons = (await auditActions(h, c.tenant))
+      .filter((a) => a.action === 'network.inbound.refused')
+      .map((a) => a.details.reason);
+    expect(reasons.filter((r) => r === 'sender_not_routed')).toHaveLength(5);
+    expect(reasons).toContain('foreign_relates_to');
+    expect(reasons).toContain('unknown_prescription');
+    // The routed pharmacy with its own prescription's message still acknowledges.
+    const ok = await send(
+      buildMessage({
+        type: 'Status',
+        header: fromPharmacy({ relatesToMessageId: rx.messageId }),
+        body: { code: '000' },
+      }),
+    );
+    expect(ok.status).toBe(200);
+    expect(await rxStatus(rx.id)).toBe('acknowledged');
+  });
+
   it('a cancellation shows cancel_requested, then the pharmacy’s CancelRxResponse confirms or denies it', async () => {
     const rx = await transmitted();
     const cancelled = await post(h.app, `/api/v1/prescriptions/${rx.id}/cancel`, doc.browser);
@@ -447,6 +550,67 @@ describe('network node: identities, inbound listener, clinic handling, outbox, B
     const stranger = await plainUser(h, c, 'coordinator@example.test', ['care_coordinator']);
     const other = await get(app, `/api/v1/prescriptions/${rx.id}/delivery`, stranger.browser);
     expect(other.statusCode).toBe(404);
+  });
+
+  it('a failed transmission: the prescriber sees it, prints a marked copy (recorded, audited without PHI), and only they can', async () => {
+    const other = await plainUser(h, c, 'print-other@example.test', ['prescriber']);
+    const coordinator = await plainUser(h, c, 'print-coord@example.test', ['care_coordinator']);
+    const id = await signed([other.userId]);
+    const refusing: OutboxTransport = {
+      deliver: () => Promise.resolve({ kind: 'error', code: 'script_900', permanent: true }),
+    };
+    expect((await newRxWorker(refusing).runOnce()).failed).toBeGreaterThanOrEqual(1);
+    const rx = await h.p.db.withTenant(c.tenant, (tx) => h.rx.repo.get(tx, c.tenant, id));
+    expect(rx).toMatchObject({ status: 'error', errorCode: PRINT_REQUIRED });
+    const failures = async (who: Person) => {
+      const r = await get(app, '/api/v1/transmission-failures', who.browser);
+      expect(r.statusCode, r.body).toBe(200);
+      return r.json<{ items: { prescriptionId: string }[] }>().items.map((i) => i.prescriptionId);
+    };
+    expect(await failures(doc)).toContain(id);
+    expect(await failures(other)).not.toContain(id);
+
+    // Not the prescriber who signed it (on the care team, with rx.sign): the same 404 as missing.
+    const notTheirs = await get(app, `/api/v1/prescriptions/${id}/print`, other.browser);
+    expect(notTheirs.statusCode).toBe(404);
+    const missing = await get(app, `/api/v1/prescriptions/${randomUUID()}/print`, doc.browser);
+    expect(missing.statusCode).toBe(404);
+    expect(notTheirs.json<{ title: string }>().title).toBe(missing.json<{ title: string }>().title);
+    expect(
+      (await get(app, `/api/v1/prescriptions/${id}/print`, coordinator.browser)).statusCode,
+    ).toBe(403);
+    // A prescription whose transmission did not fail has no printed copy.
+    const ok = await transmitted();
+    expect((await get(app, `/api/v1/prescriptions/${ok.id}/print`, doc.browser)).statusCode).toBe(
+      409,
+    );
+    expect(await timeline(id)).not.toContain('printed:copy_1');
+
+    const printed = await get(app, `/api/v1/prescriptions/${id}/print`, doc.browser);
+    expect(printed.statusCode, printed.body).toBe(200);
+    expect(printed.headers['content-type']).toMatch(/^text\/html/);
+    expect(printed.headers['cache-control']).toBe('no-store');
+    expect(printed.body).toContain(PRINT_BANNER);
+    expect(printed.body).toContain('manually signed');
+    expect(printed.body).toContain('Jordan Rivera');
+    expect(printed.body).toContain('1980-04-02');
+    expect(printed.body).toContain(id);
+    expect(await timeline(id)).toContain('printed:copy_1');
+    const audits = (await auditActions(h, c.tenant)).filter(
+      (a) => a.action === 'rx.transmit.printed',
+    );
+    expect(audits).toHaveLength(1);
+    expect(audits[0]!.details).toEqual({ copy: 1, reason: PRINT_REQUIRED });
+    expect(JSON.stringify(audits[0])).not.toContain('Rivera');
+    // Printed: no longer waiting for attention; a second copy is numbered.
+    expect(await failures(doc)).not.toContain(id);
+    expect((await get(app, `/api/v1/prescriptions/${id}/print`, doc.browser)).body).toContain(
+      'Copy 2',
+    );
+    expect((await timeline(id)).filter((e) => e.startsWith('printed'))).toEqual([
+      'printed:copy_1',
+      'printed:copy_2',
+    ]);
   });
 
   async function requestFor(
@@ -633,14 +797,14 @@ describe('network node: identities, inbound listener, clinic handling, outbox, B
       });
     });
 
-    const networkWorker = (gate?: ReturnType<typeof baaSendGate>) =>
+    const networkWorker = (gate: SendGate = allowAllGate) =>
       new NetworkOutboxWorker({
         db: h.p.db,
         clock: h.clock,
         random: HIGH,
         keyring: h.p.keyring,
         transport: mtlsTransport({ ca: pki.ca.certPem }),
-        ...(gate === undefined ? {} : { gate }),
+        gate,
       });
 
     async function enqueueFill(messageId: string): Promise<void> {
@@ -763,6 +927,7 @@ describe('network node: identities, inbound listener, clinic handling, outbox, B
         clock: h.clock,
         random: HIGH,
         keyring: h.p.keyring,
+        gate: allowAllGate,
         transport: {
           deliver: () => Promise.resolve({ kind: 'error', code: 'script_900', permanent: true }),
         },
@@ -794,6 +959,7 @@ describe('network node: identities, inbound listener, clinic handling, outbox, B
         clock: h.clock,
         random: HIGH,
         keyring: h.p.keyring,
+        gate: allowAllGate,
         transport: {
           deliver: () => Promise.resolve({ kind: 'error', code: 'network', permanent: false }),
         },

@@ -18,6 +18,7 @@ import {
   PRINT_REQUIRED,
   type OutboxWorkerOptions,
 } from '../../src/network/outbox-worker.js';
+import { allowAllGate } from '../../src/network/send-gate.js';
 import {
   assertPharmacy,
   PharmacyDirectoryRepository,
@@ -95,6 +96,7 @@ describe('outbox delivery worker', () => {
         keyring: h.p.keyring,
         rx: h.rx.service,
         transport,
+        gate: allowAllGate,
       },
       OPTIONS,
     );
@@ -230,29 +232,57 @@ describe('outbox delivery worker', () => {
     expect((await rxOf(id)).errorCode).toBe(PRINT_REQUIRED);
   });
 
-  it('reads SCRIPT answers: Error 900 is permanent, 600 and garbage are retried', () => {
+  it('reads SCRIPT answers: Error 900 is permanent, 600 and garbage are retried; an unrelated answer or a disagreeing HTTP status is refused', () => {
+    const SENT = 'SENT0001';
     const header = {
       to: { qualifier: 'D' as const, id: 'SCRIP-CLINIC-01' },
       from: { qualifier: 'P' as const, id: PHARMACY },
       messageId: 'PHARM-0002',
+      relatesToMessageId: SENT,
       sentTime: '2026-03-01T09:00:00Z',
       senderSoftware: SCRIP_SOFTWARE,
     };
-    const error = (code: '600' | '900') =>
-      Buffer.from(buildMessage({ type: 'Error', header, body: { code } }));
-    expect(answerOf(200, error('900'))).toEqual({
+    const error = (code: '600' | '900', relatesToMessageId = SENT) =>
+      Buffer.from(
+        buildMessage({ type: 'Error', header: { ...header, relatesToMessageId }, body: { code } }),
+      );
+    const status = (relatesToMessageId?: string) => {
+      const rest: Omit<typeof header, 'relatesToMessageId'> & { relatesToMessageId?: string } = {
+        ...header,
+      };
+      delete rest.relatesToMessageId;
+      return Buffer.from(
+        buildMessage({
+          type: 'Status',
+          header: relatesToMessageId === undefined ? rest : { ...rest, relatesToMessageId },
+          body: { code: '010' },
+        }),
+      );
+    };
+    expect(answerOf(400, error('900'), SENT)).toEqual({
       kind: 'error',
       code: 'script_900',
       permanent: true,
     });
-    expect(answerOf(200, error('600'))).toMatchObject({ permanent: false });
-    expect(answerOf(502, Buffer.from('<html>bad gateway</html>'))).toEqual({
+    expect(answerOf(503, error('600'), SENT)).toMatchObject({
+      code: 'script_600',
+      permanent: false,
+    });
+    expect(answerOf(502, Buffer.from('<html>bad gateway</html>'), SENT)).toEqual({
       kind: 'error',
       code: 'http_502',
       permanent: false,
     });
-    const status = Buffer.from(buildMessage({ type: 'Status', header, body: { code: '010' } }));
-    expect(answerOf(200, status)).toEqual({ kind: 'status', code: '010' });
+    expect(answerOf(200, status(SENT), SENT)).toEqual({ kind: 'status', code: '010' });
+    const unrelated = { kind: 'error', code: 'answer_unrelated', permanent: false };
+    expect(answerOf(200, status('SOMEONE-ELSE'), SENT)).toEqual(unrelated);
+    expect(answerOf(200, status(), SENT)).toEqual(unrelated);
+    expect(answerOf(400, error('900', 'SOMEONE-ELSE'), SENT)).toEqual(unrelated);
+    const mismatch = { kind: 'error', code: 'answer_http_mismatch', permanent: false };
+    expect(answerOf(500, status(SENT), SENT)).toEqual(mismatch);
+    expect(answerOf(200, error('900'), SENT)).toEqual(mismatch);
+    expect(answerOf(503, error('900'), SENT)).toEqual(mismatch);
+    expect(answerOf(200, error('600'), SENT)).toEqual(mismatch);
   });
 
   it('a rejected message (Error 900) fails at once; Status 010 only transmits', async () => {

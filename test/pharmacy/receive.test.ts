@@ -21,7 +21,7 @@ import {
 /**
  * Receiving at the pharmacy (21 CFR 1311.205, 1311.210): a NewRx signed by the real prescribing
  * flow verifies and is archived with its signature; altered, truncated, wrongly signed or unsigned
- * controlled content is refused with Error 900, stored nowhere, and audited without PHI.
+ * content (any NewRx from a registered sender must carry its JWS) is refused with Error 900, stored nowhere, and audited without PHI.
  */
 describe('pharmacy receive', () => {
   let h: PharmacyHarness;
@@ -212,15 +212,24 @@ describe('pharmacy receive', () => {
     await refused(wire.xml, forged, 'signature_invalid');
   });
 
-  it('a controlled NewRx without a JWS is refused; so is a NewRx claiming a signature it lacks', async () => {
+  it('a NewRx from a registered sender without a JWS is refused, whatever its XML claims; a controlled one stripped of DEASchedule and signature too', async () => {
     const cs = await wireOf(h, rx, await signedRx(h, rx, 'oxycodone'));
     await refused(cs.xml, undefined, 'signature_required');
     const plain = await wireOf(h, rx, await signedRx(h, rx));
     await refused(plain.xml, undefined, 'signature_required');
-    // Without the DigitalSignature indicator a non-controlled NewRx is accepted as unsigned.
-    const unsigned = plain.xml.replace(/<DigitalSignature[^>]*>.*<\/DigitalSignature>/, '');
-    const a = await deliver(h, pt.tenant, unsigned, undefined);
-    expect(a.outcome).toBe('accepted');
+    // Without the DigitalSignature indicator a non-controlled NewRx is still refused unsigned.
+    const noIndicator = plain.xml.replace(/<DigitalSignature[^>]*>.*<\/DigitalSignature>/, '');
+    expect(noIndicator).not.toBe(plain.xml);
+    await refused(noIndicator, undefined, 'signature_required');
+    // The stripping attack: the schedule and the indicator removed, the JWS dropped.
+    const stripped = cs.xml
+      .replace(/<DEASchedule>.*?<\/DEASchedule>/, '')
+      .replace(/<DigitalSignature[^>]*>.*<\/DigitalSignature>/, '');
+    expect(stripped).not.toContain('DEASchedule');
+    expect(stripped).not.toContain('DigitalSignature');
+    await refused(stripped, undefined, 'signature_required');
+    // With its JWS, the stripped schedule no longer matches what the prescriber signed.
+    await refused(stripped, cs.jws, 'content_mismatch');
   });
 
   it('an unknown recipient pharmacy or an untrusted sender is refused', async () => {

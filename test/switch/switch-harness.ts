@@ -257,6 +257,22 @@ export function rxDoc(rxId: string, pharmacy: string, schedule: string | null): 
   };
 }
 
+/**
+ * A NewRx with its prescriber JWS over the matching document (every NewRx through the switch must
+ * carry one): the prescription id, the pharmacy and the schedule the message states.
+ */
+export async function signedNewRx(
+  key: { sign: (doc: unknown) => Promise<string> },
+  clinicId: string,
+  pharmacy: string,
+  controlled: boolean,
+  rxId = randomUUID(),
+): Promise<{ m: MessageOf<'NewRx'>; xml: string; jws: string }> {
+  const m = newRx(clinicId, pharmacy, controlled, rxId);
+  const jws = await key.sign(rxDoc(rxId, pharmacy, controlled ? 'CII' : null));
+  return { m, xml: buildMessage(m), jws };
+}
+
 export interface SendResult {
   readonly http: number;
   readonly message: ScriptMessage;

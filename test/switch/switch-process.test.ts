@@ -20,6 +20,7 @@ import {
   pharmacyParticipant,
   rxDoc,
   sendTo,
+  signedNewRx,
   signingKey,
   TestEndpoint,
   until,
@@ -198,12 +199,13 @@ describe('scrip serve with the local switch', () => {
     const started = serve;
     await until(() => /local switch listening/.test(started.output()), 30_000, 'local switch');
     const port = Number(/"url":"https:\/\/[^"]+:(\d+)\/ncpdp\/script"/.exec(started.output())?.[1]);
-    const m = newRx(clinic, ph, false);
+    const { m, xml, jws } = await signedNewRx(key, clinic, ph, false);
     const a = await sendTo(
       `https://localhost:${String(port)}/ncpdp/script`,
       pki.clinicClient,
       pki,
-      buildMessage(m),
+      xml,
+      jws,
     );
     expect(a.message.body).toMatchObject({ code: '010' });
     await until(() => pharmacy.byMessageId(m.header.messageId).length === 1, 20_000, 'delivery');

@@ -5,6 +5,7 @@ import { createCheckpoint, verifyAuditLog } from '../../src/audit/index.js';
 import { systemClock } from '../../src/core/index.js';
 import { DeliveryError } from '../../src/network/mtls.js';
 import { buildMessage } from '../../src/network/ncpdp-script.codec.js';
+import { scriptId } from '../../src/network/newrx-message.js';
 import { checkpointSigner } from '../../src/platform.js';
 import {
   saveParticipants,
@@ -22,6 +23,7 @@ import {
   pharmacyParticipant,
   rxDoc,
   sendTo,
+  signedNewRx,
   signingKey,
   TestEndpoint,
   until,
@@ -115,9 +117,8 @@ describe('network switch: routing, store and forward, refusals', () => {
   }
 
   it('routes a NewRx: Status 010 to the sender, delivered once, Status 000 relayed back', async () => {
-    const m = newRx(CLINIC, PHARMACY, false);
-    const jws = await key.sign(rxDoc(randomUUID(), PHARMACY, null));
-    const answer = await sendTo(url(), pki.clinicClient, pki, buildMessage(m), jws);
+    const { m, xml, jws } = await signedNewRx(key, CLINIC, PHARMACY, false);
+    const answer = await sendTo(url(), pki.clinicClient, pki, xml, jws);
     expect(answer.http).toBe(200);
     expect(answer.message.type).toBe('Status');
     expect(answer.message.body).toMatchObject({ code: '010' });
@@ -156,8 +157,8 @@ describe('network switch: routing, store and forward, refusals', () => {
 
   it('stores for an offline pharmacy and delivers exactly once when it is back', async () => {
     await pharmacy.stop();
-    const m = newRx(CLINIC, PHARMACY, false);
-    const answer = await sendTo(url(), pki.clinicClient, pki, buildMessage(m));
+    const { m, xml, jws } = await signedNewRx(key, CLINIC, PHARMACY, false);
+    const answer = await sendTo(url(), pki.clinicClient, pki, xml, jws);
     expect(answer.message.body).toMatchObject({ code: '010' });
     await until(
       async () =>
@@ -181,11 +182,11 @@ describe('network switch: routing, store and forward, refusals', () => {
   }, 60_000);
 
   it('answers a duplicate MessageID the same way and forwards it once', async () => {
-    const xml = buildMessage(newRx(CLINIC, PHARMACY, false));
-    const first = await sendTo(url(), pki.clinicClient, pki, xml);
+    const { xml, jws } = await signedNewRx(key, CLINIC, PHARMACY, false);
+    const first = await sendTo(url(), pki.clinicClient, pki, xml, jws);
     const [second, third] = await Promise.all([
-      sendTo(url(), pki.clinicClient, pki, xml),
-      sendTo(url(), pki.clinicClient, pki, xml),
+      sendTo(url(), pki.clinicClient, pki, xml, jws),
+      sendTo(url(), pki.clinicClient, pki, xml, jws),
     ]);
     const id = first.message.header.relatesToMessageId ?? '';
     for (const a of [first, second, third]) {
@@ -227,9 +228,9 @@ describe('network switch: routing, store and forward, refusals', () => {
       const ids: string[] = [];
       await Promise.all(
         Array.from({ length: 16 }, async (_, i) => {
-          const m = newRx(CLINIC, PHARMACY, false);
+          const { m, xml, jws } = await signedNewRx(key, CLINIC, PHARMACY, false);
           ids.push(m.header.messageId);
-          const a = await sendTo(urls[i % 2] ?? '', pki.clinicClient, pki, buildMessage(m));
+          const a = await sendTo(urls[i % 2] ?? '', pki.clinicClient, pki, xml, jws);
           expect(a.message.body).toMatchObject({ code: '010' });
         }),
       );
@@ -354,6 +355,37 @@ describe('network switch: routing, store and forward, refusals', () => {
     expect(cPharmacy.byMessageId(ok.header.messageId)[0]?.jws).toBe(good);
   }, 60_000);
 
+  it('requires a verifying JWS on every NewRx: an unsigned one, or a controlled one stripped of its DEASchedule, is refused', async () => {
+    const unsigned = newRx(CLINIC, PHARMACY, false);
+    const rxId = randomUUID();
+    const cii = await signedNewRx(key, CLINIC, C_PHARMACY, true, rxId);
+    const strip = (m: typeof unsigned) => {
+      const medication = { ...m.body.medicationPrescribed };
+      const header = { ...m.header, messageId: scriptId(randomUUID()) };
+      delete medication.deaSchedule;
+      delete header.digitalSignature;
+      return { ...m, header, body: { ...m.body, medicationPrescribed: medication } };
+    };
+    const cases: [string, typeof unsigned, string | undefined][] = [
+      ['signature_missing', unsigned, undefined],
+      ['signature_missing', strip(cii.m), undefined],
+      ['signature_mismatch', strip(cii.m), cii.jws],
+    ];
+    for (const [reason, msg, jws] of cases) {
+      const xml = buildMessage(msg);
+      expect(xml).toContain('<NewRx>');
+      const a = await sendTo(url(), pki.clinicClient, pki, xml, jws);
+      expect(a.http, reason).toBe(400);
+      expect(a.message.body).toMatchObject({ code: '900' });
+      const rec = (await switchAudit()).find(
+        (r) =>
+          r.action === 'switch.message.refused' && r.details.messageId === msg.header.messageId,
+      );
+      expect(rec?.details.reason).toBe(reason);
+      expect(await stored(msg.header.messageId)).toHaveLength(0);
+    }
+  }, 60_000);
+
   it('answers malformed and oversized XML with Error 900, audited, nothing stored', async () => {
     const before = (await switchAudit()).length;
     const bad = await sendTo(url(), pki.clinicClient, pki, '<Message><Header>');
@@ -391,8 +423,8 @@ describe('network switch: routing, store and forward, refusals', () => {
   it('relays a recipient rejection to the sender as Error 900', async () => {
     pharmacy.mode = 'reject';
     try {
-      const m = newRx(CLINIC, PHARMACY, false);
-      const a = await sendTo(url(), pki.clinicClient, pki, buildMessage(m));
+      const { m, xml, jws } = await signedNewRx(key, CLINIC, PHARMACY, false);
+      const a = await sendTo(url(), pki.clinicClient, pki, xml, jws);
       expect(a.message.body).toMatchObject({ code: '010' });
       const relayed = () =>
         clinicInbound.received.filter(
@@ -410,8 +442,8 @@ describe('network switch: routing, store and forward, refusals', () => {
   it('gives up at the deadline and relays Error 900 (008) to the sender', async () => {
     await pharmacy.stop();
     try {
-      const m = newRx(CLINIC, PHARMACY, false);
-      const a = await sendTo(url(), pki.clinicClient, pki, buildMessage(m));
+      const { m, xml, jws } = await signedNewRx(key, CLINIC, PHARMACY, false);
+      const a = await sendTo(url(), pki.clinicClient, pki, xml, jws);
       expect(a.message.body).toMatchObject({ code: '010' });
       await p.db.withTenant(SWITCH_TENANT_ID, (tx) =>
         tx.query(

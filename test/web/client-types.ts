@@ -28,6 +28,7 @@ import type {
   CompleteBody,
   DiscoverAnswer,
 } from '../../src/http/routes/sso.routes.js';
+import type { FailedTransmissions } from '../../src/http/routes/network.routes.js';
 import type * as Web from '../../web/src/api/types.js';
 
 /** `true` when A is assignable to B; `never` (a type error where `true` is given) otherwise. */
@@ -49,6 +50,7 @@ export const answers: readonly true[] = [
   true satisfies Answer<typeof DiscoverAnswer, Web.SsoDiscovery>,
   true satisfies Answer<typeof CallbackAnswer, Web.SsoCallbackAnswer>,
   true satisfies Answer<typeof OwnSessionView, Web.OwnSession>,
+  true satisfies Answer<typeof FailedTransmissions, Web.TransmissionFailures>,
 ];
 
 export const bodies: readonly true[] = [

@@ -40,6 +40,12 @@ const Timeline = Type.Object({
   events: Type.Array(DeliveryEvent),
 });
 
+export const FailedTransmissions = Type.Object({
+  items: Type.Array(
+    Type.Object({ prescriptionId: Type.String(), failedAt: Type.String({ format: 'date-time' }) }),
+  ),
+});
+
 const RequestView = Type.Object({
   id: Type.String(),
   kind: Type.Union([Type.Literal('renewal'), Type.Literal('change')]),
@@ -77,7 +83,8 @@ const present = (r: PrescriberRequest) => ({
  * The network node's routes for prescribers (issue 8 item 8; docs/network.md): a prescription's
  * delivery timeline (read like the prescription itself: relationship-checked and audited), and
  * the queue of pharmacy renewal and change requests with approve/deny (the answer goes out
- * through the network outbox).
+ * through the network outbox), and the print path of a failed transmission (21 CFR 1311.170(f)):
+ * the prescriber's failed transmissions still to print, and the printed copy itself.
  */
 export function networkRoutes(network: NetworkNode, rx: Prescriptions, db: Database): RouteDef[] {
   const tags = ['network'];
@@ -101,6 +108,41 @@ export function networkRoutes(network: NetworkNode, rx: Prescriptions, db: Datab
           events: events.map((e) => ({ ...e, at: e.at.toISOString() })),
         };
       },
+    }),
+    defineRoute({
+      method: 'GET',
+      url: '/api/v1/prescriptions/:id/print',
+      permission: 'rx.sign',
+      summary:
+        'The printable copy of the caller’s prescription whose transmission failed (1311.170)',
+      tags,
+      schema: { params: idParams, response: { 200: Type.String() } },
+      handler: async (request, reply) => {
+        const { id } = request.params as { id: string };
+        const who = actor(request);
+        // The relationship check and the audited read of the prescription itself.
+        await rx.service.get(who, id, meta(request));
+        const page = await network.printCopies.print(
+          { ...who, requestId: request.id, ip: request.ip },
+          id,
+        );
+        void reply.type('text/html; charset=utf-8').header('Cache-Control', 'no-store');
+        return page;
+      },
+    }),
+    defineRoute({
+      method: 'GET',
+      url: '/api/v1/transmission-failures',
+      permission: 'rx.sign',
+      summary: 'The caller’s prescriptions whose transmission failed and that are not printed yet',
+      tags,
+      schema: { response: { 200: FailedTransmissions } },
+      handler: async (request) => ({
+        items: (await network.printCopies.needingAttention(actor(request))).map((f) => ({
+          prescriptionId: f.prescriptionId,
+          failedAt: f.failedAt.toISOString(),
+        })),
+      }),
     }),
     defineRoute({
       method: 'GET',

@@ -49,6 +49,8 @@ export const ENDPOINTS = {
   epcsReview: ['GET', '/api/v1/patients/:patientId/epcs-review'],
   epcsSign: ['POST', '/api/v1/patients/:patientId/epcs-sign'],
   rxDelivery: ['GET', '/api/v1/prescriptions/:id/delivery'],
+  rxPrint: ['GET', '/api/v1/prescriptions/:id/print'],
+  transmissionFailures: ['GET', '/api/v1/transmission-failures'],
   prescriberRequests: ['GET', '/api/v1/prescriber-requests'],
   prescriberRequestApprove: ['POST', '/api/v1/prescriber-requests/:id/approve'],
   prescriberRequestDeny: ['POST', '/api/v1/prescriber-requests/:id/deny'],

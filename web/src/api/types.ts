@@ -243,6 +243,11 @@ export interface DeliveryTimeline {
   events: DeliveryEvent[];
 }
 
+/** The caller's failed transmissions still to print (GET /api/v1/transmission-failures). */
+export interface TransmissionFailures {
+  items: { prescriptionId: string; failedAt: string }[];
+}
+
 /** A renewal or change request from a pharmacy (GET /api/v1/prescriber-requests). */
 export interface PrescriberRequest {
   id: string;

@@ -9,6 +9,7 @@ import { Link } from '../router.js';
 import { useMe } from '../session.js';
 import { drugText, statusLabel } from './PatientSummary.js';
 import { RxActions, RxLineage } from './RxActions.js';
+import { PRINT_REQUIRED, PrintBanner } from './TransmissionFailed.js';
 import type { ScreenProps } from './registry.js';
 
 /** Findings above `info` need an override reason before the prescription can be marked ready. */
@@ -19,7 +20,7 @@ function needsReason(f: Finding): boolean {
 /**
  * One prescription: every element, the safety findings with override reasons, mark ready, sign
  * (non-controlled, with a step-up; controlled ones go to the EPCS screen), cancel, renew and
- * change (RxActions.tsx), and the delivery timeline.
+ * change (RxActions.tsx), the delivery timeline, and the print path of a failed transmission.
  */
 export function PrescriptionDetail(props: ScreenProps): ReactNode {
   const id = props.params.id ?? '';
@@ -84,6 +85,13 @@ function PrescriptionPage(props: { readonly id: string }): ReactNode {
 
   return (
     <>
+      {p.status === 'error' && p.errorCode === PRINT_REQUIRED ? (
+        <PrintBanner
+          id={id}
+          canPrint={canSign && p.prescriberId === me.userId}
+          onPrinted={rx.reload}
+        />
+      ) : null}
       <section aria-labelledby="rx-heading">
         <h1 id="rx-heading">{drugText(p.drugName, p.strength)}</h1>
         <p>
