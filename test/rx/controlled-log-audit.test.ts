@@ -5,9 +5,8 @@ import {
   clinic,
   draftBody,
   DRUGS,
-  grantEpcs,
   patientWithTeam,
-  proofedPrescriber,
+  epcsPrescriber,
   rxHarness,
   stepUp,
   type Clinic,
@@ -34,9 +33,12 @@ describe('controlled-substance logs over more than 50 patients (21 CFR 1311.120(
   beforeAll(async () => {
     h = await rxHarness();
     c = await clinic(h, [DOC, APPROVER]);
-    const approver = await proofedPrescriber(h, c, APPROVER, 'quarles@example.test');
-    doc = await proofedPrescriber(h, c, DOC, 'lindqvist@example.test');
-    await grantEpcs(h, c, approver, doc.userId);
+    ({ doc: doc } = await epcsPrescriber(
+      h,
+      c,
+      { pr: DOC, email: 'lindqvist@example.test' },
+      { pr: APPROVER, email: 'quarles@example.test' },
+    ));
     for (let i = 0; i < PATIENTS; i++) {
       const patientId = await patientWithTeam(h, c.tenant, [doc.userId]);
       const d = await post(

@@ -5,9 +5,8 @@ import { get, post } from '../identity/harness.js';
 import { practitioner } from '../identity/registry-fixture.js';
 import {
   clinic,
-  grantEpcs,
   patientWithTeam,
-  proofedPrescriber,
+  epcsPrescriber,
   readyCs,
   rxHarness,
   stepUp,
@@ -32,9 +31,12 @@ describe('EPCS: the review binds what is signed', () => {
   beforeAll(async () => {
     h = await rxHarness();
     c = await clinic(h, [DOC, APPROVER]);
-    const approver = await proofedPrescriber(h, c, APPROVER, 'appel@example.test');
-    doc = await proofedPrescriber(h, c, DOC, 'okafor@example.test');
-    await grantEpcs(h, c, approver, doc.userId);
+    ({ doc: doc } = await epcsPrescriber(
+      h,
+      c,
+      { pr: DOC, email: 'okafor@example.test' },
+      { pr: APPROVER, email: 'appel@example.test' },
+    ));
   }, 180_000);
   afterAll(async () => {
     await h.close();

@@ -251,6 +251,22 @@ export async function grantEpcs(
   expect(ok.statusCode, ok.body).toBe(200);
 }
 
+/**
+ * A proofed prescriber holding the EPCS permission, granted by a second proofed prescriber (the
+ * approver, returned too) - the usual start of a controlled-substance test.
+ */
+export async function epcsPrescriber(
+  h: RxHarness,
+  c: Clinic,
+  doc: { readonly pr: Practitioner; readonly email: string },
+  approverOf: { readonly pr: Practitioner; readonly email: string },
+): Promise<{ doc: Person; approver: Person }> {
+  const approver = await proofedPrescriber(h, c, approverOf.pr, approverOf.email);
+  const person = await proofedPrescriber(h, c, doc.pr, doc.email);
+  await grantEpcs(h, c, approver, person.userId);
+  return { doc: person, approver };
+}
+
 export async function plainUser(
   h: RxHarness,
   c: Clinic,
