@@ -3,7 +3,13 @@ import { parseArgs } from 'node:util';
 import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import pg from 'pg';
-import { describeConfig, loadConfig, createLogger, type Config } from './config/index.js';
+import {
+  describeConfig,
+  loadConfig,
+  createCliLogger,
+  createLogger,
+  type Config,
+} from './config/index.js';
 import { AppError, asTenantId, isAppError, systemClock } from './core/index.js';
 import { Database, packagePath } from './db/index.js';
 import { ensureLocalTls } from './crypto/local-tls.js';
@@ -351,7 +357,7 @@ function allowedRoles(permission: string): string[] {
 
 async function withPlatform(config: Config, fn: (p: Platform) => Promise<number>): Promise<number> {
   const platform = await openPlatform(config, {
-    logger: createLogger(config.SCRIP_LOG_LEVEL === 'info' ? 'warn' : config.SCRIP_LOG_LEVEL),
+    logger: createCliLogger(config.SCRIP_LOG_LEVEL),
     lock: false,
     lockOwner: 'scrip process',
   });
@@ -403,7 +409,7 @@ async function tenantsCommand(
  */
 async function restore(config: Config, file: string | undefined): Promise<number> {
   if (file === undefined) throw new AppError('validation_failed', 'usage: scrip restore FILE');
-  const logger = createLogger(config.SCRIP_LOG_LEVEL === 'info' ? 'warn' : config.SCRIP_LOG_LEVEL);
+  const logger = createCliLogger(config.SCRIP_LOG_LEVEL);
   const dataDir = ensurePrivateDir(config.SCRIP_DATA_DIR);
   const lock = acquireInstanceLock(dataDir, 'scrip process');
   try {

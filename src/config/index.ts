@@ -1,6 +1,13 @@
 export { loadConfig, describeConfig } from './load.js';
 export { ConfigSchema, SECRET_KEYS, type Config } from './schema.js';
-export { createLogger, loggerOptions, safeError, REDACT_PATHS, type Logger } from './logger.js';
+export {
+  createCliLogger,
+  createLogger,
+  loggerOptions,
+  safeError,
+  REDACT_PATHS,
+  type Logger,
+} from './logger.js';
 export {
   ensurePrivateDir,
   writePrivateFile,

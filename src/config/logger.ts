@@ -1,4 +1,4 @@
-import { pino, type DestinationStream, type Logger, type LoggerOptions } from 'pino';
+import { destination, pino, type DestinationStream, type Logger, type LoggerOptions } from 'pino';
 
 /**
  * JSON logs without PHI. The first defence is what is logged at all: request lines carry the
@@ -83,6 +83,15 @@ export function createLogger(level: string, destination?: DestinationStream): Lo
   return destination === undefined
     ? pino(loggerOptions(level))
     : pino(loggerOptions(level), destination);
+}
+
+/**
+ * The logger of a one-shot CLI command: warnings and errors only (unless a finer level is set),
+ * on standard error, so that standard output carries nothing but the command's own output (JSON
+ * that scripts parse).
+ */
+export function createCliLogger(level: string): Logger {
+  return createLogger(level === 'info' ? 'warn' : level, destination({ dest: 2, sync: true }));
 }
 
 export type { Logger };
