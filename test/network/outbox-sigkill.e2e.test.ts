@@ -16,6 +16,7 @@ import {
   apiOf,
   Authenticator,
   enableNetwork,
+  importDirectory,
   Session,
   type Api,
   type Seed,
@@ -156,12 +157,11 @@ describe('outbox worker killed with SIGKILL mid-delivery', () => {
       'directory.jsonl',
       `${JSON.stringify(pharmacyRow(PHARMACY, { endpointUrl: url, pins: { primary: pinOf(pki.switchCert.certPem) } }))}\n`,
     );
-    const imported = await runScrip(['pharmacies', 'import', '--tenant', tenant, directory], env);
-    expect(imported.code, imported.stderr).toBe(0);
+    auth = new Authenticator(Math.floor(Date.now() / 30_000) + 1);
+    await importDirectory(env, seed, directory, auth);
     serve = await startServe(env);
     // The BAA gate: the switch's endpoint covered and enabled (the seed's own NewRx, held until
     // now, backs off; the test signs its own below).
-    auth = new Authenticator(Math.floor(Date.now() / 30_000) + 1);
     const officer = seed.users.find((u) => u.role === 'compliance_officer') as SeedUser;
     api = apiOf(serve, join(root, 'clinic'));
     await enableNetwork(

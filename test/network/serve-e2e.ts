@@ -4,7 +4,7 @@ import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { expect } from 'vitest';
 import { decodeBase32Strict, totp } from '../../src/identity/index.js';
-import type { ServeProcess } from '../serve-process.js';
+import { runScrip, type ServeProcess } from '../serve-process.js';
 
 /** Helpers for tests that drive real `scrip serve` processes over their HTTPS API. */
 
@@ -103,6 +103,35 @@ export class Authenticator {
     this.#last.set(secret, step);
     return totp(bytes, step * 30_000);
   }
+}
+
+/**
+ * Puts a pharmacy directory file in force in the demo clinic the way an operator does: the
+ * clinic's compliance officer proposes it (`scrip pharmacies import`), its pharmacist approves the
+ * routing change (`scrip drugs approve`), each signing in with password and TOTP on stdin.
+ */
+export async function importDirectory(
+  env: NodeJS.ProcessEnv,
+  seed: Seed,
+  file: string,
+  auth: Authenticator,
+): Promise<void> {
+  const tenant = seed.tenants.find((t) => t.kind === 'clinic')?.id ?? '';
+  const operator = async (role: string, args: string[]): Promise<string> => {
+    const u = seed.users.find((x) => x.role === role && x.tenantId === tenant);
+    if (u === undefined) throw new Error(`no ${role} in the demo clinic`);
+    const r = await runScrip(
+      [...args, '--tenant', tenant, '--actor', u.email],
+      env,
+      `${u.password}\n${await auth.code(u.totpSecret)}\n`,
+    );
+    expect(r.code, `scrip ${args.join(' ')}: ${r.stderr}`).toBe(0);
+    return r.stdout;
+  };
+  const proposed = await operator('compliance_officer', ['pharmacies', 'import', file]);
+  const id = /Proposal ([0-9a-f-]{36})/.exec(proposed)?.[1];
+  expect(id, proposed).toBeDefined();
+  await operator('pharmacist', ['drugs', 'approve', id ?? '']);
 }
 
 /** A browser session against one `scrip serve` (cookies and the CSRF header by hand). */

@@ -17,6 +17,7 @@ import {
   apiOf,
   Authenticator,
   enableNetwork,
+  importDirectory,
   freePort,
   httpsCall,
   Session,
@@ -140,7 +141,7 @@ describe('three processes: clinic serve, scrip switch, pharmacy serve', () => {
         }),
       )}\n`,
     );
-    await scrip(['pharmacies', 'import', '--tenant', clinicTenant, directory], c.env);
+    await importDirectory(c.env, clinicSeed, directory, auth);
     clinic = await startServe(c.env);
     clinicBase = apiOf(clinic, join(root, 'clinic'));
     const jwks = JSON.parse(
