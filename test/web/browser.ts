@@ -98,6 +98,8 @@ export async function startWebRun(
      * should accept, by SPKI pin, like the server's own.
      */
     prepare?: (origin: string) => Promise<{ env?: Record<string, string>; trustPem?: string[] }>;
+    /** Runs on the seeded database before `scrip serve` starts (e.g. to age an outbox row). */
+    beforeServe?: (env: NodeJS.ProcessEnv, seed: DemoSeedResult) => Promise<void>;
   } = {},
 ): Promise<WebRun> {
   if (!existsSync(CHROMIUM)) {
@@ -180,6 +182,7 @@ export async function startWebRun(
       await operator('pharmacist', ['drugs', 'approve', id, '--tenant', clinic]);
     }
   }
+  await options.beforeServe?.(isolated.env, seed);
   const serve = await startServe(isolated.env);
   const spki = [
     readFileSync(join(dataDir, 'tls', 'server.pem'), 'utf8'),
@@ -356,12 +359,15 @@ export async function signInWithPassword(
   await signedInOrAlert(page);
 }
 
-/** Waits for the signed-in shell; fails at once with the shown error when one appears. */
+/**
+ * Waits for the signed-in shell; fails at once with the shown error when one appears instead (an
+ * alert in the signed-in shell, such as home's failed transmissions, is not a sign-in error).
+ */
 export async function signedInOrAlert(page: Page): Promise<void> {
-  const out = page.getByRole('button', { name: 'Sign out' }).or(page.getByRole('alert'));
-  await out.first().waitFor();
+  const signOut = page.getByRole('button', { name: 'Sign out' });
   const alert = page.getByRole('alert');
-  if ((await alert.count()) > 0)
+  await signOut.or(alert).first().waitFor();
+  if ((await signOut.count()) === 0)
     throw new Error(`sign-in failed: ${await alert.first().innerText()}`);
 }
 

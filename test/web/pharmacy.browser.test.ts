@@ -24,9 +24,7 @@
  */
 import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createLogger, loadConfig } from '../../src/config/index.js';
 import { asTenantId } from '../../src/core/index.js';
-import { openPlatform, type Platform } from '../../src/platform.js';
 import {
   checkScreen,
   signInWithNewPasskey,
@@ -36,27 +34,7 @@ import {
   type WatchedPage,
   type WebRun,
 } from './browser.js';
-
-async function withPlatform<T>(
-  env: NodeJS.ProcessEnv,
-  fn: (p: Platform) => Promise<T>,
-): Promise<T> {
-  const p = await openPlatform(loadConfig(env), {
-    logger: createLogger('warn'),
-    lock: false,
-    lockOwner: 'pharmacy browser test',
-  });
-  try {
-    return await fn(p);
-  } finally {
-    await p.close();
-  }
-}
-
-/** Waits until no loading note is on the page. */
-async function settled(page: Page): Promise<void> {
-  await expect.poll(async () => page.locator('.note.loading').count(), { timeout: 20_000 }).toBe(0);
-}
+import { settled, withPlatform } from './run-helpers.js';
 
 /** Opens the inbox through the navigation with the keyboard. */
 async function openInbox(page: Page): Promise<void> {
@@ -381,7 +359,7 @@ describe('the pharmacist in the browser (two tenants over the local network)', (
     // has one owner at a time).
     await run.serve.stop();
     const pharmacyTenant = asTenantId(run.seed.network?.pharmacyTenantId ?? '');
-    const types = await withPlatform(run.env, async (p) =>
+    const types = await withPlatform(run.env, 'pharmacy browser test', async (p) =>
       p.db.withTenant(pharmacyTenant, async (tx) => {
         const out: string[][] = [];
         for (const id of received) {
