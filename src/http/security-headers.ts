@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import type { FastifyReply } from 'fastify';
 
 /**
@@ -18,9 +19,18 @@ export const CONTENT_SECURITY_POLICY = [
   "form-action 'self'",
 ].join('; ');
 
+/** The policy with one inline style allowed by its SHA-256 (CSP3 hash source). */
+export function policyAllowingStyle(css: string): string {
+  const hash = createHash('sha256').update(css, 'utf8').digest('base64');
+  return CONTENT_SECURITY_POLICY.replace("style-src 'self'", `style-src 'self' 'sha256-${hash}'`);
+}
+
 export function applySecurityHeaders(reply: FastifyReply, hsts: boolean): void {
   if (hsts) reply.header('Strict-Transport-Security', 'max-age=63072000; includeSubDomains');
-  reply.header('Content-Security-Policy', CONTENT_SECURITY_POLICY);
+  // A route may narrow the policy for its own page (the printed copy allows one hashed style).
+  if (!reply.hasHeader('Content-Security-Policy')) {
+    reply.header('Content-Security-Policy', CONTENT_SECURITY_POLICY);
+  }
   reply.header('X-Content-Type-Options', 'nosniff');
   reply.header('Referrer-Policy', 'no-referrer');
   reply.header('X-Frame-Options', 'DENY');

@@ -12,7 +12,7 @@ import { AppError, type Clock, type TenantId } from '../core/index.js';
 import type { Database } from '../db/index.js';
 import type { Keyring } from '../crypto/keyring.js';
 import { appendAudit } from '../audit/index.js';
-import { html } from '../compliance/html.js';
+import { html, Markup } from '../compliance/html.js';
 import { RX_TRANSMIT_PRINTED } from '../monitoring/actions.js';
 import type { CanonicalPrescription } from '../prescribing/canonical-prescription.js';
 import type { PracticeAddress } from '../prescribing/prescription.types.js';
@@ -127,6 +127,18 @@ const address = (a: PracticeAddress) =>
     .filter((x) => x !== undefined && x !== '')
     .join(', ');
 
+/**
+ * The printed copy's only style. Its SHA-256 is the one inline style the print route's
+ * Content-Security-Policy allows (src/http/routes/network.routes.ts): no other inline style or
+ * any script can run on the page.
+ */
+export const PRINT_CSS =
+  'body{font:12pt serif;margin:2em}h1{border:3px solid #000;padding:.4em;font-size:16pt}' +
+  'th{text-align:left;padding-right:1em;vertical-align:top}.sign{margin-top:3em}';
+
+/** The style element, byte for byte what the hash covers (no formatter may re-indent it). */
+const PRINT_STYLE = new Markup(`<style>${PRINT_CSS}</style>`);
+
 /** The printable page (every value escaped by the `html` template). */
 export function printedCopy(rx: CanonicalPrescription, copy: number, now: Date): string {
   const m = rx.medication;
@@ -140,25 +152,7 @@ export function printedCopy(rx: CanonicalPrescription, copy: number, now: Date):
       <head>
         <meta charset="utf-8" />
         <title>${PRINT_BANNER}</title>
-        <style>
-          body {
-            font: 12pt serif;
-            margin: 2em;
-          }
-          h1 {
-            border: 3px solid #000;
-            padding: 0.4em;
-            font-size: 16pt;
-          }
-          th {
-            text-align: left;
-            padding-right: 1em;
-            vertical-align: top;
-          }
-          .sign {
-            margin-top: 3em;
-          }
-        </style>
+        ${PRINT_STYLE}
       </head>
       <body>
         <h1>${PRINT_BANNER}</h1>

@@ -590,6 +590,11 @@ describe('network node: identities, inbound listener, clinic handling, outbox, B
     expect(printed.statusCode, printed.body).toBe(200);
     expect(printed.headers['content-type']).toMatch(/^text\/html/);
     expect(printed.headers['cache-control']).toBe('no-store');
+    // The site's policy plus exactly one hashed inline style: no inline script, no other style.
+    const csp = String(printed.headers['content-security-policy']);
+    expect(csp).toMatch(/style-src 'self' 'sha256-[A-Za-z0-9+/]{43}='(;|$)/);
+    expect(csp).toContain("script-src 'self'");
+    expect(csp).not.toContain('unsafe-inline');
     expect(printed.body).toContain(PRINT_BANNER);
     expect(printed.body).toContain('manually signed');
     expect(printed.body).toContain('Jordan Rivera');

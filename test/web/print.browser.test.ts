@@ -100,6 +100,10 @@ describe('a failed transmission in the web app (Chromium, scrip serve)', () => {
     expect(text).toContain('not valid until manually signed by the prescriber');
     expect(text).toContain('Copy 1,');
     expect(text).toContain(rxId);
+    // Its one inline style runs under the page's hashed CSP (a blocked style leaves no border).
+    expect(
+      await copy.evaluate<string>("getComputedStyle(document.querySelector('h1')).borderTopWidth"),
+    ).toBe('3px');
     await copy.close();
 
     // Printing is recorded on the timeline (seen once the page loads again: the banner's reload

@@ -7,7 +7,12 @@ import type { Database } from '../../db/index.js';
 import { DELIVERY_EVENTS, deliveryTimeline } from '../../network/delivery-timeline.js';
 import type { NetworkNode } from '../../network/network-node.js';
 import type { PrescriberRequest } from '../../network/prescriber-requests.js';
+import { PRINT_CSS } from '../../network/print-copy.js';
 import { defineRoute, type RouteDef } from '../route.js';
+import { policyAllowingStyle } from '../security-headers.js';
+
+/** The printed copy's policy: the site's, plus its one hashed style. */
+const PRINT_PAGE_POLICY = policyAllowingStyle(PRINT_CSS);
 
 function actor(request: FastifyRequest): Actor {
   const p = request.principal;
@@ -126,7 +131,10 @@ export function networkRoutes(network: NetworkNode, rx: Prescriptions, db: Datab
           { ...who, requestId: request.id, ip: request.ip },
           id,
         );
-        void reply.type('text/html; charset=utf-8').header('Cache-Control', 'no-store');
+        void reply
+          .type('text/html; charset=utf-8')
+          .header('Cache-Control', 'no-store')
+          .header('Content-Security-Policy', PRINT_PAGE_POLICY);
         return page;
       },
     }),
