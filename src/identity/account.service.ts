@@ -204,16 +204,19 @@ export class AccountService {
     const info = await this.#account(caller);
     const home = info.home;
     await this.#notLocked(caller.userId);
-    const ok = await this.db.withTenant(home, (tx) =>
+    const totpId = await this.db.withTenant(home, (tx) =>
       this.mfa.verifyTotp(tx, home, caller.userId, code),
     );
-    if (!ok) {
+    if (totpId === undefined) {
       await this.#factorFailure(caller, 'auth.stepup', meta, action);
       throw new AppError('validation_failed', 'the code is not valid', { detail: 'code' });
     }
     const session = await this.#session(caller);
     return this.db.withTenant(caller.tenantId, async (tx) => {
-      const expires = await this.sessions.recordStepUp(tx, session, action);
+      const expires = await this.sessions.recordStepUp(tx, session, action, {
+        type: 'totp',
+        id: totpId,
+      });
       await auditAuth(tx, this.clock, {
         tenantId: caller.tenantId,
         action: 'auth.stepup',

@@ -10,6 +10,7 @@ import type { Database, Tx } from '../db/index.js';
 import { auditAuth } from './auth-audit.js';
 import { activeProofing, utcDate } from './proofing.service.js';
 import type { DeaSchedule } from './registry-file.js';
+import type { StepUpCredential } from './session.service.js';
 
 /** Why signing is refused; every applicable reason is reported. */
 export type EligibilityReason =
@@ -70,18 +71,26 @@ export async function epcsSigningEligibility(
 
 /**
  * A binding counts while the bound credential is still live: the user's confirmed TOTP (a
- * re-enrolment replaces it, and with it the binding) or an unrevoked passkey. Either suffices.
+ * re-enrolment replaces it, and with it the binding) or an unrevoked passkey. Without
+ * `credential`, any live binding suffices (eligibility); with it, only a live binding of exactly
+ * that credential counts (the signing step-up, 21 CFR 1311.140(a)(4)/(5), 1311.115/1311.116).
  */
-async function hasCurrentBinding(tx: Tx, proofingId: string, userId: string): Promise<boolean> {
+export async function hasCurrentBinding(
+  tx: Tx,
+  proofingId: string,
+  userId: string,
+  credential?: StepUpCredential,
+): Promise<boolean> {
   const { rows } = await tx.query(
     `SELECT 1 FROM proofing_credential_bindings b
       WHERE b.proofing_id = $1 AND b.user_id = $2
+        AND ($3::text IS NULL OR (b.credential_type = $3 AND b.credential_id = $4))
         AND ((b.credential_type = 'totp'
               AND b.credential_id IN (SELECT t.id::text FROM scrip_user_totp($2) t))
           OR (b.credential_type = 'webauthn'
               AND b.credential_id IN (SELECT w.id::text FROM scrip_user_webauthn($2) w)))
       LIMIT 1`,
-    [proofingId, userId],
+    [proofingId, userId, credential?.type ?? null, credential?.id ?? null],
   );
   return rows.length > 0;
 }

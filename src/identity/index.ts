@@ -50,6 +50,7 @@ export {
   type ResolvedSession,
   type Session,
   type SessionKind,
+  type StepUpCredential,
 } from './session.service.js';
 export { hashToken, tokenMatches } from './tokens.js';
 export { decodeBase32Strict } from './base32.js';
@@ -127,6 +128,7 @@ export {
   currentEpcsPermission,
   epcsSigningEligibility,
   findExpiringCredentials,
+  hasCurrentBinding,
   type Eligibility,
   type EligibilityReason,
   type EpcsPermissionState,

@@ -150,7 +150,8 @@ export class LoginService {
     if (!(await this.mfa.hasSecondFactor(tx, userId))) return 'enrol';
     if (passkey !== undefined) return passkey ? 'webauthn' : 'failed';
     if (input.totp !== undefined) {
-      return (await this.mfa.verifyTotp(tx, home, userId, input.totp)) ? 'totp' : 'failed';
+      const totpId = await this.mfa.verifyTotp(tx, home, userId, input.totp);
+      return totpId !== undefined ? 'totp' : 'failed';
     }
     if (input.recoveryCode === undefined) return 'failed';
     const ok = await this.mfa.redeemRecoveryCode(

@@ -138,11 +138,19 @@ export class MfaService {
     return { secret: secretText, otpauthUri: uri, qrSvg };
   }
 
-  /** Verifies a code against the confirmed secret; each time step is accepted at most once. */
-  async verifyTotp(tx: Tx, home: TenantId, userId: string, code: string): Promise<boolean> {
+  /**
+   * Verifies a code against the confirmed secret; each time step is accepted at most once.
+   * Returns the id of the TOTP that accepted it (what a step-up records), or undefined.
+   */
+  async verifyTotp(
+    tx: Tx,
+    home: TenantId,
+    userId: string,
+    code: string,
+  ): Promise<string | undefined> {
     const row = await this.#row(tx, userId, 'confirmed');
-    if (row === undefined) return false;
-    return this.#accept(tx, home, row, code);
+    if (row === undefined) return undefined;
+    return (await this.#accept(tx, home, row, code)) ? row.id : undefined;
   }
 
   async #row(tx: Tx, userId: string, state: 'confirmed' | 'pending'): Promise<TotpRow | undefined> {

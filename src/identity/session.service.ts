@@ -28,6 +28,12 @@ export const MAX_BEARER_MS = 15 * 60_000;
 
 export type SessionKind = 'cookie' | 'bearer';
 
+/** The second factor that completed a step-up: the user's TOTP row or a passkey row, by id. */
+export interface StepUpCredential {
+  readonly type: 'totp' | 'webauthn';
+  readonly id: string;
+}
+
 export interface Session {
   readonly id: string;
   readonly tenantId: TenantId;
@@ -292,14 +298,32 @@ export class SessionService {
     return rowCount ?? 0;
   }
 
-  /** Records a fresh second factor for `action` on this session. */
-  async recordStepUp(tx: Tx, session: Session, action: string): Promise<Date> {
+  /**
+   * Records a fresh second factor for `action` on this session, with the credential that
+   * completed it (EPCS signing accepts only the one bound to the proofing, 21 CFR 1311.140(a)(5)).
+   */
+  async recordStepUp(
+    tx: Tx,
+    session: Session,
+    action: string,
+    credential: StepUpCredential,
+  ): Promise<Date> {
     const now = this.clock.now();
     const expires = new Date(now.getTime() + this.options.stepUpMs);
     await tx.query(
-      `INSERT INTO step_ups (id, tenant_id, session_id, action, verified_at, expires_at)
-       VALUES ($1, $2, $3, $4, $5, $6)`,
-      [randomUUID(), session.tenantId, session.id, action, now, expires],
+      `INSERT INTO step_ups
+         (id, tenant_id, session_id, action, verified_at, expires_at, credential_type, credential_id)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
+      [
+        randomUUID(),
+        session.tenantId,
+        session.id,
+        action,
+        now,
+        expires,
+        credential.type,
+        credential.id,
+      ],
     );
     return expires;
   }

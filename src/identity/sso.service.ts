@@ -277,7 +277,8 @@ export class SsoService {
     meta: RequestMeta,
   ): Promise<'totp' | 'recovery' | undefined> {
     if (factor.totp !== undefined) {
-      return (await this.mfa.verifyTotp(tx, home, userId, factor.totp)) ? 'totp' : undefined;
+      const totpId = await this.mfa.verifyTotp(tx, home, userId, factor.totp);
+      return totpId !== undefined ? 'totp' : undefined;
     }
     if (factor.recoveryCode === undefined) return undefined;
     const ok = await this.mfa.redeemRecoveryCode(

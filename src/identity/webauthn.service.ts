@@ -390,10 +390,13 @@ export class WebAuthnService {
     response: AuthenticationResponseJSON,
     meta: RequestMeta,
   ): Promise<Date> {
-    await this.provePossession(caller, action, response, meta);
+    const id = await this.provePossession(caller, action, response, meta);
     return this.db.withTenant(caller.tenantId, async (tx) => {
       const session = await this.sessions.live(tx, caller);
-      const expires = await this.sessions.recordStepUp(tx, session, action);
+      const expires = await this.sessions.recordStepUp(tx, session, action, {
+        type: 'webauthn',
+        id,
+      });
       await auditAuth(tx, this.clock, {
         tenantId: caller.tenantId,
         action: 'auth.stepup',

@@ -3,7 +3,7 @@ import type { Database, Tx } from '../db/index.js';
 import type { Keyring } from '../crypto/keyring.js';
 import type { ActiveSigner, SigningKeyService } from '../crypto/signing-keys.js';
 import type { PatientAccess } from '../access/patient-access.js';
-import { epcsSigningEligibility } from '../identity/epcs-eligibility.js';
+import { epcsSigningEligibility, hasCurrentBinding } from '../identity/epcs-eligibility.js';
 import { RX_SIGN_CONTROLLED } from '../monitoring/actions.js';
 import type { PatientRepository } from './patient.repository.js';
 import type { PrescriptionRepository } from './prescription.repository.js';
@@ -30,6 +30,8 @@ import {
 export const EPCS_SIGN_ACTION = 'rx.sign.controlled';
 /** The refusal's detail when what would be signed differs from what was reviewed. */
 export const REVIEW_CHANGED = 'review_changed';
+/** The refusal's detail when the signing step-up was not completed with a bound credential. */
+export const CREDENTIAL_NOT_BOUND = 'credential_not_bound';
 /** The step-up action the non-controlled signing route requires. */
 export const RX_SIGN_ACTION = 'rx.sign';
 
@@ -138,6 +140,7 @@ export class PrescriptionSigning {
             },
           );
         }
+        let proofingId: string | undefined;
         for (const p of list) {
           const schedule = p.deaSchedule;
           if (schedule === null) continue;
@@ -152,9 +155,10 @@ export class PrescriptionSigning {
               detail: eligible.reasons.join(','),
             });
           }
+          proofingId = eligible.proofingId;
         }
         const reviewedAt = new Date(Math.max(...list.map((p) => p.readyAt?.getTime() ?? 0)));
-        const stepUp = await this.#consumeSigningStepUp(tx, actor, reviewedAt);
+        const stepUp = await this.#consumeSigningStepUp(tx, actor, reviewedAt, proofingId);
         const out: SignedPrescription[] = [];
         for (const p of list) {
           out.push(await this.#sign(tx, actor, p, signer, meta, { stepUp, deaNumber: dea }));
@@ -272,25 +276,52 @@ export class PrescriptionSigning {
   /**
    * Consumes the newest unused, unexpired `rx.sign.controlled` step-up of this session (or its
    * parent, for a bearer token) verified at or after `notBefore`. A replayed (already consumed),
-   * expired, or earlier-than-the-review step-up is refused with `step_up_required`.
+   * expired, or earlier-than-the-review step-up is refused with `step_up_required`; so is one
+   * completed with a credential that has no live binding to the prescriber's current proofing
+   * (`credential_not_bound`, 21 CFR 1311.140(a)(4)/(5), 1311.115/1311.116): a passkey added
+   * after proofing and never bound, or a step-up recorded before factors were.
    */
-  async #consumeSigningStepUp(tx: Tx, actor: Actor, notBefore: Date): Promise<string> {
-    const { rows } = await tx.query<{ id: string }>(
-      `UPDATE step_ups SET consumed_at = $3
-        WHERE id = (SELECT s.id FROM step_ups s
-                     WHERE s.session_id IN (SELECT $1::uuid UNION SELECT parent_id FROM sessions WHERE id = $1 AND parent_id IS NOT NULL)
-                       AND s.action = $2 AND s.consumed_at IS NULL AND s.expires_at > $3 AND s.verified_at >= $4
-                     ORDER BY s.verified_at DESC LIMIT 1 FOR UPDATE)
-        RETURNING id`,
-      [actor.sessionId, EPCS_SIGN_ACTION, this.d.clock.now(), notBefore],
+  async #consumeSigningStepUp(
+    tx: Tx,
+    actor: Actor,
+    notBefore: Date,
+    proofingId: string | undefined,
+  ): Promise<string> {
+    const now = this.d.clock.now();
+    const { rows } = await tx.query<{
+      id: string;
+      credential_type: 'totp' | 'webauthn' | null;
+      credential_id: string | null;
+    }>(
+      `SELECT s.id, s.credential_type, s.credential_id FROM step_ups s
+        WHERE s.session_id IN (SELECT $1::uuid UNION SELECT parent_id FROM sessions WHERE id = $1 AND parent_id IS NOT NULL)
+          AND s.action = $2 AND s.consumed_at IS NULL AND s.expires_at > $3 AND s.verified_at >= $4
+        ORDER BY s.verified_at DESC LIMIT 1 FOR UPDATE`,
+      [actor.sessionId, EPCS_SIGN_ACTION, now, notBefore],
     );
-    const id = rows[0]?.id;
-    if (id === undefined) {
+    const s = rows[0];
+    if (s === undefined) {
       throw new AppError('step_up_required', 'complete two-factor authentication to sign', {
         detail: EPCS_SIGN_ACTION,
       });
     }
-    return id;
+    const bound =
+      proofingId !== undefined &&
+      s.credential_type !== null &&
+      s.credential_id !== null &&
+      (await hasCurrentBinding(tx, proofingId, actor.userId, {
+        type: s.credential_type,
+        id: s.credential_id,
+      }));
+    if (!bound) {
+      throw new AppError(
+        'step_up_required',
+        'complete two-factor authentication with the credential bound to your proofed identity',
+        { detail: CREDENTIAL_NOT_BOUND },
+      );
+    }
+    await tx.query('UPDATE step_ups SET consumed_at = $2 WHERE id = $1', [s.id, now]);
+    return s.id;
   }
 
   async #auditFailure(

@@ -1,6 +1,11 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { asTenantId, type TenantId } from '../../src/core/index.js';
-import { epcsSigningEligibility, importRegistryFile } from '../../src/identity/index.js';
+import {
+  epcsSigningEligibility,
+  hasCurrentBinding,
+  importRegistryFile,
+  type StepUpCredential,
+} from '../../src/identity/index.js';
 import {
   auditActions,
   bootstrapAdmin,
@@ -91,6 +96,18 @@ describe('binding EPCS credentials to the proofed identity: TOTP re-enrolment an
     );
     return r.allowed ? [] : r.reasons;
   };
+
+  /** Is exactly this credential bound to the user's active proofing (the signing check)? */
+  const boundTo = (userId: string, credential: StepUpCredential): Promise<boolean> =>
+    h.p.db.withTenant(tenant, async (tx) => {
+      const { rows } = await tx.query<{ id: string }>(
+        `SELECT id FROM identity_proofings WHERE user_id = $1 AND status = 'active'`,
+        [userId],
+      );
+      const proofingId = rows[0]?.id;
+      expect(proofingId).toBeDefined();
+      return hasCurrentBinding(tx, proofingId ?? '', userId, credential);
+    });
 
   async function grant(userId: string): Promise<void> {
     const req = await post(h.app, '/api/v1/epcs/permission-requests', admin.browser, {
@@ -240,6 +257,15 @@ describe('binding EPCS credentials to the proofed identity: TOTP re-enrolment an
     ).toEqual([expect.objectContaining({ type: 'webauthn', id: credentialId })]);
     await grant(rx.userId);
     expect(await reasons(rx.userId, KEY)).toEqual([]);
+    // The signing step-up accepts exactly the bound passkey, not the account's unbound TOTP.
+    const totpId = await h.p.db.withTenant(tenant, async (tx) => {
+      const { rows } = await tx.query<{ id: string }>('SELECT id::text FROM scrip_user_totp($1)', [
+        rx.userId,
+      ]);
+      return rows[0]?.id ?? '';
+    });
+    expect(await boundTo(rx.userId, { type: 'webauthn', id: credentialId })).toBe(true);
+    expect(await boundTo(rx.userId, { type: 'totp', id: totpId })).toBe(false);
     // Revoking the passkey ends its binding (the TOTP remains, so the revocation is allowed).
     const del = await h.app.inject({
       method: 'DELETE',
@@ -251,6 +277,7 @@ describe('binding EPCS credentials to the proofed identity: TOTP re-enrolment an
     });
     expect(del.statusCode, del.body).toBe(200);
     expect(await reasons(rx.userId, KEY)).toEqual(['no_bound_credential']);
+    expect(await boundTo(rx.userId, { type: 'webauthn', id: credentialId })).toBe(false);
   });
 
   it('a passkey registered before the proofing cannot be bound', async () => {

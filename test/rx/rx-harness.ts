@@ -5,6 +5,7 @@ import { importRegistryFile } from '../../src/identity/index.js';
 import { authRoutes } from '../../src/http/routes/auth.routes.js';
 import { userRoutes } from '../../src/http/routes/users.routes.js';
 import { proofingRoutes } from '../../src/http/routes/proofing.routes.js';
+import { webauthnRoutes } from '../../src/http/routes/webauthn.routes.js';
 import { keyRoutes } from '../../src/http/routes/keys.routes.js';
 import { prescriptionRoutes } from '../../src/http/routes/prescriptions.routes.js';
 import { fhirRxRoutes } from '../../src/http/routes/fhir-rx.routes.js';
@@ -124,6 +125,7 @@ export async function rxHarness(
       ...authRoutes(p.identity),
       ...userRoutes(p.identity),
       ...proofingRoutes(p.identity),
+      ...webauthnRoutes(p.identity),
       ...keyRoutes(p.signingKeys, p.keyAdmin),
       ...prescriptionRoutes(rx),
       ...fhirRxRoutes(rx),
