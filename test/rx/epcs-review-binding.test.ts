@@ -31,7 +31,7 @@ describe('EPCS: the review binds what is signed', () => {
   beforeAll(async () => {
     h = await rxHarness();
     c = await clinic(h, [DOC, APPROVER]);
-    ({ doc: doc } = await epcsPrescriber(
+    ({ doc } = await epcsPrescriber(
       h,
       c,
       { pr: DOC, email: 'okafor@example.test' },

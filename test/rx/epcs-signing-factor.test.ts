@@ -7,6 +7,7 @@ import {
   type RequestOptionsJSON,
 } from '../identity/soft-authenticator.js';
 import {
+  auditOutcomes,
   clinic,
   epcsPrescriber,
   patientWithTeam,
@@ -134,16 +135,7 @@ describe('EPCS: the signing step-up must use the bound credential', () => {
     expect((await stepUps()).slice(before)).toEqual([
       { credential_type: 'webauthn', credential_id: passkeyId, consumed: false },
     ]);
-    const audit = await h.p.db.withTenant(
-      c.tenant,
-      async (tx) =>
-        (
-          await tx.query<{ outcome: string }>(
-            `SELECT outcome FROM audit_log WHERE action = 'rx.sign.controlled' AND subjects @> $1::jsonb`,
-            [JSON.stringify([{ type: 'prescription', id }])],
-          )
-        ).rows,
-    );
+    const audit = await auditOutcomes(h, c, 'rx.sign.controlled', id);
     expect(audit).toEqual([{ outcome: 'failure' }]);
 
     // Bound to the proofing (proof of possession of exactly this passkey), it now signs.

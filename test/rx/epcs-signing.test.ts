@@ -11,6 +11,7 @@ import { practitioner } from '../identity/registry-fixture.js';
 import { ownerClient } from '../db.js';
 import { ownerUrlOf } from '../identity/harness.js';
 import {
+  auditOutcomes,
   clinic,
   draftBody,
   DRUGS,
@@ -288,16 +289,7 @@ describe('prescriptions: Schedule II end to end, EPCS signing and its refusals',
     });
     expect(edit.statusCode).toBe(409);
     expect(edit.json()).toMatchObject({ code: 'conflict', detail: 'immutable' });
-    const refusedAudit = await h.p.db.withTenant(
-      c.tenant,
-      async (tx) =>
-        (
-          await tx.query<{ outcome: string }>(
-            `SELECT outcome FROM audit_log WHERE action = 'prescription.edit.refused' AND subjects @> $1::jsonb`,
-            [JSON.stringify([{ type: 'prescription', id }])],
-          )
-        ).rows,
-    );
+    const refusedAudit = await auditOutcomes(h, c, 'prescription.edit.refused', id);
     expect(refusedAudit).toEqual([{ outcome: 'failure' }]);
 
     for (const sql of [

@@ -269,6 +269,25 @@ export async function epcsPrescriber(
   return { doc: person, approver };
 }
 
+/** The outcomes of the audit records with `action` that name prescription `id`, in order. */
+export async function auditOutcomes(
+  h: RxHarness,
+  c: Clinic,
+  action: string,
+  id: string,
+): Promise<{ outcome: string }[]> {
+  return h.p.db.withTenant(
+    c.tenant,
+    async (tx) =>
+      (
+        await tx.query<{ outcome: string }>(
+          `SELECT outcome FROM audit_log WHERE action = $1 AND subjects @> $2::jsonb ORDER BY seq`,
+          [action, JSON.stringify([{ type: 'prescription', id }])],
+        )
+      ).rows,
+  );
+}
+
 export async function plainUser(
   h: RxHarness,
   c: Clinic,
